@@ -1,0 +1,17 @@
+"""App configuration: wires checks and signal receivers, nothing else."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RecommenderConfig(AppConfig):
+    name = "recommender"
+    label = "recommender"
+    verbose_name = _("Recommendations and search")
+    # Pinned so hosts with another DEFAULT_AUTO_FIELD get no phantom migrations.
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from recommender import checks, receivers  # noqa: F401 - registers checks and receivers

@@ -1,0 +1,148 @@
+"""System checks: misconfiguration fails fast with an id and a hint that tells the fix.
+
+Configuration checks run with every management command; the database checks (tag
+``database``) run with ``migrate`` and ``check --database default``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections
+
+RECOMMENDER_TAG = "recommender"
+# pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
+MIN_PGVECTOR = (0, 7)
+
+
+@register(RECOMMENDER_TAG)
+def check_product_model(app_configs: Any = None, **kwargs: Any) -> list:
+    """PRODUCT_MODEL resolves and the adapter's field map names real fields."""
+    from recommender.catalog import get_adapter
+
+    get_adapter.cache_clear()
+    try:
+        get_adapter()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint='Set RECOMMENDER["PRODUCT_MODEL"] to "app_label.ModelName" and RECOMMENDER["FIELDS"] '
+                "to fields of that model (see docs/settings.md).",
+                id="recommender.E003",
+            )
+        ]
+    return []
+
+
+@register(RECOMMENDER_TAG)
+def check_database_engine(app_configs: Any = None, **kwargs: Any) -> list:
+    """The default database must be PostgreSQL: vectors, HNSW and full-text live there."""
+    engine = settings.DATABASES.get("default", {}).get("ENGINE", "")
+    if "postgresql" not in engine and "postgis" not in engine:
+        return [
+            Error(
+                f"The recommender needs PostgreSQL with pgvector; the default database uses {engine or 'nothing'}.",
+                hint="Use django.db.backends.postgresql (any Postgres with pgvector >= 0.7), or "
+                "recommender.embedded.database_settings() for an embedded one.",
+                id="recommender.E001",
+            )
+        ]
+    return []
+
+
+@register(RECOMMENDER_TAG)
+def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
+    """Tasks need a broker, or eager mode chosen on purpose."""
+    if getattr(settings, "CELERY_BROKER_URL", None) or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        return []
+    return [
+        Warning(
+            "No Celery broker is configured (CELERY_BROKER_URL) and eager mode is not set: "
+            "embedding and profile tasks will not run.",
+            hint="Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) and run `celery -A <project> worker`, "
+            "or set CELERY_TASK_ALWAYS_EAGER = True to run tasks in the web process.",
+            id="recommender.W001",
+        )
+    ]
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+@register(Tags.database, RECOMMENDER_TAG)
+def check_vector_extension(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """pgvector is installed in the database, or at least available to ``migrate``."""
+    if not databases or "default" not in databases:
+        return []
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return []  # E001 reports it
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT e.extversion, a.default_version FROM pg_available_extensions a "
+                "LEFT JOIN pg_extension e ON e.extname = a.name WHERE a.name = 'vector'"
+            )
+            row = cursor.fetchone()
+    except DatabaseError as exc:
+        return [Error(f"Could not query the database for pgvector: {exc}", id="recommender.E002")]
+    if row is None:
+        return [
+            Error(
+                "The pgvector extension is not available in this PostgreSQL server.",
+                hint="Install pgvector >= 0.7 on the server (https://github.com/pgvector/pgvector#installation), "
+                "then run migrate, which creates the extension.",
+                id="recommender.E002",
+            )
+        ]
+    installed, available = row
+    version = installed or available
+    if _version_tuple(version) < MIN_PGVECTOR:
+        return [
+            Error(
+                f"pgvector {version} is too old; the recommender needs >= {'.'.join(map(str, MIN_PGVECTOR))}.",
+                hint="Upgrade pgvector on the server, then run ALTER EXTENSION vector UPDATE.",
+                id="recommender.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.database, RECOMMENDER_TAG)
+def check_vector_dimensions(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Stored vectors of the active encoder version have the dimension the version declares."""
+    if not databases or "default" not in databases:
+        return []
+    from recommender.models import ProductVector
+    from recommender.storage import active_encoder_version
+
+    try:
+        version = active_encoder_version()
+        if version is None:
+            return []
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT vector_dims(embedding) FROM {ProductVector._meta.db_table} "
+                "WHERE version_id = %s AND embedding IS NOT NULL",
+                [version.pk],
+            )
+            dims = sorted(r[0] for r in cursor.fetchall())
+    except DatabaseError:
+        return []  # not migrated yet: migrate will create the tables
+    wrong = [d for d in dims if d != version.dimensions]
+    if wrong:
+        return [
+            Error(
+                f"The active encoder version #{version.pk} declares {version.dimensions} dimensions "
+                f"but stored vectors have {wrong}.",
+                hint="Run `manage.py recommender_reindex --force` to re-embed with the active encoder, "
+                "or activate the version the vectors were made with.",
+                id="recommender.E005",
+            )
+        ]
+    return []

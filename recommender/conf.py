@@ -1,0 +1,129 @@
+"""The app's settings, read lazily from one namespaced dict.
+
+Hosts configure everything in ``settings.RECOMMENDER = {...}``; code reads it through
+``app_settings``::
+
+    from recommender.conf import app_settings
+    app_settings.PRODUCT_MODEL          # "catalog.Product"
+    app_settings.CATALOG_ADAPTER        # the adapter class, imported on first access
+
+Nothing is read at import time and the cache is dropped on ``setting_changed``, so
+``override_settings(RECOMMENDER=...)`` works in tests. Every key is documented in
+``docs/settings.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTING_NAME = "RECOMMENDER"
+
+DEFAULTS: dict[str, Any] = {
+    # "app_label.ModelName" of the host's product model. Required.
+    "PRODUCT_MODEL": None,
+    # Dotted path of the catalog adapter class; the default reads FIELDS.
+    "CATALOG_ADAPTER": "recommender.catalog.FieldMapAdapter",
+    # Which product fields the default adapter reads. Values are field names or
+    # dotted attribute paths ("brand.name"); "text" may list several fields.
+    "FIELDS": {
+        "title": "name",
+        "text": ["description"],
+        "image": "image",
+        "category": "category",
+        "price": "price",
+        "in_stock": "in_stock",
+    },
+    # Queryset filter (kwargs for .filter()) that selects sellable products.
+    "SELLABLE_FILTER": {},
+    # How a product's text is composed for the text encoder: a str.format template
+    # over the adapter's fields (title, text, category) and any product attribute.
+    "TEXT_TEMPLATE": "{title}. {category}. {text}",
+    # The encoder used when no model version is active in the database.
+    "ENCODER": {
+        "MODEL": "ViT-B-32",
+        "PRETRAINED": "laion2b_s34b_b79k",
+        "DEVICE": "auto",
+        "BATCH_SIZE": 32,
+        "PRECISION": "auto",
+    },
+    # Where trained models (catalog CLIP, behaviour models) are written.
+    "MODEL_DIR": None,  # default: BASE_DIR / "var" / "recommender-models"
+    # Products per embedding task; smaller batches lose less work when a worker dies.
+    "EMBED_BATCH_SIZE": 64,
+    # Celery queue of the embedding tasks, so GPU workers can be dedicated to it.
+    "EMBEDDINGS_QUEUE": "embeddings",
+    # Images larger than this many pixels are rejected (decompression bombs).
+    "MAX_IMAGE_PIXELS": 40_000_000,
+    # HNSW index build parameters (pgvector). m=16, ef_construction=64 are pgvector's
+    # defaults; raise them for large catalogues at the cost of build time.
+    "HNSW_M": 16,
+    "HNSW_EF_CONSTRUCTION": 64,
+    # Candidate list size at query time; pgvector's default 40 limits recall at k > 40.
+    "HNSW_EF_SEARCH": 100,
+    # pgvector >= 0.8 iterative scans keep filtered queries returning k rows.
+    "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Run Celery tasks in-process when no broker is configured (stated in the log).
+    "EAGER_WITHOUT_BROKER": True,
+}
+
+# Keys whose values are dotted paths, imported on access.
+IMPORT_STRINGS = {"CATALOG_ADAPTER"}
+
+
+class AppSettings:
+    """Attribute access to ``settings.RECOMMENDER`` merged over ``DEFAULTS``."""
+
+    def __init__(self, defaults: dict[str, Any], import_strings: set[str]) -> None:
+        self._defaults = defaults
+        self._import_strings = import_strings
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, SETTING_NAME, {}) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(f"settings.{SETTING_NAME} must be a dict, not {type(value).__name__}.")
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._defaults:
+            raise AttributeError(f"Invalid {SETTING_NAME} setting: {name!r}")
+        default = self._defaults[name]
+        value = self.user_settings.get(name, default)
+        if isinstance(default, dict) and isinstance(value, dict):
+            value = {**default, **value}
+        if name in self._import_strings and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}[{name!r}] = {value!r} could not be imported: {exc}"
+                ) from exc
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
+
+    def reload(self) -> None:
+        """Forget cached values (called when settings change, e.g. in tests)."""
+        for name in self._cached:
+            self.__dict__.pop(name, None)
+        self._cached.clear()
+
+
+app_settings = AppSettings(DEFAULTS, IMPORT_STRINGS)
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        app_settings.reload()
+        from recommender.catalog import get_adapter
+
+        get_adapter.cache_clear()
+
+
+setting_changed.connect(_reload_on_change)

@@ -1,0 +1,20 @@
+"""The app's models, one module per concern."""
+
+from recommender.models.config import RecommenderSettings
+from recommender.models.events import Event, EventType
+from recommender.models.profiles import Profile
+from recommender.models.rules import MerchandisingRule
+from recommender.models.search import SearchQuery
+from recommender.models.vectors import ProductVector
+from recommender.models.versions import ModelVersion
+
+__all__ = [
+    "Event",
+    "EventType",
+    "MerchandisingRule",
+    "ModelVersion",
+    "ProductVector",
+    "Profile",
+    "RecommenderSettings",
+    "SearchQuery",
+]

@@ -1,0 +1,30 @@
+"""The search query log behind suggestions and search analytics.
+
+Suggestions only ever come from queries seen from enough distinct sessions (a setting), so
+nothing one shopper typed leaks to another; the log keeps a hash of the session, never the
+user.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class SearchQuery(models.Model):
+    query = models.CharField(_("query"), max_length=500)
+    normalized = models.CharField(_("normalised query"), max_length=500, db_index=True)
+    session_hash = models.CharField(_("session hash"), max_length=64, blank=True)
+    result_count = models.PositiveIntegerField(_("results"), default=0)
+    clicked = models.BooleanField(_("led to a click"), default=False)
+    purchased = models.BooleanField(_("led to a purchase"), default=False)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("search query")
+        verbose_name_plural = _("search queries")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.query

@@ -1,0 +1,244 @@
+"""Product vector storage in pgvector: write, index per version, nearest-neighbour queries.
+
+    version = active_encoder_version()
+    store_vectors(version, [VectorRow(key="42", embedding=vec, ...)])
+    ensure_indexes(version)
+    nearest(query_vec, version=version, k=10, filters=VectorFilter(in_stock=True, categories=["Dress"]))
+
+The vector columns are dimensionless; each version gets partial HNSW expression indexes
+that cast to its dimension, and every query repeats that cast and the version condition so
+the planner uses them. Filtered queries rely on pgvector's iterative index scans
+(``hnsw.iterative_scan``) to still return k rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from recommender.conf import app_settings
+from recommender.models import ModelVersion, ProductVector
+
+VECTOR_COLUMNS = ("embedding", "image_embedding", "text_embedding")
+# pgvector's HNSW indexes `vector` up to 2,000 dimensions and `halfvec` up to 4,000.
+MAX_VECTOR_INDEX_DIMS = 2000
+MAX_HALFVEC_INDEX_DIMS = 4000
+
+
+class StorageError(Exception):
+    """A vector does not fit the version it is stored or queried under."""
+
+
+@dataclass
+class VectorRow:
+    """One product's vectors and filter fields for one version."""
+
+    key: str
+    embedding: np.ndarray | None
+    image_embedding: np.ndarray | None = None
+    text_embedding: np.ndarray | None = None
+    content_hash: str = ""
+    status: str = ProductVector.Status.OK
+    error: str = ""
+    title: str = ""
+    category: str = ""
+    price: Decimal | None = None
+    in_stock: bool = True
+    sellable: bool = True
+
+
+@dataclass
+class VectorFilter:
+    """Conditions applied inside the nearest-neighbour query."""
+
+    in_stock: bool = True
+    sellable: bool = True
+    categories: Sequence[str] = ()
+    exclude_categories: Sequence[str] = ()
+    min_price: Decimal | float | None = None
+    max_price: Decimal | float | None = None
+    exclude_keys: Sequence[str] = ()
+    only_keys: Sequence[str] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def active_encoder_version() -> ModelVersion | None:
+    """The encoder version whose vectors serve queries, or None before the first index."""
+    return ModelVersion.objects.filter(kind=ModelVersion.Kind.ENCODER, state=ModelVersion.State.ACTIVE).first()
+
+
+def _vector_type(dimensions: int) -> str:
+    if dimensions <= MAX_VECTOR_INDEX_DIMS:
+        return f"vector({dimensions})"
+    if dimensions <= MAX_HALFVEC_INDEX_DIMS:
+        return f"halfvec({dimensions})"
+    raise StorageError(f"{dimensions}-dimensional vectors cannot be HNSW-indexed by pgvector (max 4000).")
+
+
+def _require_dimensions(version: ModelVersion) -> int:
+    if not version.dimensions:
+        raise StorageError(f"Model version {version.pk} has no dimensions set; it cannot store vectors.")
+    return int(version.dimensions)
+
+
+def index_name(version: ModelVersion, column: str) -> str:
+    return f"recommender_pv_v{version.pk}_{column}_hnsw"
+
+
+def ensure_indexes(version: ModelVersion, columns: Iterable[str] = VECTOR_COLUMNS) -> list[str]:
+    """Create the version's cosine HNSW indexes if missing; returns their names."""
+    dims = _require_dimensions(version)
+    vtype = _vector_type(dims)
+    ops = "halfvec_cosine_ops" if vtype.startswith("halfvec") else "vector_cosine_ops"
+    table = ProductVector._meta.db_table
+    names = []
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Deferred FK checks from rows written in this transaction would block CREATE INDEX.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for column in columns:
+            if column not in VECTOR_COLUMNS:
+                raise ValueError(f"Unknown vector column {column!r}")
+            name = index_name(version, column)
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw "
+                f"(({column}::{vtype}) {ops}) WITH (m = %s, ef_construction = %s) "
+                f"WHERE version_id = {int(version.pk)}",
+                [int(app_settings.HNSW_M), int(app_settings.HNSW_EF_CONSTRUCTION)],
+            )
+            names.append(name)
+    return names
+
+
+def drop_indexes(version: ModelVersion) -> None:
+    """Drop a retired version's indexes (its rows go with the version)."""
+    with connection.cursor() as cursor:
+        for column in VECTOR_COLUMNS:
+            cursor.execute(f"DROP INDEX IF EXISTS {index_name(version, column)}")
+
+
+def _as_list(vector: np.ndarray | Sequence[float] | None, dims: int, what: str) -> list[float] | None:
+    if vector is None:
+        return None
+    arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if arr.shape[0] != dims:
+        raise StorageError(f"{what} has {arr.shape[0]} dimensions; this model version stores {dims}.")
+    if not np.all(np.isfinite(arr)):
+        raise StorageError(f"{what} contains NaN or infinite values.")
+    return arr.tolist()
+
+
+def store_vectors(version: ModelVersion, rows: Iterable[VectorRow]) -> int:
+    """Insert or update rows (one per product and version); returns how many were written."""
+    dims = _require_dimensions(version)
+    now = timezone.now()
+    objs = []
+    for row in rows:
+        objs.append(
+            ProductVector(
+                version=version,
+                product_key=row.key,
+                embedding=_as_list(row.embedding, dims, f"Vector of product {row.key}"),
+                image_embedding=_as_list(row.image_embedding, dims, f"Image vector of product {row.key}"),
+                text_embedding=_as_list(row.text_embedding, dims, f"Text vector of product {row.key}"),
+                content_hash=row.content_hash,
+                status=row.status,
+                error=row.error[:2000],
+                title=row.title[:300],
+                category=row.category[:200],
+                price=row.price,
+                in_stock=row.in_stock,
+                sellable=row.sellable,
+                updated_at=now,
+            )
+        )
+    if not objs:
+        return 0
+    update_fields = [
+        "embedding", "image_embedding", "text_embedding", "content_hash", "status", "error",
+        "title", "category", "price", "in_stock", "sellable", "updated_at",
+    ]  # fmt: skip
+    ProductVector.objects.bulk_create(
+        objs, update_conflicts=True, unique_fields=["version", "product_key"], update_fields=update_fields
+    )
+    return len(objs)
+
+
+def delete_product_vectors(keys: Iterable[str]) -> int:
+    """Remove every version's vectors of these products (they left the catalog)."""
+    deleted, _ = ProductVector.objects.filter(product_key__in=list(keys)).delete()
+    return deleted
+
+
+def _where(version: ModelVersion, column: str, flt: VectorFilter) -> tuple[str, list]:
+    clauses = ["version_id = %s", f"{column} IS NOT NULL"]
+    params: list = [version.pk]
+    if flt.in_stock:
+        clauses.append("in_stock")
+    if flt.sellable:
+        clauses.append("sellable")
+    if flt.categories:
+        clauses.append("category = ANY(%s)")
+        params.append(list(flt.categories))
+    if flt.exclude_categories:
+        clauses.append("NOT (category = ANY(%s))")
+        params.append(list(flt.exclude_categories))
+    if flt.min_price is not None:
+        clauses.append("price >= %s")
+        params.append(flt.min_price)
+    if flt.max_price is not None:
+        clauses.append("price <= %s")
+        params.append(flt.max_price)
+    if flt.exclude_keys:
+        clauses.append("NOT (product_key = ANY(%s))")
+        params.append(list(flt.exclude_keys))
+    if flt.only_keys is not None:
+        clauses.append("product_key = ANY(%s)")
+        params.append(list(flt.only_keys))
+    return " AND ".join(clauses), params
+
+
+def nearest(
+    vector: np.ndarray | Sequence[float],
+    *,
+    version: ModelVersion | None = None,
+    k: int = 10,
+    column: str = "embedding",
+    filters: VectorFilter | None = None,
+    exact: bool = False,
+) -> list[tuple[str, float]]:
+    """The ``k`` products closest to ``vector`` (cosine), as (key, similarity) best first.
+
+    ``exact=True`` skips the index (a sequential scan): the ground truth for recall tests.
+    """
+    version = version or active_encoder_version()
+    if version is None:
+        return []
+    if column not in VECTOR_COLUMNS:
+        raise ValueError(f"Unknown vector column {column!r}")
+    dims = _require_dimensions(version)
+    vtype = _vector_type(dims)
+    query = _as_list(vector, dims, "The query vector")
+    where, params = _where(version, column, filters or VectorFilter())
+    table = ProductVector._meta.db_table
+    sql = (
+        f"SELECT product_key, 1 - ({column}::{vtype} <=> %s::{vtype}) AS similarity FROM {table} "
+        f"WHERE {where} ORDER BY {column}::{vtype} <=> %s::{vtype} LIMIT %s"
+    )
+    literal = "[" + ",".join(f"{x:.7g}" for x in query) + "]"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if exact:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        else:
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(int(app_settings.HNSW_EF_SEARCH))])
+            if app_settings.HNSW_ITERATIVE_SCAN:
+                cursor.execute("SELECT set_config('hnsw.iterative_scan', %s, true)", [app_settings.HNSW_ITERATIVE_SCAN])
+        cursor.execute(sql, [literal, *params, literal, int(k)])
+        rows = [(key, float(sim)) for key, sim in cursor.fetchall()]
+    # relaxed_order iterative scans may return neighbours slightly out of order.
+    return sorted(rows, key=lambda row: -row[1])
