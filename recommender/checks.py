@@ -16,6 +16,7 @@ from django.db import DatabaseError, connections
 RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
 MIN_PGVECTOR = (0, 7)
+VECTOR_EXTENSION = "vector"
 
 
 @register(RECOMMENDER_TAG)
@@ -86,7 +87,8 @@ def check_vector_extension(app_configs: Any = None, databases: Any = None, **kwa
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT e.extversion, a.default_version FROM pg_available_extensions a "
-                "LEFT JOIN pg_extension e ON e.extname = a.name WHERE a.name = 'vector'"
+                "LEFT JOIN pg_extension e ON e.extname = a.name WHERE a.name = %s",
+                [VECTOR_EXTENSION],
             )
             row = cursor.fetchone()
     except DatabaseError as exc:

@@ -1,5 +1,6 @@
 """Settings for the test suite: the embedded Postgres unless DATABASE_URL is set."""
 
+import json
 import os
 from pathlib import Path
 
@@ -46,6 +47,9 @@ TEMPLATES = [
     }
 ]
 DATABASES = {"default": database_settings(BASE_DIR / "var" / "pgdata-test")}
+# A worker process started by a test connects to the test database pytest-django created.
+if os.environ.get("RECOMMENDER_TEST_WORKER_DB"):
+    DATABASES["default"]["NAME"] = os.environ["RECOMMENDER_TEST_WORKER_DB"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
@@ -56,6 +60,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS", "{}"))
+if os.environ.get("RECOMMENDER_TEST_WORKER_DB"):
+    CELERY_TASK_ALWAYS_EAGER = False
 
 RECOMMENDER = {
     "PRODUCT_MODEL": "testapp.Product",

@@ -1,0 +1,1 @@
+"""The demo shop: a Django project that uses ``recommender`` the way a customer's shop would."""

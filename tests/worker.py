@@ -1,0 +1,116 @@
+"""A real Celery worker process for tests, over a real broker.
+
+    with running_worker(broker) as worker:
+        broker.app.send_task("recommender.sync_product_fields", args=[keys])
+
+``filesystem_broker(tmp_path)`` needs no server; ``redis_broker()`` uses ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Broker:
+    url: str
+    transport_options: dict = field(default_factory=dict)
+
+    @property
+    def app(self) -> Celery:
+        """A client app that sends tasks by name to this broker (no result backend)."""
+        app = Celery("test-client", broker=self.url)
+        app.conf.broker_transport_options = self.transport_options
+        app.conf.task_default_queue = "celery"
+        return app
+
+
+def filesystem_broker(tmp_path: Path) -> Broker:
+    queue_dir = tmp_path / "broker"
+    (queue_dir / "processed").mkdir(parents=True)
+    options = {
+        "data_folder_in": str(queue_dir),
+        "data_folder_out": str(queue_dir),
+        "processed_folder": str(queue_dir / "processed"),
+        "store_processed": False,
+    }
+    return Broker("filesystem://", options)
+
+
+def redis_broker() -> Broker | None:
+    url = os.environ.get("REDIS_URL")
+    return Broker(url) if url else None
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-task with no chance to ack or clean up."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+def worker_env(broker: Broker) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        RECOMMENDER_TEST_WORKER_DB=connection.settings_dict["NAME"],
+        CELERY_BROKER_URL=broker.url,
+        CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(broker.transport_options),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@contextmanager
+def running_worker(broker: Broker, log_path: Path, queues: str = "celery,embeddings") -> Iterator[WorkerProcess]:
+    """Start ``celery -A tasks worker`` and wait until it is ready; stop it afterwards."""
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
+         "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=worker_env(broker), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker = WorkerProcess(process, log_path)
+    try:
+        wait_until(lambda: "ready." in worker.log() or process.poll() is not None, timeout=90)
+        if process.poll() is not None:
+            raise RuntimeError(f"Celery worker exited at start:\n{worker.log()}")
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
