@@ -47,6 +47,7 @@ def filesystem_broker(tmp_path: Path) -> Broker:
         "data_folder_out": str(queue_dir),
         "processed_folder": str(queue_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(queue_dir / "control"),
     }
     return Broker("filesystem://", options)
 
