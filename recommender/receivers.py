@@ -1,13 +1,52 @@
 """Signal receivers: keep product vectors in step with the host's catalog.
 
-Connected in ``RecommenderConfig.ready()`` to the configured product model only.
+Connected in ``RecommenderConfig.ready()`` to the configured product model only (nothing is
+connected when the setting is wrong: the system check reports that). Embedding is queued
+after the transaction commits, so the worker sees the saved product.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
+from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 logger = logging.getLogger(__name__)
+
+DISPATCH_UID = "recommender.catalog"
+
+
+def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if raw:  # loaddata: fixtures are indexed by recommender_reindex
+        return
+    from recommender.tasks import enqueue_embedding
+    from recommender.versions import maintained_versions
+
+    if not maintained_versions():
+        return  # nothing indexed yet: the first recommender_reindex embeds everything
+    transaction.on_commit(partial(enqueue_embedding, [str(instance.pk)]))
+
+
+def product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from recommender.storage import delete_product_vectors
+
+    key = str(instance.pk)
+    transaction.on_commit(lambda: delete_product_vectors([key]))
+
+
+def connect_catalog_receivers() -> None:
+    """Listen to saves and deletes of the host's product model."""
+    from recommender.catalog import resolve_product_model
+    from recommender.conf import app_settings
+
+    try:
+        model = resolve_product_model(app_settings.PRODUCT_MODEL)
+    except ImproperlyConfigured as exc:
+        logger.debug("Not connecting catalog receivers: %s", exc)
+        return
+    post_save.connect(product_saved, sender=model, dispatch_uid=DISPATCH_UID)
+    post_delete.connect(product_deleted, sender=model, dispatch_uid=DISPATCH_UID)

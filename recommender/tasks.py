@@ -3,17 +3,98 @@
 The host project owns the Celery app (see ``tasks/celery.py`` in this repository);
 these are ``shared_task``s so they bind to whatever app the host runs. Tasks take product
 keys, re-read everything inside, and are idempotent, so ``acks_late`` redelivery after a
-worker crash repeats work without duplicating rows.
+worker crash repeats work without duplicating rows. Embedding tasks are sent to
+``RECOMMENDER["EMBEDDINGS_QUEUE"]`` so GPU workers can be dedicated to them.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from collections.abc import Sequence
 
-from recommender import product_sync
+from celery import shared_task
+from django.db import DatabaseError
+from django.utils import timezone
+
+from recommender import indexing, product_sync
+from recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
+
+# Retry on database hiccups (a restarting server); encoder or data bugs are not retried.
+# A shopper's request must not hang on a dead broker: two quick publish retries, then pending.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
 
 
 @shared_task(name="recommender.sync_product_fields", acks_late=True, reject_on_worker_lost=True)
 def sync_product_fields(keys: list[str]) -> int:
     """Refresh filter fields (stock, price, category) of stored vectors."""
     return product_sync.sync_product_fields(keys)
+
+
+@shared_task(name="recommender.embed_products", acks_late=True, reject_on_worker_lost=True, **RETRY)
+def embed_products(keys: list[str], version_ids: list[int] | None = None, force: bool = False) -> dict:
+    """Embed these products into the given versions (default: active + building)."""
+    from recommender.models import ModelVersion
+
+    versions = list(ModelVersion.objects.filter(pk__in=version_ids)) if version_ids else None
+    report = indexing.embed_products(keys, versions, force=force)
+    return {"embedded": report.embedded, "skipped": report.skipped, "failed": report.failed, "removed": report.removed}
+
+
+@shared_task(name="recommender.reindex", acks_late=True, reject_on_worker_lost=True)
+def reindex(version_id: int | None = None, force: bool = False) -> dict:
+    """Queue the whole catalog in batches on the embeddings queue."""
+    from recommender.models import ModelVersion
+
+    version = ModelVersion.objects.get(pk=version_id) if version_id else None
+    report = indexing.reindex(version, force=force, run_async=True)
+    return {"batches": report.batches, "queued": report.queued, "removed": report.removed}
+
+
+@shared_task(name="recommender.embed_pending", acks_late=True)
+def embed_pending() -> dict:
+    """Beat: catch up products queued while the broker was down."""
+    report = indexing.embed_pending()
+    return {"embedded": report.embedded, "failed": report.failed}
+
+
+def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = None, force: bool = False) -> bool:
+    """Send an embedding task; when the broker is down, mark the rows pending instead.
+
+    Returns whether the task was sent. Pending rows keep their previous vector serving and are
+    picked up by ``recommender.embed_pending`` (beat) or the next reindex: nothing is lost.
+    """
+    try:
+        embed_products.apply_async(
+            args=[list(keys), version_ids, force], queue=app_settings.EMBEDDINGS_QUEUE, retry_policy=PUBLISH_RETRY
+        )
+        return True
+    except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+        if embed_products.app.conf.task_always_eager:
+            raise  # eager mode: the error is in the task itself, not the broker
+        logger.warning("Broker unavailable (%s); marking %d products pending for embedding.", exc, len(keys))
+        mark_pending(keys, version_ids)
+        return False
+
+
+def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> None:
+    """Record that these products need (re-)embedding, without touching their current vectors."""
+    from recommender.models import ProductVector
+    from recommender.versions import maintained_versions
+
+    versions = [v for v in maintained_versions() if not version_ids or v.pk in version_ids]
+    now = timezone.now()
+    for version in versions:
+        existing = set(
+            ProductVector.objects.filter(version=version, product_key__in=keys).values_list("product_key", flat=True)
+        )
+        ProductVector.objects.filter(version=version, product_key__in=existing).update(
+            status=ProductVector.Status.PENDING, updated_at=now
+        )
+        ProductVector.objects.bulk_create(
+            [ProductVector(version=version, product_key=k, status=ProductVector.Status.PENDING) for k in keys
+             if k not in existing],
+            ignore_conflicts=True,
+        )  # fmt: skip

@@ -20,3 +20,29 @@ def clustered_vectors(n: int, dims: int, clusters: int, *, spread: float = 0.3, 
     labels = rng.integers(0, clusters, size=n)
     vecs = centres[labels] + spread * rng.normal(size=(n, dims))
     return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+
+
+def jpeg_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (48, 64)) -> bytes:
+    """A real JPEG: a coloured garment-like shape on white."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, "white")
+    ImageDraw.Draw(img).rectangle([size[0] // 5, size[1] // 6, size[0] * 4 // 5, size[1] * 5 // 6], fill=colour)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def product_with_image(name: str, description: str, rgb: tuple[int, int, int] | None, **fields):
+    """A test product, saved with an image file (shape of colour ``rgb``) in MEDIA_ROOT when given."""
+    from django.core.files.base import ContentFile
+
+    from tests.testapp.models import Product
+
+    product = Product(name=name, description=description, **fields)
+    if rgb is not None:
+        product.image.save(f"{name.replace(' ', '_')}.jpg", ContentFile(jpeg_bytes(rgb)), save=False)
+    product.save()
+    return product

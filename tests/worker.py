@@ -33,7 +33,7 @@ class Broker:
     @property
     def app(self) -> Celery:
         """A client app that sends tasks by name to this broker (no result backend)."""
-        app = Celery("test-client", broker=self.url)
+        app = Celery("test-client", broker=self.url, set_as_current=False)
         app.conf.broker_transport_options = self.transport_options
         app.conf.task_default_queue = "celery"
         return app

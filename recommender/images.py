@@ -1,0 +1,190 @@
+"""Robust image loading: any source in, an upright RGB ``PIL.Image`` out, or a short reason why not.
+
+Usage::
+
+    from recommender.images import ImageLoadError, load_image
+
+    try:
+        image = load_image(product.image)          # FieldFile, path, bytes or binary file
+    except ImageLoadError as exc:
+        mark_failed(product, exc.reason)           # "truncated image", "not an image", ...
+
+Shop images come from many hands: phone photos with EXIF rotation, transparent PNGs, CMYK
+JPEGs from print workflows, half-uploaded files, and now and then something hostile. Each of
+these either becomes a clean RGB image or an :class:`ImageLoadError` with a reason short enough
+to show in the admin. Pillow's global settings (``MAX_IMAGE_PIXELS``, ``LOAD_TRUNCATED_IMAGES``)
+are never changed: the host may rely on them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageLoadError", "ImageSource", "load_image", "pad_to_square", "to_rgb"]
+
+# 40 megapixels: far above any product photo (a 50 MP camera frame is the extreme) while the
+# decoded RGB bitmap (~120 MB) still fits comfortably in a web or Celery worker.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+WHITE = (255, 255, 255)
+
+# Modes whose alpha channel must be flattened rather than dropped (dropping it turns
+# transparent areas into whatever colour the encoder stored there, often black).
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | Any
+
+
+class ImageLoadError(Exception):
+    """An image could not be used; ``reason`` says why in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``source`` into an upright RGB image.
+
+    ``source`` may be a filesystem path, raw bytes, a binary file object (read from its current
+    position, left open) or a Django ``File``/``FieldFile`` (opened through its storage and
+    closed again). Images with more than ``max_pixels`` pixels are rejected from the header,
+    before any pixel is decoded.
+    """
+    data = _read_bytes(source)
+    if not data:
+        raise ImageLoadError("empty file")
+    try:
+        with warnings.catch_warnings():
+            # We enforce our own limit below; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageLoadError(f"image too large: {width}x{height} px > {max_pixels}")
+            image.load()
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"image too large: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError("not an image") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        message = str(exc)
+        if "truncated" in message or isinstance(exc, EOFError):
+            raise ImageLoadError("truncated image") from exc
+        raise ImageLoadError(f"corrupt image: {message or type(exc).__name__}") from exc
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose a good image
+        pass
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
+    """Convert any Pillow mode to RGB, compositing transparency on ``background``."""
+    if image.mode == "RGB" and "transparency" not in image.info:
+        return image
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16/32-bit greyscale: convert("RGB") would clip everything above 255 to white.
+        image = _scale_to_8bit(image)
+    return image.convert("RGB")
+
+
+def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = WHITE) -> Image.Image:
+    """Centre ``image`` (made RGB) on a square canvas of ``fill``; a square RGB input is returned as is.
+
+    Product photos are usually portrait; padding keeps the whole garment where a centre crop
+    would cut off the neckline and hem. White matches the studio backgrounds of most shops.
+    """
+    image = to_rgb(image, background=fill)
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(image, ((side - width) // 2, (side - height) // 2))
+    return canvas
+
+
+def _scale_to_8bit(image: Image.Image) -> Image.Image:
+    """Map a 16-bit, 32-bit integer or float greyscale image onto 0..255."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        values = values / 257.0  # 65535 -> 255
+    elif values.size and (values.min() < 0 or values.max() > 255):
+        low, high = float(values.min()), float(values.max())
+        values = (values - low) * 255.0 / ((high - low) or 1.0)
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+
+
+def _read_bytes(source: ImageSource) -> bytes:
+    """All bytes of ``source``; missing files become ImageLoadError, wrong types TypeError."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        return _read_path(Path(source))
+    if _is_django_file(source):
+        return _read_django_file(source)
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, str):
+            raise TypeError("load_image() needs a binary file object, not a text one.")
+        return data or b""
+    raise TypeError(f"load_image() cannot read a {type(source).__name__}.")
+
+
+def _read_path(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageLoadError(f"file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ImageLoadError(f"not a file: {path}") from exc
+    except PermissionError as exc:
+        raise ImageLoadError(f"permission denied: {path}") from exc
+
+
+def _is_django_file(source: object) -> bool:
+    try:
+        from django.core.files import File
+    except ImportError:  # pragma: no cover - Django is a hard dependency of the app
+        return False
+    return isinstance(source, File)
+
+
+def _read_django_file(source: Any) -> bytes:
+    """Read a ``FieldFile`` through its storage (remote storages included), or a plain ``File``."""
+    storage = getattr(source, "storage", None)
+    name = getattr(source, "name", None)
+    if storage is not None:
+        if not name:
+            raise ImageLoadError("no file")
+        try:
+            handle = storage.open(name, "rb")
+        except FileNotFoundError as exc:
+            raise ImageLoadError(f"file not found: {name}") from exc
+        try:
+            return handle.read() or b""
+        finally:
+            handle.close()
+    file = getattr(source, "file", None)
+    if file is None and name:
+        return _read_path(Path(name))
+    if file is None:
+        raise ImageLoadError("no file")
+    if hasattr(file, "seek"):
+        file.seek(0)
+    return file.read() or b""
