@@ -87,7 +87,7 @@ RECOMMENDER = {
         "price": "price",
         "in_stock": "stock",
     },
-    "TEXT_TEMPLATE": "{title}. {category}. {colour}. {description}",
+    "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
     "MODEL_DIR": str(VAR_DIR / "models"),
 }
 

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "recommender",
     "tests.testapp",
+    "shopdemo.catalog",  # the demo's product model: real-data tests load H&M articles into it
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,7 +53,7 @@ if os.environ.get("RECOMMENDER_TEST_WORKER_DB"):
     DATABASES["default"]["NAME"] = os.environ["RECOMMENDER_TEST_WORKER_DB"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+MEDIA_ROOT = os.environ.get("RECOMMENDER_TEST_MEDIA_ROOT", str(BASE_DIR / "var" / "test-media"))
 MEDIA_URL = "/media/"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -77,3 +78,6 @@ RECOMMENDER = {
     "SELLABLE_FILTER": {"active": True},
     "MODEL_DIR": str(BASE_DIR / "var" / "test-models"),
 }
+
+# A worker process started by a test gets the test's RECOMMENDER overrides (JSON).
+RECOMMENDER.update(json.loads(os.environ.get("RECOMMENDER_TEST_OVERRIDES", "{}")))

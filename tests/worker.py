@@ -72,6 +72,9 @@ class WorkerProcess:
 
 
 def worker_env(broker: Broker) -> dict[str, str]:
+    """The worker sees the test database, the broker and the test's own settings overrides."""
+    from django.conf import settings
+
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
@@ -79,6 +82,8 @@ def worker_env(broker: Broker) -> dict[str, str]:
         CELERY_BROKER_URL=broker.url,
         CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(broker.transport_options),
         PYTHONPATH=str(ROOT),
+        RECOMMENDER_TEST_OVERRIDES=json.dumps(settings.RECOMMENDER, default=str),
+        RECOMMENDER_TEST_MEDIA_ROOT=str(settings.MEDIA_ROOT),
     )
     return env
 

@@ -65,6 +65,9 @@ MAX_LOGIT_SCALE = math.log(100.0)
 WEIGHT_DECAY = 0.05
 # Pad colour of the catalog preprocessing, also used when fine-tuning a pretrained CLIP.
 SQUARE_PAD = {"resize_mode": "longest", "fill_color": 255}
+# Inference batch on CPU (text cache, validation): length-sorted MiniLM batches of 32 measured
+# ~20 % faster than 128 on 2 cores (less padding, better cache use); GPUs use the training batch.
+CPU_INFERENCE_BATCH = 32
 METRICS_NAME = "metrics.json"
 PLOT_NAME = "training_curves.png"
 
@@ -138,7 +141,8 @@ def train_catalog_clip(
         parameter.requires_grad_(False)
     trainable = _select_trainable(model, train_only_heads)
     encoder = OpenClipEncoder.from_model(
-        model, model_cfg=model_cfg, version="unsaved", tokenizer=tokenizer, batch_size=batch_size, precision="auto"
+        model, model_cfg=model_cfg, version="unsaved", tokenizer=tokenizer, precision="auto",
+        batch_size=batch_size if torch_device.type == "cuda" else CPU_INFERENCE_BATCH,
     )
 
     phase = time.perf_counter()

@@ -1,0 +1,80 @@
+"""Train the catalog CLIP on the shop's own products and register it as a model version.
+
+    version = train_encoder(epochs=8)            # pairs from the catalog adapter
+    start_build(version)                          # embed beside the active version, then switch
+
+The training itself lives in ``recommender.training`` (torch code kept apart from serving);
+this module only connects it to the catalog, MODEL_DIR and the model-version registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recommender.catalog import get_adapter
+from recommender.models import ModelVersion
+from recommender.versions import LOCAL_DIR_PREFIX, model_dir, register_encoder_version
+
+logger = logging.getLogger(__name__)
+
+
+def catalog_pairs(limit: int | None = None) -> list[tuple[str, Any, str]]:
+    """(key, image source, text) of every product that has an image and some text."""
+    adapter = get_adapter()
+    pairs = []
+    for product in adapter.get_queryset().order_by("pk").iterator(chunk_size=500):
+        image, text = adapter.image(product), adapter.document(product)
+        if image is not None and text:
+            pairs.append((adapter.key(product), image, text))
+            if limit and len(pairs) >= limit:
+                break
+    return pairs
+
+
+def train_encoder(
+    *,
+    name: str = "",
+    base_model: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    **training: Any,
+) -> ModelVersion:
+    """Train on the catalog, save under MODEL_DIR, register a READY encoder version.
+
+    ``training`` goes to :func:`recommender.training.train_catalog_clip` (epochs, batch_size,
+    lr, image_size, seed, val_fraction, train_only_heads, device, model_config).
+    """
+    from recommender.training import train_catalog_clip
+
+    pairs = catalog_pairs(limit)
+    if len(pairs) < 10:
+        raise ValueError(f"Only {len(pairs)} products have both an image and a text; at least 10 are needed to train.")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder_name = f"catalog-clip-{stamp}" if base_model is None else f"finetuned-{stamp}"
+    output = model_dir() / folder_name
+    result = train_catalog_clip(pairs, output, base_model=base_model, progress=progress, on_epoch=on_epoch, **training)
+    metrics = {
+        "final": result.final_metrics,
+        "history": result.history,
+        "train_seconds": round(result.train_seconds, 1),
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "skipped_images": len(result.skipped),
+        "plot": str(result.plot_path.relative_to(model_dir())) if result.plot_path else "",
+    }
+    # Stored relative to MODEL_DIR, so the database and the model folder can move together.
+    spec = {"MODEL": f"{LOCAL_DIR_PREFIX}{folder_name}"}
+    version = register_encoder_version(
+        spec, name=name or folder_name, metrics=metrics, artifact=folder_name
+    )
+    logger.info("Trained %s: %s", version, result.final_metrics)
+    return version
+
+
+def artifact_path(version: ModelVersion) -> Path:
+    return model_dir() / version.artifact
