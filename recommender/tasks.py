@@ -98,3 +98,20 @@ def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> N
              if k not in existing],
             ignore_conflicts=True,
         )  # fmt: skip
+
+
+@shared_task(name="recommender.train_encoder", acks_late=False)
+def train_encoder(options: dict | None = None, activate: bool = False) -> int:
+    """Train the catalog CLIP (options as for ``recommender_train_encoder``); returns the version id.
+
+    Not acked late: a training run killed halfway should be started again on purpose, not
+    silently redelivered.
+    """
+    from recommender.encoder_training import train_encoder as train
+    from recommender.versions import start_build
+
+    version = train(progress=False, **(options or {}))
+    if activate:
+        start_build(version)
+        indexing.reindex(version, run_async=True)
+    return version.pk

@@ -1,5 +1,6 @@
 """The app's models, one module per concern."""
 
+from recommender.models.analytics import SlotStat
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
 from recommender.models.profiles import Profile
@@ -17,4 +18,5 @@ __all__ = [
     "Profile",
     "RecommenderSettings",
     "SearchQuery",
+    "SlotStat",
 ]

@@ -1,0 +1,50 @@
+"""Slot analytics: impressions and clicks per day, slot and strategy, as counters.
+
+One row per (day, slot, strategy), incremented in place, so a busy shop writes a few rows a
+day instead of one per rendered product. Clicks come from attributed click events; conversions
+from purchases that follow a click of the same product in the same session within a day.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class SlotStat(models.Model):
+    day = models.DateField(_("day"))
+    slot = models.CharField(_("slot"), max_length=64)
+    strategy = models.CharField(_("strategy"), max_length=64)
+    impressions = models.PositiveBigIntegerField(_("impressions"), default=0)
+    clicks = models.PositiveBigIntegerField(_("clicks"), default=0)
+    conversions = models.PositiveBigIntegerField(_("conversions"), default=0)
+
+    class Meta:
+        verbose_name = _("slot statistic")
+        verbose_name_plural = _("slot statistics")
+        ordering = ["-day", "slot", "strategy"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "slot", "strategy"], name="recommender_one_stat_per_slot_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.slot}/{self.strategy}"
+
+    @property
+    def ctr(self) -> float:
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+    @classmethod
+    def bump(cls, slot: str, strategy: str, *, impressions: int = 0, clicks: int = 0, conversions: int = 0) -> None:
+        """Add to today's counters for (slot, strategy) in one atomic upsert (safe under concurrency)."""
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (day, slot, strategy) DO UPDATE SET "
+                f"impressions = {table}.impressions + EXCLUDED.impressions, "
+                f"clicks = {table}.clicks + EXCLUDED.clicks, "
+                f"conversions = {table}.conversions + EXCLUDED.conversions",
+                [timezone.localdate(), slot[:64], strategy[:64], impressions, clicks, conversions],
+            )
