@@ -15,6 +15,7 @@ class RecommenderConfig(AppConfig):
 
     def ready(self) -> None:
         from recommender import checks  # noqa: F401 - registers the system checks
-        from recommender.receivers import connect_catalog_receivers
+        from recommender.receivers import connect_app_receivers, connect_catalog_receivers
 
         connect_catalog_receivers()
+        connect_app_receivers()

@@ -50,3 +50,30 @@ def connect_catalog_receivers() -> None:
         return
     post_save.connect(product_saved, sender=model, dispatch_uid=DISPATCH_UID)
     post_delete.connect(product_deleted, sender=model, dispatch_uid=DISPATCH_UID)
+
+
+def settings_or_rules_changed(sender: Any, **kwargs: Any) -> None:
+    """Rules and admin settings shape every result: forget all cached recommendations."""
+    from recommender.cache import bump_global_generation
+
+    transaction.on_commit(bump_global_generation)
+
+
+def shopper_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Merge what the shopper did anonymously into their account."""
+    from recommender.events import SESSION_ID_KEY, merge_session
+
+    session = getattr(request, "session", None)
+    if session is not None:
+        merge_session(session.get(SESSION_ID_KEY, ""), user)
+
+
+def connect_app_receivers() -> None:
+    from django.contrib.auth.signals import user_logged_in
+
+    from recommender.models import MerchandisingRule, RecommenderSettings
+
+    for model in (MerchandisingRule, RecommenderSettings):
+        post_save.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.save.{model.__name__}")
+        post_delete.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.del.{model.__name__}")
+    user_logged_in.connect(shopper_logged_in, dispatch_uid="recommender.merge_session")

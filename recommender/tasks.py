@@ -115,3 +115,40 @@ def train_encoder(options: dict | None = None, activate: bool = False) -> int:
         start_build(version)
         indexing.reindex(version, run_async=True)
     return version.pk
+
+
+@shared_task(name="recommender.update_profile", acks_late=True, reject_on_worker_lost=True, **RETRY)
+def update_profile(user_id: int | None = None, session_key: str = "") -> bool:
+    """Recompute one shopper's profile right after their event."""
+    from recommender.profiles import update_profile as update
+
+    return update(user_id, session_key) is not None
+
+
+@shared_task(name="recommender.rebuild_profiles", acks_late=True)
+def rebuild_profiles(days: float | None = 90) -> int:
+    """Beat: rebuild the profiles of everyone active in the last ``days``."""
+    from recommender.profiles import rebuild_profiles as rebuild
+
+    return rebuild(days)
+
+
+@shared_task(name="recommender.process_pending_events", acks_late=True)
+def process_pending_events() -> int:
+    """Beat: update profiles of shoppers whose events were stored while the broker was down."""
+    from recommender.profiles import rebuild_profiles as rebuild
+
+    return rebuild(None, only_unprocessed=True)
+
+
+def enqueue_profile_update(user_id: int | None, session_key: str) -> bool:
+    """Queue a profile update; with the broker down the events stay unprocessed for beat."""
+    try:
+        update_profile.apply_async(args=[user_id, session_key], retry_policy=PUBLISH_RETRY)
+        return True
+    except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+        if update_profile.app.conf.task_always_eager:
+            logger.exception("Profile update failed for user %s / session %s", user_id, session_key[:8])
+            return False
+        logger.warning("Broker unavailable (%s); profile update left to recommender.process_pending_events.", exc)
+        return False

@@ -143,6 +143,9 @@ def activate(version: ModelVersion) -> ModelVersion:
     version.save(update_fields=["state", "activated_at"])
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
+    from recommender.cache import bump_global_generation
+
+    transaction.on_commit(bump_global_generation)  # cached results came from the old version
     logger.info("Activated %s", version)
     return version
 

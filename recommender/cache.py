@@ -1,0 +1,72 @@
+"""Result caching with cheap invalidation by generation counters.
+
+Cache keys embed a *generation*: one per shopper (bumped by each of their events) and one
+global (bumped when rules, settings or the active model change). Bumping a counter makes the
+old entries unreachable at once; they then expire on their own. No key scanning, any cache
+backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+T = TypeVar("T")
+PREFIX = "recommender"
+GLOBAL_KEY = f"{PREFIX}:gen:global"
+
+
+def _shopper_key(user_id: Any, session_key: str) -> str:
+    return f"{PREFIX}:gen:u:{user_id}" if user_id is not None else f"{PREFIX}:gen:s:{session_key}"
+
+
+def _generation(key: str) -> int:
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, 1, None)
+        value = cache.get(key) or 1
+    return int(value)
+
+
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # not there yet (or evicted): any fresh value differs from cached ones
+        cache.set(key, 2, None)
+
+
+def shopper_generation(user_id: Any, session_key: str) -> int:
+    return _generation(_shopper_key(user_id, session_key))
+
+
+def bump_shopper_generation(user_id: Any, session_key: str) -> None:
+    """Forget a shopper's cached personal results (after each of their events)."""
+    if user_id is not None:
+        _bump(_shopper_key(user_id, ""))
+    if session_key:
+        _bump(_shopper_key(None, session_key))
+
+
+def global_generation() -> int:
+    return _generation(GLOBAL_KEY)
+
+
+def bump_global_generation() -> None:
+    """Forget every cached result (rules, settings or the active model changed)."""
+    _bump(GLOBAL_KEY)
+
+
+def cached(parts: tuple, compute: Callable[[], T], timeout: int) -> T:
+    """``compute()`` cached under a key made of ``parts`` (no cache when timeout is 0)."""
+    if timeout <= 0:
+        return compute()
+    raw = "|".join(str(p) for p in parts)
+    key = f"{PREFIX}:res:{hashlib.sha1(raw.encode()).hexdigest()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout)
+    return value

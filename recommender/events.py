@@ -1,0 +1,169 @@
+"""Recording what shoppers do: one function every path (Python, API, beacon, tags) goes through.
+
+    record_event("view", request=request, product_key="42")
+    record_event("click", user=user, product_key="42", slot="product", strategy="similar")
+    record_event("search", session_key=key, query="black dress", result_count=17)
+
+Events are written synchronously to Postgres (nothing is lost when the broker is down); the
+profile update is queued after commit and caught up by beat if the broker could not take it.
+Anonymous shoppers are identified by a stable id kept in their Django session, which survives
+the session-key rotation at login, so their history merges into the user (see ``merge_session``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from recommender.models import Event, EventType, SlotStat
+
+logger = logging.getLogger(__name__)
+
+SESSION_ID_KEY = "recommender_sid"
+MAX_QUERY_LENGTH = 500
+MAX_QUANTITY = 10_000
+PRODUCT_EVENTS = {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE}
+
+
+class EventError(ValueError):
+    """An event that cannot be recorded; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def shopper_session_id(request: Any, *, create: bool = True) -> str:
+    """The anonymous shopper id stored in the Django session ('' when there is no session)."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return ""
+    sid = session.get(SESSION_ID_KEY, "")
+    if not sid and create:
+        sid = uuid.uuid4().hex
+        session[SESSION_ID_KEY] = sid
+    return sid
+
+
+def shopper(request: Any) -> tuple[AbstractBaseUser | None, str]:
+    """(user or None, anonymous session id) of a request."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user, shopper_session_id(request)
+    return None, shopper_session_id(request)
+
+
+def record_event(
+    type: str,
+    *,
+    request: Any = None,
+    user: AbstractBaseUser | None = None,
+    session_key: str = "",
+    product_key: str = "",
+    query: str = "",
+    result_count: int | None = None,
+    slot: str = "",
+    strategy: str = "",
+    quantity: int = 1,
+    created_at: datetime | None = None,
+    check_product: bool = True,
+    update_profile: bool = True,
+) -> Event:
+    """Validate and store one event; raises :class:`EventError` naming the bad field."""
+    if request is not None and user is None and not session_key:
+        user, session_key = shopper(request)
+    if type not in EventType.values:
+        raise EventError("type", f"Unknown event type {type!r}; expected one of {', '.join(EventType.values)}.")
+    if user is None and not session_key:
+        raise EventError("session", "An event needs a user or an anonymous session.")
+    product_key = str(product_key or "").strip()
+    if type in PRODUCT_EVENTS:
+        if not product_key:
+            raise EventError("product_id", f"A {type} event needs a product.")
+        if check_product and not _product_exists(product_key):
+            raise EventError("product_id", f"Unknown product {product_key!r}.")
+    query = " ".join(str(query or "").split())[:MAX_QUERY_LENGTH]
+    if type == EventType.SEARCH and not query:
+        raise EventError("query", "A search event needs a query.")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        raise EventError("quantity", f"Quantity must be an integer from 1 to {MAX_QUANTITY}.")
+    event = Event.objects.create(
+        type=type,
+        user=user,
+        session_key=session_key[:64],
+        product_key=product_key[:64],
+        query=query,
+        result_count=result_count,
+        slot=slot[:64],
+        strategy=strategy[:64],
+        quantity=quantity,
+        created_at=created_at or timezone.now(),
+    )
+    if type == EventType.CLICK and slot:
+        SlotStat.bump(slot, strategy or "unknown", clicks=1)
+    if type == EventType.PURCHASE:
+        _count_conversion(event)
+    _invalidate_shopper_cache(user, session_key)
+    if update_profile:
+        owner = (event.user_id, "" if event.user_id else event.session_key)
+        transaction.on_commit(lambda: _queue_profile_update(*owner))
+    return event
+
+
+def _product_exists(key: str) -> bool:
+    from recommender.catalog import get_adapter
+
+    adapter = get_adapter()
+    try:
+        pk = adapter.to_pk(key)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return adapter.get_queryset().filter(pk=pk).exists()
+
+
+def _count_conversion(purchase: Event) -> None:
+    """A purchase of a product the same shopper clicked in a slot within a day is a conversion."""
+    since = purchase.created_at - timezone.timedelta(days=1)
+    owner = {"user": purchase.user} if purchase.user_id else {"session_key": purchase.session_key}
+    click = (
+        Event.objects.filter(type=EventType.CLICK, product_key=purchase.product_key, created_at__gte=since, **owner)
+        .exclude(slot="")
+        .order_by("-created_at")
+        .first()
+    )
+    if click is not None:
+        SlotStat.bump(click.slot, click.strategy or "unknown", conversions=1)
+
+
+def _invalidate_shopper_cache(user: AbstractBaseUser | None, session_key: str) -> None:
+    from recommender.cache import bump_shopper_generation
+
+    bump_shopper_generation(user.pk if user is not None else None, session_key)
+
+
+def _queue_profile_update(user_id: Any, session_key: str) -> None:
+    from recommender.tasks import enqueue_profile_update
+
+    enqueue_profile_update(user_id, session_key)
+
+
+def merge_session(session_key: str, user: AbstractBaseUser) -> int:
+    """Move an anonymous session's events to ``user`` (at login); returns how many moved."""
+    if not session_key:
+        return 0
+    from recommender.models import Profile
+
+    moved = Event.objects.filter(session_key=session_key, user__isnull=True).update(user=user)
+    Profile.objects.filter(session_key=session_key, user__isnull=True).delete()
+    if moved:
+        _invalidate_shopper_cache(user, session_key)
+        transaction.on_commit(lambda: _queue_profile_update(user.pk, ""))
+    return moved

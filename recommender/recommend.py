@@ -1,0 +1,143 @@
+"""The one entry point for recommendations: strategy → eligibility → rules → diversity → cache.
+
+    recs = recommend("similar", product_key="42", limit=8)
+    recs = recommend("for_you", request=request, slot="home", record_impression=True)
+    for product in recs.products():      # host products, in order, each with .recommendation
+        ...
+
+Template tags and the REST API both call this, so they show the same thing. Results are
+cached per (strategy, product, shopper generation, global generation, version, options):
+a shopper's event or a rule/settings/model change makes stale entries unreachable at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from recommender.cache import cached, global_generation, shopper_generation
+from recommender.catalog import get_adapter
+from recommender.diversity import mmr
+from recommender.events import shopper
+from recommender.models import Event, EventType, MerchandisingRule, RecommenderSettings, SlotStat
+from recommender.profiles import owner_filter
+from recommender.rules import apply_rules, eligible, pin_candidates, product_facts
+from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
+from recommender.versions import serving_version
+
+MAX_LIMIT = 100
+
+
+class UnknownStrategy(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product_key: str
+    score: float
+    reason: str
+    position: int
+
+
+@dataclass
+class Recommendations:
+    strategy: str
+    slot: str
+    items: list[Recommendation] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def keys(self) -> list[str]:
+        return [item.product_key for item in self.items]
+
+    def products(self) -> list[Any]:
+        """The host's product objects in order, each with a ``recommendation`` attribute."""
+        by_key = {item.product_key: item for item in self.items}
+        adapter = get_adapter()
+        products = adapter.products_by_keys(self.keys)
+        for product in products:
+            product.recommendation = by_key[adapter.key(product)]
+        return products
+
+
+def purchased_keys(user_id: Any, session_key: str) -> set[str]:
+    return set(
+        Event.objects.filter(owner_filter(user_id, session_key), type=EventType.PURCHASE).values_list(
+            "product_key", flat=True
+        )
+    )
+
+
+def recommend(
+    strategy: str,
+    *,
+    product_key: str = "",
+    request: Any = None,
+    user: Any = None,
+    session_key: str = "",
+    limit: int = 8,
+    slot: str = "",
+    categories: Sequence[str] = (),
+    exclude_categories: Sequence[str] = (),
+    record_impression: bool = False,
+) -> Recommendations:
+    """Recommendations of ``strategy`` for a product and/or shopper (see module docstring)."""
+    if strategy not in STRATEGIES:
+        raise UnknownStrategy(f"Unknown strategy {strategy!r}; expected one of {', '.join(sorted(STRATEGIES))}.")
+    if request is not None and user is None and not session_key:
+        user, session_key = shopper(request)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    product_key = str(product_key or "")
+    user_id = user.pk if user is not None else None
+    settings = RecommenderSettings.get()
+    version = serving_version()
+    personal = strategy in PERSONAL_STRATEGIES or settings.exclude_purchased
+    shopper_part = (user_id, session_key, shopper_generation(user_id, session_key)) if personal else ()
+    key_parts = (
+        "rec", strategy, product_key, shopper_part, global_generation(), version.pk if version else 0,
+        limit, slot, tuple(categories), tuple(exclude_categories),
+    )  # fmt: skip
+
+    def compute() -> list[Recommendation]:
+        exclude = {product_key} if product_key else set()
+        if settings.exclude_purchased and strategy != "recently_viewed" and (user_id is not None or session_key):
+            exclude |= purchased_keys(user_id, session_key)
+        ctx = Context(
+            version=version, limit=limit, product_key=product_key, user_id=user_id, session_key=session_key,
+            categories=tuple(categories), exclude_categories=tuple(exclude_categories), exclude_keys=exclude, slot=slot,
+        )  # fmt: skip
+        if strategy in PRODUCT_STRATEGIES and not product_key:
+            return []
+        return _finish(STRATEGIES[strategy](ctx), ctx, settings)
+
+    items = cached(key_parts, compute, settings.cache_seconds)
+    result = Recommendations(strategy, slot, list(items))
+    if record_impression and result.items:
+        SlotStat.bump(slot or strategy, strategy, impressions=len(result.items))
+    return result
+
+
+def _finish(candidates: list[Candidate], ctx: Context, settings: RecommenderSettings) -> list[Recommendation]:
+    rules = list(MerchandisingRule.objects.active(ctx.slot))
+    facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
+    pool = eligible(
+        candidates, facts, categories=ctx.categories, exclude_categories=ctx.exclude_categories,
+        exclude_keys=ctx.exclude_keys,
+    )  # fmt: skip
+    pinned, ranked = apply_rules(pool, facts, rules)
+    pinned = [p for p in pinned if p.key not in ctx.exclude_keys][: ctx.limit]
+    vectors = {k: f.vector for k, f in facts.items() if f.vector is not None}
+    picked = mmr(ranked, vectors, ctx.limit - len(pinned), settings.diversity_lambda)
+    final = pinned + picked
+    return [Recommendation(c.key, _finite(c.score), c.reason, i + 1) for i, c in enumerate(final)]
+
+
+def _finite(score: float) -> float:
+    return 1e9 if score == float("inf") else round(float(score), 6)

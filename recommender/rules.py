@@ -1,0 +1,115 @@
+"""Merchandising rules and eligibility, applied to any strategy's candidates.
+
+Eligibility comes from the denormalised fields of the serving version's vector rows (in stock,
+sellable, category, price), so every strategy — vector or count based — obeys the same rules.
+Rules from the admin: *exclude* drops matches, *boost* / *bury* multiply the score by
+``1 + strength`` / ``1 / (1 + strength)``, *pin* puts matching products on top (ordered by
+strength, highest first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from recommender.models import MerchandisingRule, ModelVersion, ProductVector
+from recommender.strategies.base import Candidate
+
+# Pinned products never number more than this per slot, whatever the rules say.
+MAX_PINS = 4
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    key: str
+    title: str
+    category: str
+    price: Decimal | None
+    eligible: bool
+    vector: np.ndarray | None
+
+
+def product_facts(version: ModelVersion | None, keys: Iterable[str]) -> dict[str, ProductFacts]:
+    """Filter fields and fused vectors of ``keys`` in one query."""
+    if version is None:
+        return {}
+    rows = ProductVector.objects.filter(version=version, product_key__in=set(keys)).values_list(
+        "product_key", "title", "category", "price", "in_stock", "sellable", "embedding"
+    )
+    return {
+        key: ProductFacts(key, title, category, price, bool(stock and sellable),
+                          None if vec is None else np.asarray(vec, dtype=np.float32))
+        for key, title, category, price, stock, sellable, vec in rows
+    }  # fmt: skip
+
+
+def rule_matches(rule: MerchandisingRule, facts: ProductFacts) -> bool:
+    if rule.target == MerchandisingRule.Target.PRODUCT:
+        return facts.key == rule.product_key
+    if rule.target == MerchandisingRule.Target.CATEGORY:
+        return facts.category == rule.category
+    if facts.price is None:
+        return False
+    low_ok = rule.min_price is None or facts.price >= rule.min_price
+    high_ok = rule.max_price is None or facts.price <= rule.max_price
+    return low_ok and high_ok
+
+
+def eligible(
+    candidates: Sequence[Candidate],
+    facts: dict[str, ProductFacts],
+    *,
+    categories: Sequence[str] = (),
+    exclude_categories: Sequence[str] = (),
+    exclude_keys: set[str] = frozenset(),
+) -> list[Candidate]:
+    """Candidates that are known, sellable, in stock and pass the category filters."""
+    out = []
+    for c in candidates:
+        f = facts.get(c.key)
+        if f is None or not f.eligible or c.key in exclude_keys:
+            continue
+        if categories and f.category not in categories:
+            continue
+        if exclude_categories and f.category in exclude_categories:
+            continue
+        out.append(c)
+    return out
+
+
+def apply_rules(
+    candidates: list[Candidate], facts: dict[str, ProductFacts], rules: Sequence[MerchandisingRule]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(pinned, ranked): exclusions dropped, boosts and buries applied, pins split off."""
+    excludes = [r for r in rules if r.action == MerchandisingRule.Action.EXCLUDE]
+    weights = [r for r in rules if r.action in (MerchandisingRule.Action.BOOST, MerchandisingRule.Action.BURY)]
+    ranked = []
+    for c in candidates:
+        f = facts.get(c.key)
+        if f is None or any(rule_matches(r, f) for r in excludes):
+            continue
+        score = c.score
+        for r in weights:
+            if rule_matches(r, f):
+                factor = 1.0 + max(r.strength, 0.0)
+                score = score * factor if r.action == MerchandisingRule.Action.BOOST else score / factor
+        ranked.append(Candidate(c.key, score, c.reason))
+    ranked.sort(key=lambda c: -c.score)
+    pinned = []
+    for rule in sorted((r for r in rules if r.action == MerchandisingRule.Action.PIN), key=lambda r: -r.strength):
+        for key, f in facts.items():
+            if rule_matches(rule, f) and f.eligible and key not in {p.key for p in pinned}:
+                if any(rule_matches(x, f) for x in excludes):
+                    continue
+                pinned.append(Candidate(key, float("inf"), "Featured"))
+    pinned = pinned[:MAX_PINS]
+    pinned_keys = {p.key for p in pinned}
+    return pinned, [c for c in ranked if c.key not in pinned_keys]
+
+
+def pin_candidates(rules: Sequence[MerchandisingRule]) -> list[str]:
+    """Product keys that product-targeted pin rules name (so their facts get loaded too)."""
+    return [r.product_key for r in rules if r.action == MerchandisingRule.Action.PIN and r.product_key]

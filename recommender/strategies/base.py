@@ -1,0 +1,45 @@
+"""What every strategy returns, and the request it answers.
+
+A strategy turns a :class:`Context` (who is asking, about which product, with which filters)
+into scored :class:`Candidate`s with a human reason. Rules, diversity and caching are applied
+afterwards by ``recommender.recommend``, the same way for every strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from recommender.models import ModelVersion
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    score: float
+    reason: str = ""
+
+
+@dataclass
+class Context:
+    """Everything a strategy may look at; built once per request by ``recommend``."""
+
+    version: ModelVersion | None
+    limit: int
+    product_key: str = ""
+    user_id: Any = None
+    session_key: str = ""
+    categories: Sequence[str] = ()
+    exclude_categories: Sequence[str] = ()
+    exclude_keys: set[str] = field(default_factory=set)
+    slot: str = ""
+
+    @property
+    def has_shopper(self) -> bool:
+        return self.user_id is not None or bool(self.session_key)
+
+    @property
+    def fetch(self) -> int:
+        """How many candidates to fetch so rules and diversity still leave ``limit``."""
+        return max(self.limit * 4, 40)

@@ -1,0 +1,67 @@
+"""Frequently bought together and customers also viewed: co-occurrence counts in events.
+
+A basket is one shopper's purchases on one day (events carry no order id); "also viewed" pairs
+products viewed by the same shopper. Counts are distinct baskets or shoppers, and pairs seen
+fewer than ``min_support`` times are dropped as noise.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from recommender.models import Event
+from recommender.strategies.base import Candidate, Context
+
+# Two baskets is the least evidence that is not a coincidence on a small shop.
+MIN_SUPPORT = 2
+ALSO_VIEWED_WINDOW_DAYS = 90
+
+
+def _owner_sql(alias: str) -> str:
+    return f"COALESCE({alias}.user_id::text, 's:' || {alias}.session_key)"
+
+
+def bought_together(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candidate]:
+    if not ctx.product_key:
+        return []
+    table = Event._meta.db_table
+    sql = f"""
+        WITH baskets AS (
+            SELECT DISTINCT {_owner_sql('t')} AS owner, (t.created_at AT TIME ZONE 'UTC')::date AS day
+            FROM {table} t WHERE t.type = 'purchase' AND t.product_key = %s
+        )
+        SELECT e.product_key, COUNT(DISTINCT (b.owner, b.day)) AS support
+        FROM {table} e JOIN baskets b
+          ON {_owner_sql('e')} = b.owner AND (e.created_at AT TIME ZONE 'UTC')::date = b.day
+        WHERE e.type = 'purchase' AND e.product_key <> %s
+        GROUP BY e.product_key HAVING COUNT(DISTINCT (b.owner, b.day)) >= %s
+        ORDER BY support DESC, e.product_key LIMIT %s
+    """
+    return _run(sql, [ctx.product_key, ctx.product_key, min_support, ctx.fetch], ctx, "Often bought together")
+
+
+def also_viewed(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candidate]:
+    if not ctx.product_key:
+        return []
+    table = Event._meta.db_table
+    sql = f"""
+        WITH viewers AS (
+            SELECT DISTINCT {_owner_sql('t')} AS owner FROM {table} t
+            WHERE t.type IN ('view', 'click') AND t.product_key = %s
+              AND t.created_at >= now() - make_interval(days => %s)
+        )
+        SELECT e.product_key, COUNT(DISTINCT v.owner) AS support
+        FROM {table} e JOIN viewers v ON {_owner_sql('e')} = v.owner
+        WHERE e.type IN ('view', 'click') AND e.product_key <> %s
+        GROUP BY e.product_key HAVING COUNT(DISTINCT v.owner) >= %s
+        ORDER BY support DESC, e.product_key LIMIT %s
+    """
+    params = [ctx.product_key, ALSO_VIEWED_WINDOW_DAYS, ctx.product_key, min_support, ctx.fetch]
+    return _run(sql, params, ctx, "Customers who viewed this also viewed")
+
+
+def _run(sql: str, params: list, ctx: Context, reason: str) -> list[Candidate]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [Candidate(key, float(score), reason) for key, score in rows if key not in ctx.exclude_keys]

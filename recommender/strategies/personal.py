@@ -1,0 +1,91 @@
+"""Personal strategies: recommended for you, recently viewed.
+
+"For you" queries the product vectors with the shopper's profile vector (the behaviour model
+takes over here once one is active); a shopper with no history gets trending products. Each
+result carries the reason: the past product it is closest to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.models import Event, EventType
+from recommender.profiles import get_profile_vector, owner_filter, product_vectors
+from recommender.storage import VectorFilter, nearest
+from recommender.strategies.base import Candidate, Context
+from recommender.strategies.popularity import trending
+
+REASON_VERBS = {
+    EventType.VIEW: "viewed",
+    EventType.CLICK: "viewed",
+    EventType.ADD_TO_CART: "added",
+    EventType.PURCHASE: "bought",
+}
+# The products a reason can point at: the shopper's most recent ones.
+REASON_HISTORY = 20
+
+
+def history(ctx: Context, types: tuple[str, ...], limit: int) -> list[tuple[str, str]]:
+    """(product key, event type) of the shopper's latest distinct products, newest first."""
+    if not ctx.has_shopper:
+        return []
+    rows = (
+        Event.objects.filter(owner_filter(ctx.user_id, ctx.session_key), type__in=types)
+        .exclude(product_key="")
+        .order_by("-created_at")
+        .values_list("product_key", "type")[: limit * 5]
+    )
+    seen: dict[str, str] = {}
+    for key, type_ in rows:
+        seen.setdefault(key, type_)
+        if len(seen) >= limit:
+            break
+    return list(seen.items())
+
+
+def recently_viewed(ctx: Context) -> list[Candidate]:
+    viewed = history(ctx, (EventType.VIEW, EventType.CLICK), ctx.fetch)
+    n = len(viewed)
+    return [
+        Candidate(key, float(n - i), "You viewed this") for i, (key, _) in enumerate(viewed) if key not in ctx.exclude_keys
+    ]
+
+
+def for_you(ctx: Context) -> list[Candidate]:
+    vector = None
+    if ctx.version is not None and ctx.has_shopper:
+        vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)
+    if vector is None:
+        return trending(ctx)  # cold start
+    flt = VectorFilter(
+        categories=ctx.categories, exclude_categories=ctx.exclude_categories, exclude_keys=sorted(ctx.exclude_keys)
+    )
+    hits = nearest(vector, version=ctx.version, k=ctx.fetch, filters=flt)
+    return explain(ctx, hits)
+
+
+def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
+    """Attach "because you viewed X" to each hit: its nearest product in the shopper's history."""
+    past = history(ctx, tuple(REASON_VERBS), REASON_HISTORY)
+    past_vectors = product_vectors(ctx.version, [k for k, _ in past])
+    past = [(k, t) for k, t in past if k in past_vectors]
+    if not past or not hits:
+        return [Candidate(key, score, "Picked for you") for key, score in hits]
+    from recommender.models import ProductVector
+
+    titles = dict(
+        ProductVector.objects.filter(version=ctx.version, product_key__in=[k for k, _ in past]).values_list(
+            "product_key", "title"
+        )
+    )
+    hit_vectors = product_vectors(ctx.version, [k for k, _ in hits])
+    matrix = np.stack([past_vectors[k] for k, _ in past])
+    out = []
+    for key, score in hits:
+        vec = hit_vectors.get(key)
+        if vec is None:
+            out.append(Candidate(key, score, "Picked for you"))
+            continue
+        anchor, type_ = past[int(np.argmax(matrix @ vec))]
+        out.append(Candidate(key, score, f"Because you {REASON_VERBS.get(type_, 'viewed')} {titles.get(anchor) or anchor}"))
+    return out
