@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_EF_SEARCH": 100,
     # pgvector >= 0.8 iterative scans keep filtered queries returning k rows.
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Template tags render an empty slot and log when recommendations fail; True raises
+    # instead (useful while developing).
+    "TEMPLATE_ERRORS_RAISE": False,
     # Run Celery tasks in-process when no broker is configured (stated in the log).
     "EAGER_WITHOUT_BROKER": True,
 }

@@ -1,0 +1,203 @@
+"""Template tags that put recommendations on a shop's pages.
+
+    {% load recommender_tags %}
+    {% similar_products product limit=8 %}
+    {% recommended_for_you limit=8 slot="home" title="Picked for you" %}
+    {% frequently_bought_together product %}   {% customers_also_viewed product %}
+    {% trending_products limit=12 %}            {% recently_viewed %}
+    {% similar_products product limit=4 as similar %}{% for p in similar %}…{% endfor %}
+    {% record_view product %}                   (a product page view; renders nothing)
+    {% recommender_beacon %}                    (click/view beacon script)
+
+Each rendered slot counts impressions and marks its links (``data-rec-*``) so the beacon can
+attribute clicks. The slot template is ``recommender/slots/<strategy>.html``, falling back to
+``recommender/slot.html``: override either in your project. A failing recommender never breaks
+the page: the slot renders empty and the error is logged (set
+``RECOMMENDER["TEMPLATE_ERRORS_RAISE"] = True`` to raise instead while developing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django import template
+from django.template.base import FilterExpression, Parser, Token, token_kwargs
+from django.template.loader import select_template
+from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from recommender.catalog import get_adapter
+from recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
+register = template.Library()
+
+ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template"}
+DEFAULT_TITLES = {
+    "similar": _("Similar products"),
+    "for_you": _("Recommended for you"),
+    "bought_together": _("Frequently bought together"),
+    "also_viewed": _("Customers also viewed"),
+    "trending": _("Trending now"),
+    "recently_viewed": _("Recently viewed"),
+}
+
+
+@dataclass
+class ProductCard:
+    """What a slot template shows for one product (fields read through the catalog adapter)."""
+
+    product: Any
+    key: str
+    title: str
+    url: str
+    image_url: str
+    price: Any
+    reason: str
+    position: int
+    score: float
+
+
+def product_cards(products: list[Any]) -> list[ProductCard]:
+    adapter = get_adapter()
+    cards = []
+    for product in products:
+        rec = product.recommendation
+        image = adapter.image(product)
+        try:
+            image_url = image.url if hasattr(image, "url") else ""
+        except ValueError:  # a FieldFile with no file
+            image_url = ""
+        url = product.get_absolute_url() if hasattr(product, "get_absolute_url") else ""
+        cards.append(ProductCard(product, rec.product_key, adapter.title(product), url, image_url,
+                                 adapter.price(product), rec.reason, rec.position, rec.score))  # fmt: skip
+    return cards
+
+
+def product_key_of(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (str, int)):
+        return str(value)
+    return get_adapter().key(value)
+
+
+class RecommendationNode(template.Node):
+    def __init__(self, strategy: str, product: FilterExpression | None, options: dict[str, FilterExpression], asvar: str | None):
+        self.strategy = strategy
+        self.product = product
+        self.options = options
+        self.asvar = asvar
+
+    def render(self, context: template.Context) -> str:
+        from recommender.recommend import recommend
+
+        opts = {name: expr.resolve(context) for name, expr in self.options.items()}
+        try:
+            recs = recommend(
+                self.strategy,
+                product_key=product_key_of(self.product.resolve(context)) if self.product else "",
+                request=context.get("request"),
+                limit=int(opts.get("limit") or 8),
+                slot=str(opts.get("slot") or self.strategy),
+                categories=[opts["category"]] if opts.get("category") else (),
+                record_impression=True,
+            )
+            products = recs.products()
+        except Exception:
+            if app_settings.TEMPLATE_ERRORS_RAISE:
+                raise
+            logger.exception("Recommendation slot %r failed; rendering it empty.", self.strategy)
+            products, recs = [], None
+        if self.asvar:
+            context[self.asvar] = products
+            return ""
+        if not products:
+            return ""
+        names = [f"recommender/slots/{self.strategy}.html", "recommender/slot.html"]
+        if opts.get("template"):
+            names.insert(0, str(opts["template"]))
+        return select_template(names).render(
+            {
+                "cards": product_cards(products),
+                "strategy": self.strategy,
+                "slot": recs.slot if recs else "",
+                "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
+            },
+            context.get("request"),
+        )
+
+
+def _parse(parser: Parser, token: Token, strategy: str, needs_product: bool) -> RecommendationNode:
+    bits = token.split_contents()
+    tag = bits.pop(0)
+    asvar = None
+    if len(bits) >= 2 and bits[-2] == "as":
+        asvar = bits[-1]
+        bits = bits[:-2]
+    elif bits and bits[-1] == "as":
+        raise template.TemplateSyntaxError(f"'{tag}': 'as' needs a variable name, e.g. {{% {tag} ... as items %}}")
+    product = None
+    if needs_product:
+        if not bits or "=" in bits[0]:
+            raise template.TemplateSyntaxError(f"'{tag}' needs a product first: {{% {tag} product limit=8 %}}")
+        product = parser.compile_filter(bits.pop(0))
+    options = token_kwargs(bits, parser, support_legacy=False)
+    if bits:
+        raise template.TemplateSyntaxError(
+            f"'{tag}' got unexpected arguments {bits!r}; options are name=value pairs: {', '.join(sorted(ALLOWED_OPTIONS))}"
+        )
+    unknown = set(options) - ALLOWED_OPTIONS
+    if unknown:
+        raise template.TemplateSyntaxError(
+            f"'{tag}' does not take {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(ALLOWED_OPTIONS))}"
+        )
+    return RecommendationNode(strategy, product, options, asvar)
+
+
+def _register(tag_name: str, strategy: str, needs_product: bool) -> None:
+    def compile_tag(parser: Parser, token: Token) -> RecommendationNode:
+        return _parse(parser, token, strategy, needs_product)
+
+    compile_tag.__doc__ = f"Render the '{strategy}' recommendations slot (see module docstring)."
+    register.tag(tag_name, compile_tag)
+
+
+_register("similar_products", "similar", needs_product=True)
+_register("recommended_for_you", "for_you", needs_product=False)
+_register("frequently_bought_together", "bought_together", needs_product=True)
+_register("customers_also_viewed", "also_viewed", needs_product=True)
+_register("trending_products", "trending", needs_product=False)
+_register("recently_viewed", "recently_viewed", needs_product=False)
+
+
+@register.simple_tag(takes_context=True)
+def record_view(context: template.Context, product: Any) -> str:
+    """Record a product page view for the current shopper (renders nothing, never fails the page)."""
+    from recommender.events import record_event
+
+    request = context.get("request")
+    if request is None:
+        return ""
+    try:
+        record_event("view", request=request, product_key=product_key_of(product))
+    except Exception:
+        if app_settings.TEMPLATE_ERRORS_RAISE:
+            raise
+        logger.exception("Could not record a product view.")
+    return ""
+
+
+@register.simple_tag
+def recommender_beacon() -> str:
+    """The click/view beacon script, pointed at the events endpoint."""
+    from django.templatetags.static import static
+
+    try:
+        endpoint = reverse("recommender-api:events")
+    except NoReverseMatch:
+        endpoint = ""
+    return mark_safe(f'<script src="{static("recommender/beacon.js")}" data-endpoint="{endpoint}" defer></script>')

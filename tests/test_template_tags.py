@@ -1,0 +1,104 @@
+"""Template tags rendered in real templates, through the real stack."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.template import Context, RequestContext, Template, TemplateSyntaxError
+from django.test import RequestFactory
+
+from recommender.events import SESSION_ID_KEY
+from recommender.models import Event, SlotStat
+from tests.test_recommend import shop, user  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(user=None):
+    request = RequestFactory().get("/")
+    SessionMiddleware(lambda r: None).process_request(request)
+    request.user = user or type("Anon", (), {"is_authenticated": False, "pk": None})()
+    return request
+
+
+def render(source: str, request=None, **context) -> str:
+    tpl = Template("{% load recommender_tags %}" + source)
+    ctx = RequestContext(request, context) if request is not None else Context(context)
+    return tpl.render(ctx)
+
+
+def test_similar_products_renders_the_slot_with_attribution_marks(shop):
+    html = render("{% similar_products key limit=3 %}", key=shop["dress-a"])
+    assert 'data-rec-slot="similar"' in html and 'data-rec-strategy="similar"' in html
+    assert f'data-rec-product="{shop["dress-b"]}"' in html
+    assert f'data-rec-product="{shop["dress-a"]}"' not in html
+    assert html.count("recommender-card__link") == 3
+    assert "Similar products" in html and "Similar to dress-a" in html
+    assert SlotStat.objects.get(slot="similar", strategy="similar").impressions == 3
+
+
+def test_product_object_and_options(shop):
+    from tests.testapp.models import Product
+
+    product = Product.objects.get(pk=shop["coat-a"])
+    html = render('{% similar_products product limit=2 slot="pdp" title="You may like" %}', product=product)
+    assert 'data-rec-slot="pdp"' in html and "You may like" in html and html.count("recommender-card__link") == 2
+
+
+def test_as_form_puts_products_in_the_context(shop):
+    html = render(
+        "{% similar_products key limit=2 as recs %}{% for p in recs %}[{{ p.name }}:{{ p.recommendation.position }}]{% endfor %}",
+        key=shop["dress-a"],
+    )
+    assert html == "[dress-b:1][dress-c:2]"
+
+
+def test_personal_tags_use_the_request_shopper(shop):
+    request = _request()
+    render("{% record_view key %}", request, key=shop["shoes-b"])
+    assert Event.objects.get().type == "view"
+    assert SESSION_ID_KEY in request.session
+    html = render("{% recently_viewed %}", request)
+    assert f'data-rec-product="{shop["shoes-b"]}"' in html
+    # another shopper sees nothing of it
+    assert render("{% recently_viewed %}", _request()) == ""
+
+
+def test_trending_and_for_you_cold_start(shop):
+    request = _request()
+    render("{% record_view key %}", request, key=shop["bag-a"])
+    html = render("{% trending_products limit=1 %}", _request())
+    assert f'data-rec-product="{shop["bag-a"]}"' in html
+    assert "Trending now" in render("{% recommended_for_you limit=2 %}", _request())
+
+
+def test_empty_results_render_nothing(shop):
+    assert render("{% frequently_bought_together key %}", key=shop["dress-a"]).strip() == ""
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("{% similar_products %}", "needs a product"),
+        ("{% similar_products limit=3 %}", "needs a product"),
+        ("{% trending_products bogus=1 %}", "does not take bogus"),
+        ("{% trending_products 3 %}", "unexpected arguments"),
+        ("{% recently_viewed as %}", "'as' needs a variable name"),
+    ],
+)
+def test_malformed_usage_is_a_template_syntax_error(source, message):
+    with pytest.raises(TemplateSyntaxError, match=message):
+        Template("{% load recommender_tags %}" + source)
+
+
+def test_a_failing_recommender_never_breaks_the_page(shop, settings, monkeypatch):
+    import recommender.recommend as rec
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("vector index unavailable")
+
+    monkeypatch.setattr(rec, "recommend", broken)
+    assert render("before{% similar_products key %}after", key=shop["dress-a"]) == "beforeafter"
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "TEMPLATE_ERRORS_RAISE": True}
+    with pytest.raises(RuntimeError, match="vector index unavailable"):
+        render("{% similar_products key %}", key=shop["dress-a"])
