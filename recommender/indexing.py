@@ -180,6 +180,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             VectorRow(
                 key=item.key, embedding=fused, image_embedding=image_vec, text_embedding=text_vec,
                 content_hash=item.hash, status=status, error=error, title=adapter.title(item.product),
+                document=item.document,
                 category=adapter.category(item.product), price=adapter.price(item.product),
                 in_stock=adapter.in_stock(item.product), sellable=item.key in sellable,
             )

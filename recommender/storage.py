@@ -46,6 +46,7 @@ class VectorRow:
     status: str = ProductVector.Status.OK
     error: str = ""
     title: str = ""
+    document: str = ""
     category: str = ""
     price: Decimal | None = None
     in_stock: bool = True
@@ -150,6 +151,7 @@ def store_vectors(version: ModelVersion, rows: Iterable[VectorRow]) -> int:
                 status=row.status,
                 error=row.error[:2000],
                 title=row.title[:300],
+                document=row.document,
                 category=row.category[:200],
                 price=row.price,
                 in_stock=row.in_stock,
@@ -161,7 +163,7 @@ def store_vectors(version: ModelVersion, rows: Iterable[VectorRow]) -> int:
         return 0
     update_fields = [
         "embedding", "image_embedding", "text_embedding", "content_hash", "status", "error",
-        "title", "category", "price", "in_stock", "sellable", "updated_at",
+        "title", "document", "category", "price", "in_stock", "sellable", "updated_at",
     ]  # fmt: skip
     ProductVector.objects.bulk_create(
         objs, update_conflicts=True, unique_fields=["version", "product_key"], update_fields=update_fields

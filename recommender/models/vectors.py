@@ -35,6 +35,8 @@ class ProductVector(models.Model):
     error = models.TextField(_("error"), blank=True, help_text=_("Why embedding failed or lost the image."))
     # Denormalised filter fields (copied from the catalog adapter at embedding time).
     title = models.CharField(_("title"), max_length=300, blank=True)
+    # The text the text encoder saw (TEXT_TEMPLATE): also what keyword and typo search match.
+    document = models.TextField(_("document"), blank=True)
     category = models.CharField(_("category"), max_length=200, blank=True, db_index=True)
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=4, null=True, blank=True)
     in_stock = models.BooleanField(_("in stock"), default=True)
