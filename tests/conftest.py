@@ -58,3 +58,55 @@ def tiny_encoder(tiny_model_dir: Path, settings) -> dict:
     spec = {"MODEL": f"local-dir:{tiny_model_dir}", "PRETRAINED": None, "DEVICE": "cpu", "BATCH_SIZE": 16}
     settings.RECOMMENDER = {**settings.RECOMMENDER, "ENCODER": spec}
     return spec
+
+
+# Four product families, one axis each of a hand-made 4-d space (as in test_recommend.py), so
+# every expected ranking can be worked out on paper.
+VECTOR_SHOP_FAMILIES = {"dress": 0, "coat": 1, "shoes": 2, "bag": 3}
+VECTOR_SHOP_SPECS = [
+    # name, family, wobble, wobble axis, in stock
+    ("dress-a", "dress", 0.00, None, True), ("dress-b", "dress", 0.05, 1, True), ("dress-c", "dress", 0.3, 3, True),
+    ("dress-out", "dress", 0.01, 2, False), ("coat-a", "coat", 0.0, None, True), ("coat-b", "coat", 0.1, 0, True),
+    ("shoes-a", "shoes", 0.0, None, True), ("shoes-b", "shoes", 0.1, 3, True), ("bag-a", "bag", 0.0, None, True),
+    ("bag-b", "bag", 0.2, 0, True), ("coat-c", "coat", 0.2, 2, True), ("shoes-c", "shoes", 0.3, 1, True),
+]  # fmt: skip
+
+
+@pytest.fixture
+def vector_shop(db) -> dict[str, str]:
+    """12 test products in 4 families with hand-made 4-d vectors in an active version; name -> key.
+
+    Prices are 10.00, 11.00, ... in the order above; dress-out is out of stock.
+    """
+    import numpy as np
+
+    from recommender.storage import VectorRow, ensure_indexes, store_vectors
+    from tests.factories import encoder_version
+    from tests.testapp.models import Product
+
+    version = encoder_version(4)
+    keys, rows = {}, []
+    for name, family, wobble, other, in_stock in VECTOR_SHOP_SPECS:
+        product = Product.objects.create(name=name, category=family, in_stock=in_stock, price=10 + len(keys))
+        keys[name] = str(product.pk)
+        v = np.full(4, 0.02, dtype=np.float32)
+        v[VECTOR_SHOP_FAMILIES[family]] = 1.0
+        if other is not None:
+            v[other] += wobble
+        v /= np.linalg.norm(v)
+        rows.append(VectorRow(key=keys[name], embedding=v, image_embedding=v, text_embedding=v, title=name,
+                              category=family, price=product.price, in_stock=in_stock))  # fmt: skip
+    store_vectors(version, rows)
+    ensure_indexes(version)
+    return keys
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: cached settings or results must not leak across
+    tests whose database changes were rolled back."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

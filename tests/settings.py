@@ -21,6 +21,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
     "recommender",
     "tests.testapp",
     "shopdemo.catalog",  # the demo's product model: real-data tests load H&M articles into it
@@ -51,6 +54,9 @@ DATABASES = {"default": database_settings(BASE_DIR / "var" / "pgdata-test")}
 # A worker process started by a test connects to the test database pytest-django created.
 if os.environ.get("RECOMMENDER_TEST_WORKER_DB"):
     DATABASES["default"]["NAME"] = os.environ["RECOMMENDER_TEST_WORKER_DB"]
+else:
+    # One test database per test run, so concurrent runs on the shared server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_recommender_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 MEDIA_ROOT = os.environ.get("RECOMMENDER_TEST_MEDIA_ROOT", str(BASE_DIR / "var" / "test-media"))

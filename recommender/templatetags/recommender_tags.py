@@ -6,6 +6,7 @@
     {% frequently_bought_together product %}   {% customers_also_viewed product %}
     {% trending_products limit=12 %}            {% recently_viewed %}
     {% similar_products product limit=4 as similar %}{% for p in similar %}…{% endfor %}
+    {% recently_viewed exclude=product %}       (leave the current product out)
     {% record_view product %}                   (a product page view; renders nothing)
     {% recommender_beacon %}                    (click/view beacon script)
 
@@ -35,7 +36,7 @@ from recommender.conf import app_settings
 logger = logging.getLogger(__name__)
 register = template.Library()
 
-ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template"}
+ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template", "exclude"}
 DEFAULT_TITLES = {
     "similar": _("Similar products"),
     "for_you": _("Recommended for you"),
@@ -104,6 +105,7 @@ class RecommendationNode(template.Node):
                 limit=int(opts.get("limit") or 8),
                 slot=str(opts.get("slot") or self.strategy),
                 categories=[opts["category"]] if opts.get("category") else (),
+                exclude_keys=[product_key_of(opts["exclude"])] if opts.get("exclude") else (),
                 record_impression=True,
             )
             products = recs.products()
@@ -197,7 +199,7 @@ def recommender_beacon() -> str:
     from django.templatetags.static import static
 
     try:
-        endpoint = reverse("recommender-api:events")
+        endpoint = reverse("recommender_api:events")
     except NoReverseMatch:
         endpoint = ""
     return mark_safe(f'<script src="{static("recommender/beacon.js")}" data-endpoint="{endpoint}" defer></script>')

@@ -1,0 +1,47 @@
+"""Prepare the demo shop end to end, reusing whatever already exists:
+``manage.py shopdemo_setup [--catalog PATH] [--limit N] [--epochs N]``.
+
+migrate → load the catalog (generated, or H&M with --catalog) → train the catalog CLIP if no
+encoder version is active (no download needed) → embed every product → build profiles →
+create the admin user (admin/admin, local use only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from recommender.indexing import reindex
+from recommender.profiles import rebuild_profiles
+from recommender.versions import serving_version
+
+
+class Command(BaseCommand):
+    help = "Set up the demo shop (catalog, catalog CLIP, vectors, profiles, admin user); idempotent."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--catalog", type=Path, default=None, help="H&M-format folder; default: generated catalog.")
+        parser.add_argument("--limit", type=int, default=None)
+        parser.add_argument("--epochs", type=int, default=12, help="Catalog CLIP epochs on the first run.")
+
+    def handle(self, *args, catalog: Path | None, limit: int | None, epochs: int, verbosity: int, **options) -> None:
+        say = self.stdout.write
+        call_command("migrate", verbosity=0, interactive=False)
+        load_args = ["--catalog", str(catalog)] if catalog else []
+        load_args += ["--limit", str(limit)] if limit else []
+        call_command("shopdemo_load", *load_args, verbosity=verbosity)
+        if serving_version() is None:
+            say("No active encoder: training the catalog CLIP on this catalog (no download needed)…")
+            call_command("recommender_train_encoder", "--epochs", str(epochs), "--activate", verbosity=verbosity)
+        else:
+            report = reindex(progress=verbosity > 0)
+            say(f"Vectors: {report.embedded} embedded, {report.skipped} unchanged.")
+        say(f"Profiles: {rebuild_profiles(days=None, progress=verbosity > 0)} built.")
+        User = get_user_model()
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@example.com", "admin")
+            say("Created the admin user admin / admin (local use only).")
+        say(self.style.SUCCESS(f"Demo ready; serving {serving_version()}"))
