@@ -1,0 +1,120 @@
+"""The demo shop in a real browser: Playwright drives Debian's chromium against the live server.
+
+home → product → click a recommendation → add to cart → buy, asserting that clicks are
+attributed by the beacon and that recommendations change after those events. Screenshots of
+each page go to the test's tmp folder (``docs/screenshots/`` holds the committed ones, taken on
+the demo's generated catalog by ``bench/demo_screenshots.py``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recommender.indexing import reindex
+from recommender.models import Event
+from tests.worker import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+SHOP_RECOMMENDER = {
+    "PRODUCT_MODEL": "catalog.Product",
+    "FIELDS": {"title": "name", "text": ["description"], "image": "image", "category": "category",
+               "price": "price", "in_stock": "stock"},
+    "SELLABLE_FILTER": {},
+    "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
+}  # fmt: skip
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it.")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo_shop(settings, tiny_encoder, tmp_path):
+    """The demo's pages and generated catalog, embedded with the tiny encoder."""
+    from shopdemo.catalog import generated
+
+    settings.ROOT_URLCONF = "shopdemo.urls"
+    settings.DEBUG = True  # serve media through the demo's urls
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STATICFILES_DIRS = [ROOT / "shopdemo" / "static"]
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "shopdemo" / "templates"]}]
+    settings.TEMPLATES[0]["OPTIONS"] = {
+        **settings.TEMPLATES[0]["OPTIONS"],
+        "context_processors": [*settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+                               "shopdemo.catalog.context_processors.shop"],
+    }  # fmt: skip
+    settings.RECOMMENDER = {**SHOP_RECOMMENDER, "ENCODER": tiny_encoder, "MODEL_DIR": str(tmp_path / "models")}
+    products = generated.build_catalog(48)
+    generated.simulate_crowd(products, sessions=60)
+    reindex()
+    return products
+
+
+def slot_products(page, slot: str) -> list[str]:
+    return page.eval_on_selector_all(f'[data-rec-slot="{slot}"] [data-rec-product]',
+                                     "els => els.map(e => e.dataset.recProduct)")  # fmt: skip
+
+
+def test_browse_click_buy_and_recommendations_follow(browser, demo_shop, live_server, tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(live_server.url + "/")
+    trending = slot_products(page, "home-trending")
+    assert trending, page.content()[:2000]
+    assert slot_products(page, "home-for-you") == []  # nothing to personalise on yet
+    page.screenshot(path=shots / "home.png", full_page=True)
+
+    page.click(f'[data-rec-slot="home-trending"] [data-rec-product="{trending[0]}"] a')
+    page.wait_for_selector('[data-testid="product"]')
+    first = page.get_attribute('[data-testid="product"]', "data-product-id")
+    assert first == trending[0]
+    similar = slot_products(page, "product-similar")
+    assert similar and first not in similar
+    page.screenshot(path=shots / "product.png", full_page=True)
+    assert wait_until(lambda: Event.objects.filter(type="click", slot="home-trending", product_key=first).exists(), 10)
+
+    page.click(f'[data-rec-slot="product-similar"] [data-rec-product="{similar[0]}"] a')
+    page.wait_for_selector(f'[data-product-id="{similar[0]}"]')
+    assert wait_until(lambda: Event.objects.filter(type="click", slot="product-similar", strategy="similar").exists(), 10)
+    assert Event.objects.filter(type="view").count() >= 2
+
+    page.click('[data-testid="add-to-cart"]')
+    page.wait_for_selector('[data-testid="checkout"]')
+    assert page.inner_text('[data-testid="cart-count"]') == "1"
+    page.screenshot(path=shots / "cart.png", full_page=True)
+    page.click('[data-testid="checkout"]')
+    page.wait_for_url(live_server.url + "/")
+    mine = Event.objects.filter(type="purchase").exclude(session_key__startswith="crowd-")
+    assert list(mine.values_list("product_key", flat=True)) == [similar[0]]
+
+    for_you = slot_products(page, "home-for-you")
+    recent = slot_products(page, "home-recent")
+    assert for_you, "after browsing, the home page personalises"
+    assert similar[0] not in for_you  # bought: excluded
+    assert recent[:2] == [similar[0], first]
+    assert "Because you" in page.inner_text('[data-rec-slot="home-for-you"]')
+    page.screenshot(path=shots / "home-after.png", full_page=True)
+    assert errors == []
