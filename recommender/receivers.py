@@ -68,8 +68,18 @@ def shopper_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
         merge_session(session.get(SESSION_ID_KEY, ""), user)
 
 
+def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """The host deleted a user: their events and profiles go by CASCADE; this removes the rest
+    (anonymous-session rows linked to them, query-log links)."""
+    from recommender.privacy import delete_user_data
+
+    delete_user_data(instance)
+
+
 def connect_app_receivers() -> None:
+    from django.contrib.auth import get_user_model
     from django.contrib.auth.signals import user_logged_in
+    from django.db.models.signals import pre_delete
 
     from recommender.models import MerchandisingRule, RecommenderSettings
 
@@ -77,3 +87,4 @@ def connect_app_receivers() -> None:
         post_save.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.save.{model.__name__}")
         post_delete.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.del.{model.__name__}")
     user_logged_in.connect(shopper_logged_in, dispatch_uid="recommender.merge_session")
+    pre_delete.connect(user_deleted, sender=get_user_model(), dispatch_uid="recommender.user_deleted")
