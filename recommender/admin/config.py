@@ -1,0 +1,68 @@
+"""The settings singleton: the changelist goes straight to row 1; no adding or deleting rows.
+
+Saving goes through ``RecommenderSettings.save()``, which clears the settings cache, so every
+process picks the change up within the cache's lifetime, without a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from recommender.forms import RecommenderSettingsForm
+from recommender.models import ModelVersion, RecommenderSettings
+
+
+@admin.register(RecommenderSettings)
+class RecommenderSettingsAdmin(admin.ModelAdmin):
+    form = RecommenderSettingsForm
+    readonly_fields = ("active_encoder", "updated_at")
+    fieldsets = (
+        (_("Product vectors"), {"fields": ["image_weight", "active_encoder"]}),
+        (
+            _("Personalisation"),
+            {"fields": ["profile_half_life_days", "event_weights", "exclude_purchased"]},
+        ),
+        (_("Ranking"), {"fields": ["diversity_lambda", "slot_strategies"]}),
+        (_("Caching and privacy"), {"fields": ["cache_seconds", "suggestion_min_sessions", "updated_at"]}),
+    )
+
+    class Media:
+        css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("recommender/admin/admin.css",)}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """There is only one row: open it (created with the defaults on first visit)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        # Not RecommenderSettings.get(): its cached copy may outlive a deleted row.
+        settings, _created = RecommenderSettings.objects.get_or_create(pk=1)
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:recommender_recommendersettings_change", args=[settings.pk])
+        )
+
+    def response_change(self, request: HttpRequest, obj: RecommenderSettings) -> HttpResponse:
+        # The changelist would only bounce back here: stay on the form.
+        response = super().response_change(request, obj)
+        if response.status_code == 302 and "_continue" not in request.POST and "_popup" not in request.POST:
+            return HttpResponseRedirect(request.path)
+        return response
+
+    @admin.display(description=_("active encoder version"))
+    def active_encoder(self, obj: RecommenderSettings) -> str:
+        version = ModelVersion.objects.filter(kind=ModelVersion.Kind.ENCODER, state=ModelVersion.State.ACTIVE).first()
+        if version is None:
+            return _('none yet: the first reindex creates one from RECOMMENDER["ENCODER"]')
+        url = reverse(f"{self.admin_site.name}:recommender_modelversion_change", args=[version.pk])
+        return format_html('<a href="{}">{}</a> ({} dimensions)', url, version.name, version.dimensions or "?")
