@@ -57,7 +57,25 @@ def train_encoder(
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder_name = f"catalog-clip-{stamp}" if base_model is None else f"finetuned-{stamp}"
     output = model_dir() / folder_name
-    result = train_catalog_clip(pairs, output, base_model=base_model, progress=progress, on_epoch=on_epoch, **training)
+    # The row exists from the start, so the admin shows the run and its progress.
+    version = ModelVersion.objects.create(
+        kind=ModelVersion.Kind.ENCODER, name=name or folder_name, state=ModelVersion.State.TRAINING,
+        artifact=folder_name, message=f"Training on {len(pairs)} products.",
+    )  # fmt: skip
+    epochs = max(int(training.get("epochs", 5)), 1)
+
+    def report(metrics: dict[str, Any]) -> None:
+        ModelVersion.objects.filter(pk=version.pk).update(
+            progress=min(float(metrics.get("epoch", 0)) / epochs, 0.99), metrics={"last_epoch": metrics}
+        )
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    try:
+        result = train_catalog_clip(pairs, output, base_model=base_model, progress=progress, on_epoch=report, **training)
+    except Exception as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(state=ModelVersion.State.FAILED, message=f"Training failed: {exc}")
+        raise
     metrics = {
         "final": result.final_metrics,
         "history": result.history,
@@ -69,9 +87,7 @@ def train_encoder(
     }
     # Stored relative to MODEL_DIR, so the database and the model folder can move together.
     spec = {"MODEL": f"{LOCAL_DIR_PREFIX}{folder_name}"}
-    version = register_encoder_version(
-        spec, name=name or folder_name, metrics=metrics, artifact=folder_name
-    )
+    version = register_encoder_version(spec, metrics=metrics, artifact=folder_name, version=version)
     logger.info("Trained %s: %s", version, result.final_metrics)
     return version
 

@@ -83,22 +83,30 @@ def maintained_versions() -> list[ModelVersion]:
 
 
 def register_encoder_version(
-    spec: Mapping[str, Any], *, name: str = "", metrics: dict | None = None, artifact: str = ""
+    spec: Mapping[str, Any],
+    *,
+    name: str = "",
+    metrics: dict | None = None,
+    artifact: str = "",
+    version: ModelVersion | None = None,
 ) -> ModelVersion:
-    """A READY version for ``spec``; loads the encoder once to learn its dimension."""
+    """A READY version for ``spec`` (filling ``version`` when given, e.g. the row a training run
+    created as TRAINING); loads the encoder once to learn its dimension."""
     from recommender.encoders import get_encoder
 
     config = identity(spec)
     encoder = get_encoder(runtime_spec(config))
-    return ModelVersion.objects.create(
-        kind=ModelVersion.Kind.ENCODER,
-        name=name or _default_name(config),
-        config={**config, "encoder_version": encoder.version},
-        dimensions=encoder.dimensions,
-        metrics=metrics or {},
-        artifact=artifact,
-        state=ModelVersion.State.READY,
-    )
+    version = version or ModelVersion(kind=ModelVersion.Kind.ENCODER)
+    version.name = name or version.name or _default_name(config)
+    version.config = {**config, "encoder_version": encoder.version}
+    version.dimensions = encoder.dimensions
+    version.metrics = metrics if metrics is not None else version.metrics
+    version.artifact = artifact or version.artifact
+    version.state = ModelVersion.State.READY
+    version.progress = 1.0
+    version.message = ""
+    version.save()
+    return version
 
 
 def _default_name(config: Mapping[str, Any]) -> str:
@@ -140,7 +148,9 @@ def activate(version: ModelVersion) -> ModelVersion:
     ).update(state=ModelVersion.State.RETIRED)
     version.state = ModelVersion.State.ACTIVE
     version.activated_at = timezone.now()
-    version.save(update_fields=["state", "activated_at"])
+    version.progress = 1.0
+    version.message = ""
+    version.save(update_fields=["state", "activated_at", "progress", "message"])
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
     from recommender.cache import bump_global_generation
