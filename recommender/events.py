@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 SESSION_ID_KEY = "recommender_sid"
 MAX_QUERY_LENGTH = 500
 MAX_QUANTITY = 10_000
+MAX_RESULT_COUNT = 2**31 - 1  # the column is a Postgres integer
 PRODUCT_EVENTS = {EventType.VIEW, EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE}
 
 
@@ -53,12 +54,20 @@ def shopper_session_id(request: Any, *, create: bool = True) -> str:
     return sid
 
 
-def shopper(request: Any) -> tuple[AbstractBaseUser | None, str]:
-    """(user or None, anonymous session id) of a request."""
+def shopper(request: Any, *, create: bool = True) -> tuple[AbstractBaseUser | None, str]:
+    """(user or None, anonymous session id) of a request.
+
+    Reads pass ``create=False``: showing recommendations to a crawler must not create a session.
+    """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return user, shopper_session_id(request)
-    return None, shopper_session_id(request)
+        return user, shopper_session_id(request, create=create)
+    return None, shopper_session_id(request, create=create)
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Whitespace-normalised text without NUL characters (Postgres text cannot hold them)."""
+    return " ".join(str(value or "").replace("\x00", " ").split())[:limit]
 
 
 def record_event(
@@ -85,25 +94,31 @@ def record_event(
     if user is None and not session_key:
         raise EventError("session", "An event needs a user or an anonymous session.")
     product_key = str(product_key or "").strip()
+    if "\x00" in product_key or len(product_key) > 64:
+        raise EventError("product_id", f"Unknown product {product_key[:80]!r}.")
     if type in PRODUCT_EVENTS:
         if not product_key:
             raise EventError("product_id", f"A {type} event needs a product.")
         if check_product and not _product_exists(product_key):
             raise EventError("product_id", f"Unknown product {product_key!r}.")
-    query = " ".join(str(query or "").split())[:MAX_QUERY_LENGTH]
+    query = clean_text(query, MAX_QUERY_LENGTH)
     if type == EventType.SEARCH and not query:
         raise EventError("query", "A search event needs a query.")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
         raise EventError("quantity", f"Quantity must be an integer from 1 to {MAX_QUANTITY}.")
+    if result_count is not None and (
+        not isinstance(result_count, int) or isinstance(result_count, bool) or not 0 <= result_count <= MAX_RESULT_COUNT
+    ):
+        raise EventError("result_count", f"result_count must be an integer from 0 to {MAX_RESULT_COUNT}.")
     event = Event.objects.create(
         type=type,
         user=user,
-        session_key=session_key[:64],
-        product_key=product_key[:64],
+        session_key=clean_text(session_key, 64),
+        product_key=product_key,
         query=query,
         result_count=result_count,
-        slot=slot[:64],
-        strategy=strategy[:64],
+        slot=clean_text(slot, 64),
+        strategy=clean_text(strategy, 64),
         quantity=quantity,
         created_at=created_at or timezone.now(),
     )

@@ -19,7 +19,7 @@ from typing import Any
 from recommender.cache import cached, global_generation, shopper_generation
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
-from recommender.events import shopper
+from recommender.events import clean_text, shopper
 from recommender.models import Event, EventType, MerchandisingRule, RecommenderSettings, SlotStat
 from recommender.profiles import owner_filter
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts
@@ -93,9 +93,12 @@ def recommend(
     if strategy not in STRATEGIES:
         raise UnknownStrategy(f"Unknown strategy {strategy!r}; expected one of {', '.join(sorted(STRATEGIES))}.")
     if request is not None and user is None and not session_key:
-        user, session_key = shopper(request)
+        user, session_key = shopper(request, create=False)
     limit = max(1, min(int(limit), MAX_LIMIT))
     product_key = str(product_key or "")
+    if "\x00" in product_key:
+        product_key = "\ufffd"  # cannot exist in Postgres: an unknown product, not a DataError
+    slot = clean_text(slot, 64)
     user_id = user.pk if user is not None else None
     settings = RecommenderSettings.get()
     version = serving_version()

@@ -81,6 +81,9 @@ def names(recs, keys) -> list[str]:
         ({"type": "view", "product_key": "abc"}, "product_id"),
         ({"type": "search", "query": "   "}, "query"),
         ({"type": "purchase", "product_key": "PK", "quantity": 0}, "quantity"),
+        ({"type": "search", "query": "x", "result_count": -1}, "result_count"),
+        ({"type": "search", "query": "x", "result_count": 2**40}, "result_count"),
+        ({"type": "view", "product_key": "a\x00b"}, "product_id"),
     ],
 )
 def test_bad_events_name_the_field(shop, kwargs, field):
@@ -99,6 +102,14 @@ def test_event_without_shopper_is_refused(shop):
 def test_huge_query_is_truncated_not_refused(shop):
     event = record_event("search", session_key="s1", query="dress " * 5000, result_count=3)
     assert len(event.query) == 500
+
+
+def test_nul_characters_are_dropped_not_a_database_error(shop):
+    event = record_event("search", session_key="s\x00", query="red\x00coat", slot="a\x00", result_count=1)
+    event.refresh_from_db()
+    assert (event.query, event.slot) == ("red coat", "a")
+    assert recommend("similar", product_key="1\x00").items == []
+    assert recommend("trending", slot="x\x00", record_impression=True) is not None
 
 
 def test_click_and_conversion_are_counted_per_slot(shop, user):

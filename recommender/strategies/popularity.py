@@ -21,11 +21,12 @@ WINDOW_DAYS = 14
 def trending(ctx: Context) -> list[Candidate]:
     table = Event._meta.db_table
     cases = " ".join(f"WHEN '{t}' THEN {w}" for t, w in TRENDING_WEIGHTS.items())
+    # ::float8 matters: extract() returns numeric, and power() on numeric is ~8x slower.
     sql = f"""
         WITH ref AS (SELECT max(created_at) AS t FROM {table} WHERE product_key <> '')
         SELECT e.product_key,
                SUM((CASE e.type {cases} ELSE 0 END) * e.quantity
-                   * power(0.5, extract(epoch FROM ref.t - e.created_at) / %s)) AS score
+                   * power(0.5, extract(epoch FROM ref.t - e.created_at)::float8 / %s)) AS score
         FROM {table} e, ref
         WHERE e.product_key <> '' AND e.created_at >= ref.t - make_interval(days => %s)
         GROUP BY e.product_key ORDER BY score DESC LIMIT %s

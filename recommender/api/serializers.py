@@ -1,0 +1,172 @@
+"""What clients may send and what they get back; the schema is generated from these classes.
+
+Every 400 body has one shape, ``{"field": ["message", ...]}`` (errors of list items are
+flattened into the list field's messages). Unknown query parameters and body fields are
+ignored, like everywhere in DRF. Free text is cut to what storage holds rather than refused:
+a 10 kB search query is stored as its first 500 characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from recommender.catalog import CatalogAdapter
+from recommender.events import MAX_QUANTITY
+from recommender.models import EventType
+from recommender.recommend import MAX_LIMIT
+
+DEFAULT_LIMIT = 8
+# Slot and strategy names are stored in 64-character columns (Event, SlotStat).
+MAX_NAME_LENGTH = 64
+MAX_CATEGORIES = 20
+MAX_CATEGORY_LENGTH = 255
+# Event.result_count is a PositiveIntegerField: a Postgres integer.
+MAX_RESULT_COUNT = 2**31 - 1
+
+
+class LimitField(serializers.IntegerField):
+    """A positive integer; values above MAX_LIMIT are capped, as ``recommend()`` caps them."""
+
+    def to_internal_value(self, data: Any) -> int:
+        return min(super().to_internal_value(data), MAX_LIMIT)
+
+
+class FlatListField(serializers.ListField):
+    """A ListField whose item errors are plain messages, keeping the one 400 shape."""
+
+    def run_child_validation(self, data: list) -> list:
+        try:
+            return super().run_child_validation(data)
+        except ValidationError as exc:
+            details = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            raise ValidationError(
+                [f"Item {int(index) + 1}: {message}" for index, messages in details.items() for message in messages]
+            ) from exc
+
+
+class NullAsBlankCharField(serializers.CharField):
+    """Optional text where JSON ``null`` means "not given" (what JS clients send for empty values)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("default", "")
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, ""
+        return super().validate_empty_values(data)
+
+
+class BlankAsNullCharField(serializers.CharField):
+    """Output text that is ``null`` when empty (an event without a product has no product id)."""
+
+    def to_representation(self, value: Any) -> str | None:
+        return str(value) if value else None
+
+
+# --- query parameters ------------------------------------------------------------------------
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    limit = LimitField(
+        required=False, default=DEFAULT_LIMIT, min_value=1,
+        help_text=f"How many results: a positive integer, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped.",
+    )  # fmt: skip
+    category = FlatListField(
+        child=serializers.CharField(max_length=MAX_CATEGORY_LENGTH, allow_blank=True),
+        required=False, default=list, max_length=MAX_CATEGORIES,
+        help_text="Only products of these categories (repeat the parameter for several).",
+    )  # fmt: skip
+    slot = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} characters).',
+    )  # fmt: skip
+
+    def validate_category(self, value: list[str]) -> list[str]:
+        return [c for c in value if c]
+
+    def validate_slot(self, value: str) -> str:
+        return (value or "api")[:MAX_NAME_LENGTH]
+
+
+class PersonalQuerySerializer(RecommendationQuerySerializer):
+    user = serializers.CharField(
+        required=False, max_length=CatalogAdapter.MAX_KEY_LENGTH,
+        help_text="Staff only: the id of the user whose results to show (others get 403).",
+    )  # fmt: skip
+
+    def validate_user(self, value: str) -> AbstractBaseUser:
+        model = get_user_model()
+        try:
+            pk = model._meta.pk.to_python(value)
+        except (DjangoValidationError, ValueError, TypeError):
+            pk = None
+        user = model._default_manager.filter(pk=pk).first() if pk is not None else None
+        if user is None:
+            raise ValidationError(f"Unknown user {value!r}.")
+        return user
+
+
+# --- recommendations -------------------------------------------------------------------------
+
+
+class RecommendationSerializer(serializers.Serializer):
+    product_id = serializers.CharField(help_text="The product's key (its primary key as a string).")
+    score = serializers.FloatField(help_text="The strategy's score; higher is better (pinned products: 1e9).")
+    reason = serializers.CharField(help_text='Why it is shown, for people: "Similar to …", "Because you viewed …".')
+    position = serializers.IntegerField(min_value=1, help_text="1-based rank.")
+    title = serializers.CharField(allow_blank=True)
+    price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
+    category = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    strategy = serializers.CharField(help_text='The strategy that produced the results ("similar", "for_you", …).')
+    results = RecommendationSerializer(many=True)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class EventInputSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=EventType.choices)
+    product_id = NullAsBlankCharField(
+        max_length=CatalogAdapter.MAX_KEY_LENGTH,
+        help_text="Required for view, click, add_to_cart and purchase; must be a known product.",
+    )
+    query = NullAsBlankCharField(
+        trim_whitespace=False, help_text="The search text (required for search); cut to 500 characters."
+    )
+    slot = NullAsBlankCharField(help_text="Where a clicked product was shown (counts the click for that slot).")
+    strategy = NullAsBlankCharField(help_text="The strategy that recommended a clicked product.")
+    quantity = serializers.IntegerField(required=False, allow_null=True, default=1, min_value=1, max_value=MAX_QUANTITY)
+    result_count = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=MAX_RESULT_COUNT,
+        help_text="How many results a search returned.",
+    )  # fmt: skip
+
+    def validate_slot(self, value: str) -> str:
+        return value[:MAX_NAME_LENGTH]
+
+    def validate_quantity(self, value: int | None) -> int:
+        return 1 if value is None else value
+
+    def validate_strategy(self, value: str) -> str:
+        return value[:MAX_NAME_LENGTH]
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=EventType.choices)
+    product_id = BlankAsNullCharField(source="product_key", allow_null=True)
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,22 @@
+"""URLs of the REST API; mount with ``path("api/recommender/", include("recommender.api.urls"))``.
+
+Product ids may contain slashes (string primary keys such as "AB/12"), hence ``<path:...>``.
+"""
+
+from django.urls import path
+
+from recommender.api import views
+from recommender.api.schema import RecommenderSchemaView
+
+app_name = "recommender_api"
+
+urlpatterns = [
+    path("similar/<path:product_id>/", views.SimilarView.as_view(), name="similar"),
+    path("bought-together/<path:product_id>/", views.BoughtTogetherView.as_view(), name="bought-together"),
+    path("also-viewed/<path:product_id>/", views.AlsoViewedView.as_view(), name="also-viewed"),
+    path("for-you/", views.ForYouView.as_view(), name="for-you"),
+    path("trending/", views.TrendingView.as_view(), name="trending"),
+    path("recently-viewed/", views.RecentlyViewedView.as_view(), name="recently-viewed"),
+    path("events/", views.EventView.as_view(), name="events"),
+    path("schema/", RecommenderSchemaView.as_view(), name="schema"),
+]

@@ -1,0 +1,194 @@
+"""The endpoints: validate input, call ``recommend()`` / ``record_event()``, shape the reply.
+
+Each view fixes its own schema class, permissions, parsers and renderers, so the host's
+``REST_FRAMEWORK`` defaults (say, ``IsAuthenticated`` everywhere) do not change what
+anonymous shoppers get; authentication classes are the host's (session by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from recommender.api import schema as docs
+from recommender.api.lookups import product_key_or_404, reader
+from recommender.api.parsers import LimitedJSONParser
+from recommender.api.permissions import StaffMayNameUser
+from recommender.api.results import result_rows
+from recommender.api.serializers import (
+    EventInputSerializer,
+    EventSerializer,
+    PersonalQuerySerializer,
+    RecommendationQuerySerializer,
+    RecommendationsSerializer,
+)
+from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
+from recommender.events import EventError, record_event, shopper
+from recommender.recommend import recommend
+
+
+def validated(serializer_class: type[Serializer], data: Any, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ApiView(APIView):
+    """What every endpoint shares (and what the schema hook recognises as ours)."""
+
+    schema = docs.RecommenderSchema()
+    permission_classes = (AllowAny,)  # anonymous shoppers are first-class; privacy is per owner
+    renderer_classes = (JSONRenderer,)
+    parser_classes = (LimitedJSONParser,)
+    operation_id: ClassVar[str] = ""
+
+
+class RecommendationView(ApiView):
+    """GET one strategy's recommendations; records an impression for the slot."""
+
+    strategy: ClassVar[str] = ""
+    query_serializer_class: ClassVar[type[Serializer]] = RecommendationQuerySerializer
+
+    def get(self, request: Request, product_id: str | None = None) -> Response:
+        params = validated(self.query_serializer_class, request.query_params, request)
+        product_key = product_key_or_404(product_id) if product_id is not None else ""
+        user, session_key = reader(request, params.get("user"))
+        recs = recommend(
+            self.strategy, product_key=product_key, user=user, session_key=session_key, limit=params["limit"],
+            slot=params["slot"], categories=params["category"], record_impression=True,
+        )  # fmt: skip
+        return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
+
+
+class PersonalRecommendationView(RecommendationView):
+    # AllowAny stays listed so the schema says authentication is optional here.
+    permission_classes = (AllowAny, StaffMayNameUser)
+    query_serializer_class = PersonalQuerySerializer
+
+
+PRODUCT_ID = OpenApiParameter(
+    "product_id", str, OpenApiParameter.PATH, description="The product's key (its primary key as a string)."
+)
+
+
+def recommendation_schema(summary: str, description: str, *, product: bool = False, personal: bool = False) -> Any:
+    """extend_schema for a recommendation endpoint: its parameters and every response it can give."""
+    responses: dict[int, Any] = {
+        200: RecommendationsSerializer,
+        400: docs.BAD_PARAMETERS,
+        403: docs.FORBIDDEN_USER if personal else docs.BAD_CREDENTIALS,
+    }
+    parameters: list[Any] = [PersonalQuerySerializer if personal else RecommendationQuerySerializer]
+    if product:
+        responses[404] = docs.NOT_FOUND
+        parameters.append(PRODUCT_ID)
+    return extend_schema(
+        summary=summary, description=description, tags=["recommendations"], parameters=parameters,
+        responses=responses,
+    )  # fmt: skip
+
+
+@recommendation_schema(
+    "Similar products", "Nearest products in the image/text vector space, filtered and ranked.", product=True
+)
+class SimilarView(RecommendationView):
+    strategy = "similar"
+    operation_id = "recommender_similar"
+
+
+@recommendation_schema(
+    "Bought together", "Products bought by the same shoppers as this one (minimum support applies).", product=True
+)
+class BoughtTogetherView(RecommendationView):
+    strategy = "bought_together"
+    operation_id = "recommender_bought_together"
+
+
+@recommendation_schema("Also viewed", "Products viewed by the shoppers who viewed this one.", product=True)
+class AlsoViewedView(RecommendationView):
+    strategy = "also_viewed"
+    operation_id = "recommender_also_viewed"
+
+
+@recommendation_schema("Trending", "Time-decayed popularity across the shop.")
+class TrendingView(RecommendationView):
+    strategy = "trending"
+    operation_id = "recommender_trending"
+
+
+@recommendation_schema(
+    "Recommended for you",
+    "Nearest products to the shopper's profile (their user, else their anonymous session); "
+    "trending products for a shopper without history.",
+    personal=True,
+)
+class ForYouView(PersonalRecommendationView):
+    strategy = "for_you"
+    operation_id = "recommender_for_you"
+
+
+@recommendation_schema("Recently viewed", "The shopper's own recently viewed products, newest first.", personal=True)
+class RecentlyViewedView(PersonalRecommendationView):
+    strategy = "recently_viewed"
+    operation_id = "recommender_recently_viewed"
+
+
+@extend_schema(
+    summary="Record a shopper event",
+    description=(
+        "Stores a view, click, add_to_cart, purchase or search of the current shopper: the logged-in user, "
+        "else the anonymous session (created when the request has none). Requests authenticated by the "
+        "session cookie must send Django's CSRF token in the X-CSRFToken header. Throttled per user or "
+        'client IP (scope "recommender-events", default 120/min).'
+    ),
+    tags=["events"],
+    request=EventInputSerializer,
+    parameters=[
+        OpenApiParameter(
+            "X-CSRFToken",
+            str,
+            OpenApiParameter.HEADER,
+            required=False,
+            description="The csrftoken cookie's value; required for logged-in shoppers (session authentication).",
+        )
+    ],
+    responses={
+        201: EventSerializer,
+        400: docs.BAD_BODY,
+        403: docs.CSRF_FAILED,
+        413: docs.TOO_LARGE,
+        415: docs.UNSUPPORTED,
+        429: docs.THROTTLED,
+    },
+)
+class EventView(ApiView):
+    """POST an event of the current shopper."""
+
+    throttle_scope = EVENT_THROTTLE_SCOPE
+    operation_id = "recommender_record_event"
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return with_event_throttle(super().get_throttles())
+
+    def post(self, request: Request) -> Response:
+        data = validated(EventInputSerializer, request.data, request)
+        user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
+        try:
+            event = record_event(
+                data["type"], user=user, session_key=session_key, product_key=data["product_id"],
+                query=data["query"], result_count=data["result_count"], slot=data["slot"],
+                strategy=data["strategy"], quantity=data["quantity"],
+            )  # fmt: skip
+        except EventError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+        return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)
