@@ -28,14 +28,14 @@ def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) 
 
     if not maintained_versions():
         return  # nothing indexed yet: the first recommender_reindex embeds everything
-    transaction.on_commit(partial(enqueue_embedding, [str(instance.pk)]))
+    transaction.on_commit(partial(enqueue_embedding, [str(instance.pk)]), robust=True)
 
 
 def product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     from recommender.storage import delete_product_vectors
 
     key = str(instance.pk)
-    transaction.on_commit(lambda: delete_product_vectors([key]))
+    transaction.on_commit(lambda: delete_product_vectors([key]), robust=True)
 
 
 def connect_catalog_receivers() -> None:

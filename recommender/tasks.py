@@ -73,8 +73,11 @@ def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
         return True
     except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
         if embed_products.app.conf.task_always_eager:
-            raise  # eager mode: the error is in the task itself, not the broker
-        logger.warning("Broker unavailable (%s); marking %d products pending for embedding.", exc, len(keys))
+            # Eager mode: the task itself failed inside the shop's request. Saving a product
+            # must never fail because of the recommender: log it and leave the rows pending.
+            logger.exception("Embedding %d products failed; marked pending for a retry.", len(keys))
+        else:
+            logger.warning("Broker unavailable (%s); marking %d products pending for embedding.", exc, len(keys))
         mark_pending(keys, version_ids)
         return False
 
@@ -152,3 +155,12 @@ def enqueue_profile_update(user_id: int | None, session_key: str) -> bool:
             return False
         logger.warning("Broker unavailable (%s); profile update left to recommender.process_pending_events.", exc)
         return False
+
+
+@shared_task(name="recommender.prune_events", acks_late=True)
+def prune_events() -> int:
+    """Beat: retention — delete events older than ``RECOMMENDER["EVENT_RETENTION_DAYS"]``."""
+    from recommender.privacy import prune_events as prune
+
+    days = app_settings.EVENT_RETENTION_DAYS
+    return prune(days) if days else 0

@@ -176,3 +176,13 @@ def test_reindex_command_prints_a_summary(tiny_encoder, capsys):
     call_command("recommender_reindex", "--batch-size", "4", verbosity=0)
     out = capsys.readouterr().out
     assert "Embedded 6, unchanged 0, failed 0" in out and "Serving:" in out
+
+
+def test_a_failing_encoder_never_fails_the_shops_save(settings, django_capture_on_commit_callbacks):
+    from tests.factories import encoder_version
+
+    version = encoder_version(3)  # its config names no loadable model
+    with django_capture_on_commit_callbacks(execute=True):
+        product = Product.objects.create(name="Plain tee", description="White cotton tee", category="Tops")
+    row = ProductVector.objects.get(version=version, product_key=str(product.pk))
+    assert row.status == "pending" and row.embedding is None
