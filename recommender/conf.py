@@ -67,11 +67,53 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_EF_SEARCH": 100,
     # pgvector >= 0.8 iterative scans keep filtered queries returning k rows.
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Behaviour model hyperparameters, merged over recommender.behaviour.config.DEFAULTS.
+    "BEHAVIOUR": {},
+    # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.
+    "EVENT_RETENTION_DAYS": 365,
     # Template tags render an empty slot and log when recommendations fail; True raises
     # instead (useful while developing).
     "TEMPLATE_ERRORS_RAISE": False,
-    # Run Celery tasks in-process when no broker is configured (stated in the log).
-    "EAGER_WITHOUT_BROKER": True,
+    # --- search (recommender.search) ---
+    # Reciprocal rank fusion: score = sum(weight / (k + rank)) over the ranked lists. k and the
+    # weights were chosen on the tuning half of bench/search_queries.py (the optimum is flat:
+    # Cormack et al.'s k=60 and equal weights are within 1 % nDCG@10).
+    "SEARCH_RRF_K": 30,
+    "SEARCH_WEIGHTS": {
+        "text_vector": 1.0,  # query CLIP text vector vs product text vectors
+        "fused_vector": 0.5,  # ... vs fused (image + text) product vectors
+        "fulltext": 1.5,  # Postgres full text (weighted tsvector, websearch + lexicon)
+        "trigram": 0.3,  # pg_trgm word similarity on title and category (typos)
+        "personal": 0.1,  # rerank by the shopper's profile vector (small: a nudge)
+        "popularity": 0.05,  # rerank by recent clicks and purchases (small: a tie-breaker)
+    },
+    # Candidates fetched per ranked list before fusion; totals and pages stop there.
+    "SEARCH_CANDIDATES": 200,
+    # Dense matches below this cosine similarity are not results (MiniLM: unrelated texts
+    # score < 0.25); they still rank lexical matches. Keeps "few results" meaningful.
+    "SEARCH_MIN_SIMILARITY": 0.3,
+    # ... nor are those more than this below the query's best dense match: a text model finds
+    # every garment somewhat like "skirt"; the skirts stand out by more than this.
+    "SEARCH_SIMILARITY_MARGIN": 0.15,
+    # Postgres text search configuration; the shipped GIN index is built for "english".
+    "SEARCH_TEXT_CONFIG": "english",
+    # pg_trgm word_similarity threshold of the trigram list (pg_trgm's default is 0.6).
+    "SEARCH_TRIGRAM_THRESHOLD": 0.3,
+    # Queries are cut to this many characters before parsing (the log keeps 500).
+    "SEARCH_MAX_QUERY_LENGTH": 200,
+    # "Did you mean" is offered when the query as typed matches fewer products than this.
+    "SEARCH_DID_YOU_MEAN_BELOW": 5,
+    # Upper bounds of the price facet's ranges (the last range is open-ended).
+    "SEARCH_PRICE_RANGES": [25, 50, 100, 200],
+    # Extra facets read from host products: {"facet name": "dotted attribute path"}.
+    "SEARCH_FACET_ATTRIBUTES": {},
+    # Query expansion entries added to (or overriding) the built-in fashion lexicon:
+    # {"word or phrase": ["alternative", ...]} (recommender/search/lexicon.py).
+    "SEARCH_LEXICON": {},
+    # Search log rows older than this are pruned (recommender.prune_search_log) and not suggested.
+    "SEARCH_LOG_DAYS": 180,
+    # Largest uploaded image for search by image, in bytes.
+    "SEARCH_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
 }
 
 # Keys whose values are dotted paths, imported on access.

@@ -1,7 +1,7 @@
 """Personal strategies: recommended for you, recently viewed.
 
-"For you" queries the product vectors with the shopper's profile vector (the behaviour model
-takes over here once one is active); a shopper with no history gets trending products. Each
+"For you" queries the product vectors with the active behaviour model's user vector, else
+the shopper's profile vector; a shopper with no history gets trending products. Each
 result carries the reason: the past product it is closest to.
 """
 
@@ -54,7 +54,12 @@ def recently_viewed(ctx: Context) -> list[Candidate]:
 def for_you(ctx: Context) -> list[Candidate]:
     vector = None
     if ctx.version is not None and ctx.has_shopper:
-        vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)
+        # The active behaviour model first (its query vector lives in the item space), else the profile.
+        from recommender.behaviour.serving import behaviour_user_vector
+
+        vector = behaviour_user_vector(ctx.user_id, ctx.session_key, encoder_version=ctx.version)
+        if vector is None:
+            vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)
     if vector is None:
         return trending(ctx)  # cold start
     flt = VectorFilter(

@@ -1,0 +1,19 @@
+"""Behaviour model: a next-item transformer over shoppers' event sequences, and its offline evaluation.
+
+Training code (``data``, ``model``, ``train``, ``baselines``, ``evaluate``, ``plots``) is kept
+apart from serving (``serving``), which only loads a saved artifact and runs one forward pass::
+
+    from recommender.behaviour.serving import behaviour_user_vector
+    vector = behaviour_user_vector(user_id, session_key)   # None -> use the profile vector
+
+    from recommender.behaviour.train import train_behaviour
+    version = train_behaviour(activate=True)               # manage.py recommender_train
+
+    from recommender.behaviour.evaluate import run_evaluation
+    report = run_evaluation("amazon-scientific")           # manage.py recommender_evaluate
+
+Hyperparameters: :data:`recommender.behaviour.config.DEFAULTS`, overridden by
+``RECOMMENDER["BEHAVIOUR"]`` and then by keyword arguments.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,64 @@
+"""Behaviour-model hyperparameters: defaults, overridden by ``RECOMMENDER["BEHAVIOUR"]`` and the caller.
+
+cfg = behaviour_config({"epochs": 5})      # DEFAULTS < settings < overrides
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["DEFAULTS", "behaviour_config"]
+
+DEFAULTS: dict[str, Any] = {
+    # Transformer size. 64-d, 2 layers, 2 heads is SASRec's setting for Amazon-sized data.
+    "hidden": 64,
+    "layers": 2,
+    "heads": 2,
+    "ff_mult": 2,
+    # The newest events the model reads (SASRec uses 50 on Amazon data).
+    "max_len": 50,
+    # Dropout on activations and on the frozen item features (small data overfits fast).
+    "dropout": 0.3,
+    "feature_dropout": 0.1,
+    # Input item representation: adapter of the feature vector ("mlp" or "linear") plus a learned
+    # ID embedding when True. The output side is always linear in the feature vector, so that a
+    # user vector can be folded into the item-feature space and searched with pgvector.
+    "adapter": "mlp",
+    "id_embedding": True,
+    # Optimisation.
+    "epochs": 60,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    # Early stopping on validation NDCG@10: stop after this many epochs without improvement.
+    "patience": 5,
+    # Validation users scored after each epoch (a fixed seeded sample; 0 = all of them).
+    "valid_max_users": 3000,
+    # Above this many items, train with a sampled softmax of this many shared negatives.
+    "full_softmax_max_items": 50_000,
+    "sampled_negatives": 8192,
+    "seed": 0,
+    "device": "auto",
+    "torch_threads": 2,
+    # Shop training data: which events make the sequences, and whom to train on.
+    "event_types": ["view", "click", "add_to_cart", "purchase"],
+    "min_events": 3,
+    "max_events_per_user": 200,
+    # recommender_train activates the new version when its validation NDCG@10 beats the active one's.
+    "auto_activate": False,
+}
+
+
+def behaviour_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """DEFAULTS, then ``RECOMMENDER["BEHAVIOUR"]`` (read now, never at import), then ``overrides``."""
+    from django.conf import settings
+
+    configured: dict[str, Any] = {}
+    if settings.configured:
+        configured = dict((getattr(settings, "RECOMMENDER", {}) or {}).get("BEHAVIOUR", {}) or {})
+    cfg = {**DEFAULTS, **configured, **dict(overrides or {})}
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"Unknown behaviour-model settings: {unknown}; known: {sorted(DEFAULTS)}")
+    return cfg

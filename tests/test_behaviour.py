@@ -1,0 +1,195 @@
+"""Behaviour model without the database: metrics on hand-computed cases, splits, baselines, training.
+
+Every expected number below is worked out on paper in the comment next to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recommender.behaviour.baselines import CoocKNN, Popularity, Repurchase, Transitions, item_counts
+from recommender.behaviour.config import DEFAULTS
+from recommender.behaviour.data import EvalSet, leave_one_out, time_split
+from recommender.behaviour.evaluate import evaluate
+from recommender.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def test_recall_and_ndcg_single_target():
+    ranked = [5, 3, 9, 1]
+    assert recall_at_k(ranked, [9], 2) == 0.0
+    assert recall_at_k(ranked, [9], 3) == 1.0
+    # hit at rank 3 (index 2): 1/log2(4) = 0.5; ideal 1/log2(2) = 1
+    assert ndcg_at_k(ranked, [9], 3) == pytest.approx(0.5)
+    assert ndcg_at_k(ranked, [5], 10) == pytest.approx(1.0)
+    assert ndcg_at_k(ranked, [7], 10) == 0.0
+
+
+def test_ndcg_and_recall_several_targets():
+    ranked = [1, 2, 3, 4]
+    # hits at ranks 1 and 3: (1 + 1/log2(4)) / (1 + 1/log2(3))
+    expected = (1 + 0.5) / (1 + 1 / math.log2(3))
+    assert ndcg_at_k(ranked, [1, 3], 4) == pytest.approx(expected)
+    assert recall_at_k(ranked, [1, 3, 8], 4) == pytest.approx(2 / 3)
+
+
+def test_reciprocal_rank():
+    assert reciprocal_rank(0) == 1.0
+    assert reciprocal_rank(3) == 0.25
+    assert reciprocal_rank(None) == 0.0
+
+
+def test_map_at_12_matches_the_competition_definition():
+    # hits at ranks 1 and 3 of 3 targets: (1/1 + 2/3) / min(3, 12)
+    assert average_precision_at_k([7, 1, 8, 2], [7, 8, 9], 12) == pytest.approx((1 + 2 / 3) / 3)
+    # a hit beyond 12 does not count
+    assert average_precision_at_k(list(range(20)), [15], 12) == 0.0
+    # 13 targets, all in the top 12: every precision is 1, divided by min(13, 12) = 12
+    assert average_precision_at_k(list(range(12)), list(range(13)), 12) == pytest.approx(1.0)
+
+
+def test_evaluate_ranks_the_full_catalogue():
+    scores = np.array([[0.1, 0.9, 0.5, 0.3], [0.8, 0.1, 0.2, 0.7]], dtype=np.float32)
+
+    def scorer(histories, types=None):
+        return scores[: len(histories)]
+
+    evalset = EvalSet(histories=[[0], [1]], targets=[[2], [3]])
+    out = evaluate(scorer, evalset, ks=(1, 2))
+    # user 0: target 2 at rank 2; user 1: target 3 at rank 2
+    assert out["recall@1"] == 0.0
+    assert out["recall@2"] == 1.0
+    assert out["mrr"] == pytest.approx(0.5)
+    assert out["ndcg@2"] == pytest.approx(1 / math.log2(3))
+    # masking the history: user 1 loses item 1 (not in top 2 anyway), user 0 loses item 0
+    masked = evaluate(scorer, EvalSet([[1], [0]], [[2], [3]]), ks=(1,), mask_history=True)
+    assert masked["recall@1"] == 1.0  # item 1 and item 0 masked: targets come first
+
+
+# --- splits: no leakage ---------------------------------------------------------------------------
+
+
+def test_leave_one_out_never_trains_on_held_out_targets():
+    sequences = [[1, 2, 3, 4, 5], [6, 7, 8], [9, 10], [11, 12, 13, 14]]
+    split = leave_one_out(sequences)
+    assert split.train == [[1, 2, 3], [6], [9, 10], [11, 12]]
+    assert split.valid.targets == [[4], [7], [13]] and split.test.targets == [[5], [8], [14]]
+    assert split.valid.histories == [[1, 2, 3], [6], [11, 12]]
+    assert split.test.histories == [[1, 2, 3, 4], [6, 7], [11, 12, 13]]
+    for row, user in enumerate([0, 1, 3]):
+        # the held-out positions are not in the training sequence of that user
+        assert len(split.train[user]) == len(sequences[user]) - 2
+        assert split.valid.targets[row][0] == sequences[user][-2]
+
+
+def test_leave_one_out_on_the_amazon_files(tmp_path):
+    from tests.conftest import SHARED_DATA
+
+    folder = SHARED_DATA / "amazon_scientific"
+    if not (folder / "Scientific.seq.tsv").exists():
+        pytest.skip(f"Amazon Scientific data not found at {folder}")
+    from recommender.behaviour.data import load_amazon_scientific
+
+    data = load_amazon_scientific(folder)
+    split = leave_one_out(data.sequences)
+    assert (data.n_items, len(data.sequences), sum(map(len, data.sequences))) == (4385, 8442, 59427)
+    assert sum(map(len, split.train)) == 59427 - 2 * 8442
+    # the RecBole files: every validation/test row equals ours (last <= 50 items of the history)
+    for name, evalset in (("valid", split.valid), ("test", split.test)):
+        with open(folder / f"Scientific.{name}.inter") as handle:
+            next(handle)
+            rows = {}
+            for line in handle:
+                user, history, target = line.rstrip("\n").split("\t")
+                rows[user] = ([int(x) for x in history.split()], int(target))
+        for user, history, target in zip(data.user_keys, evalset.histories, evalset.targets, strict=True):
+            assert rows[user] == (history[-50:], target[0])
+    # no training prefix of a user ends in (i.e. predicts) that user's valid or test target position
+    for seq, train in zip(data.sequences, split.train, strict=True):
+        assert train == seq[:-2]
+
+
+def test_time_split_keeps_the_periods_apart():
+    timed = {
+        "a": [("2020-09-01", 1), ("2020-09-10", 2), ("2020-09-19", 3), ("2020-09-20", 4), ("2020-09-21", 1)],
+        "b": [("2020-09-20", 5)],  # no history before the split: not evaluated
+        "c": [("2020-09-02", 6), ("2020-09-19", 7)],
+    }
+    split = time_split(timed, split_time="2020-09-20", valid_time="2020-09-19")
+    assert split.train == [[1, 2]]  # c has one item before the validation day
+    assert split.valid.histories == [[1, 2], [6]] and split.valid.targets == [[3], [7]]
+    assert split.test.histories == [[1, 2, 3]] and split.test.targets == [[4, 1]]
+    new = split.test.only_new()
+    assert new.targets == [[4]]
+    trained = {item for seq in split.train for item in seq}
+    assert not trained & {3, 4, 5, 7}
+
+
+# --- baselines ------------------------------------------------------------------------------------
+
+
+def test_baselines_on_a_tiny_log():
+    train = [[0, 1, 2], [0, 1, 3], [4, 1, 2]]
+    counts = item_counts(train, 5)
+    assert counts.tolist() == [2, 3, 2, 1, 1]
+    assert int(np.argmax(Popularity(counts)([[4]])[0])) == 1
+    # after 1 came 2 twice and 3 once
+    t = Transitions(train, 5, counts)([[0, 1]])[0]
+    assert np.argsort(-t)[:2].tolist() == [2, 3]
+    # own items first, newest first
+    r = Repurchase(counts)([[3, 4]])[0]
+    assert np.argsort(-r)[:3].tolist() == [4, 3, 1]
+    # 0 co-occurs with 1 twice: cosine 2 / sqrt(2 * 3)
+    c = CoocKNN(train, 5, counts)([[0]])[0]
+    assert c[1] == pytest.approx(2 / math.sqrt(6), rel=1e-4)
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+def test_training_learns_a_deterministic_next_item_pattern():
+    """Item i is always followed by (7 i + 3) mod 30: the model must find the successor."""
+    from recommender.behaviour.train import ModelScorer, fit
+
+    rng = np.random.default_rng(0)
+    n = 30
+    features = rng.normal(size=(n, 8)).astype(np.float32)
+    sequences = []
+    for _ in range(160):
+        seq = [int(rng.integers(n))]
+        for _ in range(int(rng.integers(4, 7))):
+            seq.append((seq[-1] * 7 + 3) % n)
+        sequences.append(seq)
+    split = leave_one_out(sequences)
+    cfg = {**DEFAULTS, "epochs": 6, "hidden": 32, "layers": 1, "heads": 1, "batch_size": 16, "lr": 5e-3,
+           "dropout": 0.0, "feature_dropout": 0.0, "patience": 6, "valid_max_users": 0, "torch_threads": 1}  # fmt: skip
+    result = fit(features, split.train, split.valid, cfg)
+    test = evaluate(ModelScorer(result.model), split.test, ks=(1, 10))
+    assert test["recall@1"] > 0.8  # chance: 1/30
+    assert result.history[0]["train_loss"] > result.history[-1]["train_loss"]
+    assert 1 <= result.best_epoch <= len(result.history)
+
+
+def test_query_vector_ranks_like_the_model():
+    """q = Wᵀ h in the feature space orders unit-norm items exactly like the model's scores."""
+    import torch
+
+    from recommender.behaviour.model import BehaviourModel, pad_left
+
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(40, 12)).astype(np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    torch.manual_seed(0)
+    model = BehaviourModel(features, {**DEFAULTS, "hidden": 16, "layers": 1, "heads": 1}).eval()
+    items, types = pad_left([[3, 5, 7], [1]], 50)
+    with torch.no_grad():
+        state = model.user_state(items, types)
+        scores = (state @ model.item_table().T).numpy()
+        query = model.query_vectors(state).numpy()
+    folded = query @ features.T
+    for row in range(2):
+        assert np.argsort(-scores[row]).tolist() == np.argsort(-folded[row]).tolist()
