@@ -19,3 +19,6 @@ class RecommenderConfig(AppConfig):
 
         connect_catalog_receivers()
         connect_app_receivers()
+        from recommender.search.receivers import connect as connect_search_receivers
+
+        connect_search_receivers()

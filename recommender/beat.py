@@ -49,6 +49,38 @@ DEFAULT_SCHEDULE: list[PeriodicSpec] = [
         period="minutes",
         description="Embed products that were queued while the broker was unavailable.",
     ),
+    PeriodicSpec(
+        name="recommender: process pending events",
+        task="recommender.process_pending_events",
+        every=10,
+        period="minutes",
+        description="Update profiles of shoppers whose events were stored while the broker was down.",
+    ),
+    PeriodicSpec(
+        name="recommender: rebuild profiles",
+        task="recommender.rebuild_profiles",
+        crontab={"minute": "15", "hour": "3"},
+        description="Rebuild the profiles of shoppers active in the last 90 days.",
+    ),
+    PeriodicSpec(
+        name="recommender: refresh search suggestions",
+        task="recommender.refresh_suggestions",
+        every=1,
+        period="hours",
+        description="Rebuild search suggestions from the query log and the catalog.",
+    ),
+    PeriodicSpec(
+        name="recommender: prune old events",
+        task="recommender.prune_events",
+        crontab={"minute": "45", "hour": "3"},
+        description="Retention: delete events older than EVENT_RETENTION_DAYS.",
+    ),
+    PeriodicSpec(
+        name="recommender: retrain behaviour model",
+        task="recommender.train_behaviour",
+        crontab={"minute": "0", "hour": "4", "day_of_week": "0"},
+        description="Weekly retraining of the next-item model on fresh events.",
+    ),
 ]
 
 

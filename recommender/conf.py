@@ -110,7 +110,8 @@ DEFAULTS: dict[str, Any] = {
     # Query expansion entries added to (or overriding) the built-in fashion lexicon:
     # {"word or phrase": ["alternative", ...]} (recommender/search/lexicon.py).
     "SEARCH_LEXICON": {},
-    # Search log rows older than this are pruned (recommender.prune_search_log) and not suggested.
+    # How far back the search log counts for suggestions and related searches (retention of
+    # the log itself is EVENT_RETENTION_DAYS).
     "SEARCH_LOG_DAYS": 180,
     # Largest uploaded image for search by image, in bytes.
     "SEARCH_MAX_IMAGE_BYTES": 10 * 1024 * 1024,

@@ -19,6 +19,7 @@ are never changed: the host may rely on them.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageLoadError", "ImageSource", "load_image", "pad_to_square", "to_rgb"]
+
+logger = logging.getLogger(__name__)
 
 # 40 megapixels: far above any product photo (a 50 MP camera frame is the extreme) while the
 # decoded RGB bitmap (~120 MB) still fits comfortably in a web or Celery worker.
@@ -83,8 +86,8 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         raise ImageLoadError(f"corrupt image: {message or type(exc).__name__}") from exc
     try:
         image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose a good image
-        pass
+    except Exception as exc:  # noqa: BLE001 - a broken EXIF block must not lose a good image
+        logger.debug("Ignoring unreadable EXIF orientation: %s", exc)
     return to_rgb(image)
 
 

@@ -165,3 +165,6 @@ def prune_events() -> int:
 
     days = app_settings.EVENT_RETENTION_DAYS
     return prune(days) if days else 0
+
+
+from recommender import tasks_search  # noqa: E402,F401 - registers recommender.refresh_suggestions

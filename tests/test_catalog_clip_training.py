@@ -182,8 +182,14 @@ def test_heads_only_fine_tuning_keeps_the_trunk(pairs: list, tmp_path: Path) -> 
     head_before = base.encoder.model.visual.head.proj.weight.detach().clone()
 
     tuned = train_catalog_clip(
-        pairs[20:40], tmp_path / "tuned", base_model={"MODEL": base.model_id}, train_only_heads=True,
-        epochs=1, batch_size=8, progress=False, seed=0,
+        pairs[20:40],
+        tmp_path / "tuned",
+        base_model={"MODEL": base.model_id},
+        train_only_heads=True,
+        epochs=1,
+        batch_size=8,
+        progress=False,
+        seed=0,
     )
 
     trunk_after = tuned.encoder.model.visual.trunk.state_dict()

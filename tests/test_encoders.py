@@ -80,7 +80,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _images() -> list[Image.Image]:
     rng = np.random.default_rng(1)
-    images = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for h, w in [(40, 30), (32, 32), (90, 20)]]
+    images = [
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for h, w in [(40, 30), (32, 32), (90, 20)]
+    ]
     images += [Image.new("RGBA", (16, 24), (255, 0, 0, 128)), Image.new("L", (50, 50), 30)]
     images += [Image.new("RGB", (60, 40), colour) for colour in ("red", "green")]
     return images

@@ -87,7 +87,7 @@ def test_palette_without_transparency_keeps_colours(tmp_path: Path) -> None:
     image = load_image(path)
 
     assert image.mode == "RGB"
-    r, g, b = _pixel(image, (3, 3))
+    r, _, b = _pixel(image, (3, 3))
     assert b > 150 and r < 60
 
 

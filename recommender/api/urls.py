@@ -20,3 +20,8 @@ urlpatterns = [
     path("events/", views.EventView.as_view(), name="events"),
     path("schema/", RecommenderSchemaView.as_view(), name="schema"),
 ]
+
+# Search, search by image and suggestions (recommender/api/search_urls.py).
+from recommender.api.search_urls import urlpatterns as search_urlpatterns  # noqa: E402
+
+urlpatterns += search_urlpatterns

@@ -65,7 +65,7 @@ def load_open_clip(model_name: str, pretrained: str | None, *, device: torch.dev
     if not model_name or not isinstance(model_name, str):
         raise EncoderLoadError(f"{MODEL_SETTING} must be an open_clip model name, 'hf-hub:…' or 'local-dir:…'.")
     if model_name.startswith(LOCAL_DIR):
-        loaded = _load_local_dir(model_name[len(LOCAL_DIR):], pretrained, device)
+        loaded = _load_local_dir(model_name[len(LOCAL_DIR) :], pretrained, device)
     elif model_name.startswith(HF_HUB):
         loaded = _load_hf_hub(model_name, pretrained, device)
     else:
@@ -86,7 +86,7 @@ def make_tokenizer(model_cfg: Mapping[str, Any], model_name: str = "") -> Tokeni
         return open_clip.get_tokenizer(model_name)
     if hf_name:
         # A local-dir folder with an HF tokenizer keeps the tokenizer files next to the weights.
-        source = model_name[len(LOCAL_DIR):] if model_name.startswith(LOCAL_DIR) else hf_name
+        source = model_name[len(LOCAL_DIR) :] if model_name.startswith(LOCAL_DIR) else hf_name
         return HFTokenizer(source, context_length=context_length, **kwargs)
     return SimpleTokenizer(context_length=context_length, **kwargs)
 
@@ -94,12 +94,16 @@ def make_tokenizer(model_cfg: Mapping[str, Any], model_name: str = "") -> Tokeni
 def _load_local_dir(path_text: str, pretrained: str | None, device: torch.device) -> LoadedModel:
     folder = Path(path_text).expanduser()
     if not folder.is_dir():
-        raise EncoderLoadError(f"{MODEL_SETTING} = 'local-dir:{path_text}': folder not found. Point it at a trained "
-                               "model folder (one containing open_clip_config.json).")
+        raise EncoderLoadError(
+            f"{MODEL_SETTING} = 'local-dir:{path_text}': folder not found. Point it at a trained "
+            "model folder (one containing open_clip_config.json)."
+        )
     try:
         config = read_local_dir_config(folder)
     except (OSError, ValueError) as exc:
-        raise EncoderLoadError(f"{MODEL_SETTING} = 'local-dir:{path_text}': unreadable open_clip_config.json ({exc}).") from exc
+        raise EncoderLoadError(
+            f"{MODEL_SETTING} = 'local-dir:{path_text}': unreadable open_clip_config.json ({exc})."
+        ) from exc
     if find_weights(folder) is None:
         raise EncoderLoadError(f"{MODEL_SETTING} = 'local-dir:{path_text}': the folder holds no weights file.")
     if pretrained:
@@ -145,8 +149,14 @@ def _load_named(model_name: str, pretrained: str | None, device: torch.device) -
         # Random weights: only the architecture is meaningful (benchmarks, tests, training).
         version = f"{model_name}/untrained"
     overrides = _text_overrides(model_cfg, load_text_weights=not pretrained)
-    model = _create(model_name, pretrained, device, overrides, setting=PRETRAINED_SETTING if pretrained else MODEL_SETTING,
-                    shown=f"{model_name!r} / {pretrained!r}")
+    model = _create(
+        model_name,
+        pretrained,
+        device,
+        overrides,
+        setting=PRETRAINED_SETTING if pretrained else MODEL_SETTING,
+        shown=f"{model_name!r} / {pretrained!r}",
+    )
     return LoadedModel(model, model_cfg, make_tokenizer(model_cfg, model_name), version)
 
 
@@ -172,7 +182,7 @@ def _create(
         return open_clip.create_model(model_name, pretrained=pretrained, device=device, precision="fp32", **overrides)
     except EncoderLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - download, parse and state-dict errors all mean "fix the setting"
+    except Exception as exc:
         offline = " (Hugging Face offline mode is on)" if _hf_offline() else ""
         raise EncoderLoadError(
             f"Could not load the open_clip model {shown}{offline}. Change {setting}: "
@@ -182,10 +192,14 @@ def _create(
 
 def _advice(setting: str) -> str:
     if setting == PRETRAINED_SETTING:
-        return (f"use a pretrained tag that is already in the local cache, a local checkpoint file, or None; "
-                f"or set {MODEL_SETTING} to 'local-dir:<folder>' of a trained catalog CLIP (no download needed).")
-    return ("use 'local-dir:<folder>' of a trained catalog CLIP (no download needed), or a model whose weights "
-            "are already in the local cache.")
+        return (
+            f"use a pretrained tag that is already in the local cache, a local checkpoint file, or None; "
+            f"or set {MODEL_SETTING} to 'local-dir:<folder>' of a trained catalog CLIP (no download needed)."
+        )
+    return (
+        "use 'local-dir:<folder>' of a trained catalog CLIP (no download needed), or a model whose weights "
+        "are already in the local cache."
+    )
 
 
 def _hf_offline() -> bool:

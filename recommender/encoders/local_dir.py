@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,9 @@ def find_weights(directory: str | os.PathLike[str]) -> Path | None:
     for name in _WEIGHT_NAMES + ("model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth"):
         if (directory / name).is_file():
             return directory / name
-    candidates = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin")) + sorted(directory.glob("*.pth"))
+    candidates = (
+        sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin")) + sorted(directory.glob("*.pth"))
+    )
     return candidates[0] if candidates else None
 
 
@@ -116,12 +118,15 @@ def local_dir_version(directory: str | os.PathLike[str]) -> str:
 
 
 def _atomic_write(target: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, so readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
+    """Write through a temporary file in the same folder, so readers never see half a file.
+
+    The temporary name is made by hand (not mkstemp) so the file gets the umask's permissions:
+    web and Celery workers running as another user must be able to read the model.
+    """
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        write(Path(temporary))
+        write(temporary)
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

@@ -69,8 +69,13 @@ class EncoderSpec:
 
     def as_setting(self) -> dict[str, Any]:
         """Back to the settings form (what a ModelVersion stores as its config)."""
-        setting = {"MODEL": self.model, "PRETRAINED": self.pretrained, "DEVICE": self.device,
-                   "BATCH_SIZE": self.batch_size, "PRECISION": self.precision}
+        setting = {
+            "MODEL": self.model,
+            "PRETRAINED": self.pretrained,
+            "DEVICE": self.device,
+            "BATCH_SIZE": self.batch_size,
+            "PRECISION": self.precision,
+        }
         if self.backend != DEFAULT_BACKEND:
             setting["BACKEND"] = self.backend
         return setting

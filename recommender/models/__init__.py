@@ -6,6 +6,7 @@ from recommender.models.events import Event, EventType
 from recommender.models.profiles import Profile
 from recommender.models.rules import MerchandisingRule
 from recommender.models.search import SearchQuery
+from recommender.models.suggestions import SuggestionPhrase
 from recommender.models.vectors import ProductVector
 from recommender.models.versions import ModelVersion
 
@@ -19,4 +20,5 @@ __all__ = [
     "RecommenderSettings",
     "SearchQuery",
     "SlotStat",
+    "SuggestionPhrase",
 ]

@@ -1,0 +1,191 @@
+"""Hybrid search: ranked lists → reciprocal rank fusion → eligibility, boosts, rules → one page.
+
+    results = search("maroon pullover", filters=SearchFilters(max_price=Decimal(50)), request=request)
+    lists = ranked_lists(parse_query("skrit"), SearchFilters(), version, k=200)   # each list alone
+
+The lists: the query's text vector against product text vectors and fused vectors (pgvector),
+Postgres full text (with lexicon expansion and spelling correction) and pg_trgm similarity.
+Their ranks are fused with ``SEARCH_WEIGHTS`` and ``SEARCH_RRF_K``; the shopper's profile and
+recent popularity then rerank the candidates slightly. Merchandising rules of the ``search``
+slot apply as in recommendations (exclude, boost, bury; pins only among matching products).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from recommender.conf import app_settings
+from recommender.events import shopper, shopper_session_id
+from recommender.models import MerchandisingRule, ModelVersion, ProductVector
+from recommender.rules import ProductFacts, apply_rules
+from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
+from recommender.search.dense import dense_ranking, query_vector
+from recommender.search.didyoumean import did_you_mean
+from recommender.search.facets import facets
+from recommender.search.filters import SearchFilters
+from recommender.search.fulltext import fulltext_ranking
+from recommender.search.fusion import reciprocal_rank_fusion
+from recommender.search.phrases import ensure_phrases
+from recommender.search.query import ParsedQuery, parse_query
+from recommender.search.querylog import log_search
+from recommender.search.results import SearchHit, SearchResults
+from recommender.search.trigram import trigram_ranking
+from recommender.strategies.base import Candidate
+from recommender.versions import serving_version
+
+__all__ = ["MAX_LIMIT", "MAX_OFFSET", "EmptyQuery", "RETRIEVAL_LISTS", "finish_results", "ranked_lists", "search"]
+
+MAX_LIMIT = 100
+# Deep pages of a relevance ranking are never read; bounding them bounds every list's k.
+MAX_OFFSET = 1000
+SLOT = "search"
+RETRIEVAL_LISTS = ("text_vector", "fused_vector", "fulltext", "trigram")
+
+
+class EmptyQuery(ValueError):
+    """The query has no searchable words."""
+
+
+def ranked_lists(
+    parsed: ParsedQuery,
+    filters: SearchFilters,
+    version: ModelVersion,
+    k: int,
+    *,
+    weights: Mapping[str, float] | None = None,
+    always_trigram: bool = False,
+) -> dict[str, list[tuple[str, float]]]:
+    """Each retrieval list's top ``k`` (key, score), filtered; lists with weight 0 are skipped.
+
+    The trigram list only runs for queries with a word that neither product texts nor the
+    lexicon contain (a typo, a partial word): for known words the other lists already match
+    exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
+    """
+    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
+    rows = filters.rows(version)
+    lists: dict[str, list[tuple[str, float]]] = {}
+    if weights.get("fulltext", 0) > 0:
+        lists["fulltext"] = fulltext_ranking(parsed, rows, k)
+    if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
+        lists["trigram"] = trigram_ranking(parsed, rows, k)
+    if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
+        vector = query_vector(version, parsed.dense_text)
+        floor = float(app_settings.SEARCH_MIN_SIMILARITY)
+        margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
+        if weights.get("text_vector", 0) > 0:
+            lists["text_vector"] = dense_ranking(
+                vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
+            )
+        if weights.get("fused_vector", 0) > 0:
+            # Text-to-fused similarities run lower than text-to-text (the image share): only the
+            # relative margin applies.
+            lists["fused_vector"] = dense_ranking(vector, version, filters, column="embedding", k=k, margin=margin)
+    return lists
+
+
+def _shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
+    if request is None or user is not None or session_key:
+        return user, session_key
+    if create:
+        return shopper(request)
+    req_user = getattr(request, "user", None)
+    return (req_user if req_user is not None and req_user.is_authenticated else None,
+            shopper_session_id(request, create=False))  # fmt: skip
+
+
+def search(
+    query: str,
+    *,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    request: Any = None,
+    user: Any = None,
+    session_key: str = "",
+    record: bool = True,
+) -> SearchResults:
+    """One page of hybrid search results; records the search when a shopper is known and ``record``.
+
+    Raises :class:`EmptyQuery` when the query has no searchable words.
+    """
+    parsed = parse_query(query)
+    if not parsed.positive:
+        raise EmptyQuery("The query has no words to search for.")
+    filters = filters or SearchFilters()
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    offset = max(0, min(int(offset), MAX_OFFSET))
+    user, session_key = _shopper_of(request, user, session_key, create=record)
+    version = serving_version()
+    results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
+    if version is not None:
+        ensure_phrases(version)
+        lists = ranked_lists(parsed, filters, version, max(int(app_settings.SEARCH_CANDIDATES), offset + limit))
+        finish_results(results, lists, filters, version, user, session_key)
+        if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
+            results.did_you_mean = did_you_mean(parsed, filters.rows(version))
+    if record and (request is not None or user is not None or session_key):
+        log_search(parsed.raw, results.total, user=user, session_key=session_key)
+    return results
+
+
+def _facts(version: ModelVersion, keys: list[str], filters: SearchFilters, with_vectors: bool) -> tuple[dict, dict]:
+    """(ProductFacts per key, fused vectors per key when asked) in one query."""
+    columns = ["product_key", "title", "category", "price", "in_stock", "sellable"]
+    rows = ProductVector.objects.filter(version=version, product_key__in=keys)
+    facts, vectors = {}, {}
+    for row in rows.values_list(*columns, *(["embedding"] if with_vectors else [])):
+        key, title, category, price, in_stock, sellable = row[:6]
+        ok = filters.allows(category=category, price=price, in_stock=in_stock, sellable=sellable)
+        facts[key] = ProductFacts(key, title, category, price, ok, None)
+        if with_vectors and row[6] is not None:
+            vectors[key] = np.asarray(row[6], dtype=np.float32)
+    return facts, vectors
+
+
+def finish_results(
+    results: SearchResults,
+    lists: dict[str, list[tuple[str, float]]],
+    filters: SearchFilters,
+    version: ModelVersion,
+    user: Any,
+    session_key: str,
+    *,
+    weights: Mapping[str, float] | None = None,
+) -> None:
+    """Fuse, check eligibility, rerank, apply rules; fill total, facets and the page's hits."""
+    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
+    k = float(app_settings.SEARCH_RRF_K)
+    fused = reciprocal_rank_fusion(lists, weights, k)
+    keys = [key for key, _ in fused]
+    profile = None
+    if weights.get("personal", 0) > 0:
+        profile = stored_profile(user.pk if user is not None else None, session_key, version)
+    facts, vectors = _facts(version, keys, filters, with_vectors=profile is not None)
+    scores = {key: score for key, score in fused if key in facts and facts[key].eligible}
+    pool = [key for key in keys if key in scores]
+    extra = {}
+    if profile is not None:
+        extra["personal"] = personal_ranking(pool, vectors, profile)
+    if weights.get("popularity", 0) > 0:
+        extra["popularity"] = popularity_ranking(pool)
+    for key, bonus in reciprocal_rank_fusion(extra, weights, k):
+        scores[key] += bonus
+    candidates = [Candidate(key, scores[key]) for key in pool]
+    rules = list(MerchandisingRule.objects.active(SLOT))
+    pinned, ranked = apply_rules(candidates, {key: facts[key] for key in pool}, rules)
+    final = pinned + ranked
+    found_by = {name: {key for key, _ in ranking} for name, ranking in lists.items()}
+    results.total = len(final)
+    results.facets = facets([facts[c.key] for c in final])
+    page = final[results.offset : results.offset + results.limit]
+    results.hits = [
+        SearchHit(
+            product_key=c.key, score=1e9 if c.score == float("inf") else round(float(c.score), 6),
+            position=results.offset + i + 1, title=facts[c.key].title, category=facts[c.key].category,
+            price=facts[c.key].price, matched=tuple(name for name, found in found_by.items() if c.key in found),
+        )
+        for i, c in enumerate(page)
+    ]  # fmt: skip

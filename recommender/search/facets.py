@@ -1,0 +1,72 @@
+"""Facet counts over a search's results: category, price ranges, and host attributes (colour…).
+
+    facets(rows)   # {"category": [{"value": "Dress", "count": 12}, ...],
+                   #  "price": [{"min": 0, "max": 25, "count": 3}, ...], "colour": [...]}
+
+Counts cover every result (not just the page), after filters and rules. Category and price come
+from the vector rows; other facets (``SEARCH_FACET_ATTRIBUTES = {"colour": "colour"}``) read the
+named attribute of the host's products through the catalog adapter, in one query.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from recommender.catalog import get_adapter
+from recommender.conf import app_settings
+from recommender.rules import ProductFacts
+
+__all__ = ["facets", "price_ranges", "product_attribute"]
+
+# Most shops show a handful of values per facet; the rest is noise in a side panel.
+MAX_VALUES = 20
+
+
+def price_ranges(bounds: Sequence[float | int | Decimal]) -> list[tuple[Decimal, Decimal | None]]:
+    """[(0, b1), (b1, b2), ..., (bn, None)] from ascending upper bounds."""
+    edges = [Decimal(0), *sorted(Decimal(str(b)) for b in bounds)]
+    return [(low, edges[i + 1] if i + 1 < len(edges) else None) for i, low in enumerate(edges)]
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def facets(rows: Sequence[ProductFacts]) -> dict[str, list[dict[str, Any]]]:
+    categories = Counter(f.category for f in rows if f.category)
+    out: dict[str, list[dict[str, Any]]] = {
+        "category": [{"value": v, "count": n} for v, n in categories.most_common(MAX_VALUES)],
+        "price": [],
+    }
+    for low, high in price_ranges(app_settings.SEARCH_PRICE_RANGES):
+        count = sum(1 for f in rows if f.price is not None and f.price >= low and (high is None or f.price < high))
+        if count:
+            out["price"].append({"min": _number(low), "max": _number(high), "count": count})
+    attributes = app_settings.SEARCH_FACET_ATTRIBUTES or {}
+    if attributes and rows:
+        out.update(_attribute_facets([f.key for f in rows], attributes))
+    return out
+
+
+def _attribute_facets(keys: list[str], attributes: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    adapter = get_adapter()
+    products = adapter.products_by_keys(keys)
+    out = {}
+    for name, path in attributes.items():
+        values = Counter(str(v) for p in products if (v := product_attribute(p, path)) not in (None, ""))
+        out[name] = [{"value": v, "count": n} for v, n in values.most_common(MAX_VALUES)]
+    return out
+
+
+def product_attribute(obj: Any, path: str) -> Any:
+    """Follow a dotted attribute path ("brand.name"); a missing link gives None."""
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj() if callable(obj) else obj

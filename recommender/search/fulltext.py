@@ -1,0 +1,118 @@
+"""The full-text list: Postgres text search over title (A), category (B) and document (C).
+
+    fulltext_ranking(parsed, filters.rows(version), k=200)    # [(key, score), ...] best first
+    typed_match_count(parsed, filters.rows(version))         # matches of the query as typed
+
+A product matches when it contains any word of the query or an alternative of it (lexicon
+expansion, spelling correction). Products that contain every word (or match the shopper's
+``websearch`` syntax exactly) come first, by ``ts_rank``; partial matches follow, ranked on
+title and category. The tsvector expression is exactly the one indexed by migration 0004 (GIN),
+so matching is an index scan; ``tests/test_search_indexes.py`` checks the plans.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import and_, or_
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db.models import QuerySet
+
+from recommender.conf import app_settings
+from recommender.models import ProductVector
+from recommender.search.query import ParsedQuery, TermGroup
+
+__all__ = ["fulltext_queryset", "fulltext_ranking", "partial_queryset", "search_vector", "typed_match_count"]
+
+# ts_rank weights for D, C, B, A labels: a title hit counts most, then the category.
+RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
+# Products matching every query word get this on top of ts_rank (which stays below 1).
+COMPLETE_MATCH_BONUS = 1.0
+
+
+def search_vector(config: str | None = None) -> SearchVector:
+    """The weighted tsvector of a product row (keep in step with the index in migration 0004)."""
+    config = config or app_settings.SEARCH_TEXT_CONFIG
+    return (
+        SearchVector("title", weight="A", config=config)
+        + SearchVector("category", weight="B", config=config)
+        + SearchVector("document", weight="C", config=config)
+    )
+
+
+def _term(term: str, config: str) -> SearchQuery:
+    """A word as a plain query; several words (or hyphenated ones) as a phrase."""
+    search_type = "phrase" if (" " in term or "-" in term) else "plain"
+    return SearchQuery(term, search_type=search_type, config=config)
+
+
+def _group(group: TermGroup, config: str) -> SearchQuery:
+    if group.quoted:
+        return SearchQuery(group.text, search_type="phrase", config=config)
+    return reduce(or_, (_term(t, config) for t in group.terms))
+
+
+def queries(parsed: ParsedQuery, config: str) -> tuple[SearchQuery | None, SearchQuery | None, SearchQuery | None]:
+    """(any word matches, every word matches, excluded words) as tsqueries."""
+    positive = [_group(g, config) for g in parsed.positive]
+    if not positive:
+        return None, None, None
+    any_query = reduce(or_, positive)
+    every = reduce(and_, positive)
+    all_query = every | SearchQuery(parsed.text, search_type="websearch", config=config)
+    negated = [_group(g, config) for g in parsed.negated]
+    excluded = reduce(or_, negated) if negated else None
+    return any_query, all_query, excluded
+
+
+def _matching(rows: QuerySet[ProductVector], query: SearchQuery, excluded: SearchQuery | None, config: str):
+    qs = rows.annotate(search=search_vector(config)).filter(search=query)  # the GIN index
+    return qs.exclude(search=excluded) if excluded is not None else qs
+
+
+def fulltext_queryset(parsed: ParsedQuery, rows: QuerySet[ProductVector]) -> QuerySet[ProductVector] | None:
+    """Products matching every word (or the websearch syntax as typed), by ts_rank; None: no words."""
+    config = app_settings.SEARCH_TEXT_CONFIG
+    any_query, all_query, excluded = queries(parsed, config)
+    if any_query is None:
+        return None
+    rank = SearchRank(search_vector(config), any_query, weights=RANK_WEIGHTS)
+    return _matching(rows, all_query, excluded, config).annotate(rank=rank).order_by("-rank", "product_key")
+
+
+def partial_queryset(
+    parsed: ParsedQuery, rows: QuerySet[ProductVector], skip: list[str]
+) -> QuerySet[ProductVector] | None:
+    """Products matching some words, ranked on title and category only.
+
+    Partial matches are many (every black product for "black dress") and rank below complete
+    ones anyway; ranking them on the short fields avoids parsing thousands of documents.
+    """
+    config = app_settings.SEARCH_TEXT_CONFIG
+    any_query, _all_query, excluded = queries(parsed, config)
+    if any_query is None:
+        return None
+    head = SearchVector("title", weight="A", config=config) + SearchVector("category", weight="B", config=config)
+    qs = _matching(rows, any_query, excluded, config).exclude(product_key__in=skip)
+    return qs.annotate(rank=SearchRank(head, any_query, weights=RANK_WEIGHTS)).order_by("-rank", "product_key")
+
+
+def fulltext_ranking(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int) -> list[tuple[str, float]]:
+    """Up to ``k`` (key, score): complete matches (score above 1) first, then partial ones."""
+    complete = fulltext_queryset(parsed, rows)
+    if complete is None:
+        return []
+    out = [(key, COMPLETE_MATCH_BONUS + float(rank)) for key, rank in complete.values_list("product_key", "rank")[:k]]
+    if len(out) < k:
+        partial = partial_queryset(parsed, rows, [key for key, _ in out])
+        out += [(key, float(rank)) for key, rank in partial.values_list("product_key", "rank")[: k - len(out)]]
+    return out
+
+
+def typed_match_count(text: str, rows: QuerySet[ProductVector], cap: int = 1000) -> int:
+    """How many products match ``text`` as written (websearch syntax, no expansion), up to ``cap``."""
+    if not text.strip():
+        return 0
+    query = SearchQuery(text, search_type="websearch", config=app_settings.SEARCH_TEXT_CONFIG)
+    qs = rows.annotate(search=search_vector()).filter(search=query).values_list("pk", flat=True)[:cap]
+    return len(qs)

@@ -1,0 +1,158 @@
+"""Template tags for search: a search box with suggestions, and a results block.
+
+    {% load recommender_search %}
+    {% search_box %}                                   (GET form to this page, input "q", suggestions)
+    {% search_box action="/search/" placeholder="Search products" limit=6 %}
+    {% search_results %}                               (searches request.GET and renders the results)
+    {% search_results limit=24 template="shop/search.html" %}
+
+``search_box`` renders ``recommender/search/box.html``: an ARIA combobox wired to the suggestion
+endpoint by ``recommender/suggest.js`` (no framework). ``search_results`` reads ``q``,
+``category``, ``min_price``, ``max_price`` and ``offset`` from the query string, calls
+``recommender.search.search`` (which logs the search for the shopper) and renders
+``recommender/search/results.html`` (override it, or include it with your own ``results``).
+Result links carry ``data-rec-*`` attributes, so ``{% recommender_beacon %}`` records clicks and
+the search log learns which queries led somewhere. A failing search renders an empty block and
+logs the error (``TEMPLATE_ERRORS_RAISE`` raises instead).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.template.loader import select_template
+from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString, mark_safe
+
+from recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
+register = template.Library()
+
+SUGGEST_URL_NAME = "recommender_api:suggest"
+DEFAULT_SUGGESTIONS = 8
+DEFAULT_RESULTS = 24
+_ids = itertools.count(1)
+
+
+def suggest_url() -> str:
+    """The suggestion endpoint, or '' when the API is not mounted (the box still works without it)."""
+    try:
+        return reverse(SUGGEST_URL_NAME)
+    except NoReverseMatch:
+        return ""
+
+
+@register.simple_tag(takes_context=True)
+def search_box(
+    context: template.Context,
+    action: str = "",
+    placeholder: str = "Search",
+    limit: int = DEFAULT_SUGGESTIONS,
+    name: str = "q",
+    label: str = "Search products",
+) -> SafeString:
+    """A search form whose input suggests completions as the shopper types."""
+    request = context.get("request")
+    value = request.GET.get(name, "") if request is not None else ""
+    ident = f"recommender-search-{next(_ids)}"
+    html = select_template(["recommender/search/box.html"]).render(
+        {
+            "action": action, "placeholder": placeholder, "limit": int(limit), "name": name, "label": label,
+            "value": value[: int(app_settings.SEARCH_MAX_QUERY_LENGTH)], "input_id": ident,
+            "listbox_id": f"{ident}-listbox", "suggest_url": suggest_url(),
+        },
+        request,
+    )  # fmt: skip
+    return mark_safe(html)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        number = Decimal(value) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() and number >= 0 else None
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return max(0, int(value)) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+@register.simple_tag(takes_context=True)
+def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, template: str = "") -> SafeString:
+    """Search the request's ``q`` (with its filters) and render one page of results."""
+    from recommender.search import EmptyQuery, SearchFilters, related_searches, search
+
+    request = context.get("request")
+    if request is None:
+        return mark_safe("")
+    params = request.GET
+    query = params.get("q", "")
+    results, related = None, []
+    if query.strip():
+        filters = SearchFilters(
+            categories=tuple(c for c in params.getlist("category") if c),
+            min_price=_decimal(params.get("min_price")), max_price=_decimal(params.get("max_price")),
+        )  # fmt: skip
+        try:
+            results = search(
+                query, filters=filters, limit=int(limit), offset=_int(params.get("offset")), request=request
+            )
+            related = related_searches(query)
+        except EmptyQuery:
+            results = None
+        except Exception:
+            if app_settings.TEMPLATE_ERRORS_RAISE:
+                raise
+            logger.exception("Search results for %r failed; rendering them empty.", query[:100])
+            return mark_safe("")
+    names = [str(template)] if template else []
+    html = select_template([*names, "recommender/search/results.html"]).render(
+        {"results": results, "query": query, "related": related, "cards": _cards(results) if results else []},
+        request,
+    )
+    return mark_safe(html)
+
+
+def _cards(results: Any) -> list[dict[str, Any]]:
+    from recommender.catalog import get_adapter
+
+    adapter = get_adapter()
+    cards = []
+    for product in results.products():
+        image = adapter.image(product)
+        try:
+            image_url = image.url if hasattr(image, "url") else ""
+        except ValueError:  # a FieldFile without a file
+            image_url = ""
+        url = product.get_absolute_url() if hasattr(product, "get_absolute_url") else ""
+        hit = product.search_hit
+        cards.append({"key": hit.product_key, "position": hit.position, "title": adapter.title(product), "url": url,
+                      "image_url": image_url, "price": adapter.price(product), "product": product})  # fmt: skip
+    return cards
+
+
+@register.simple_tag(takes_context=True)
+def search_url(context: template.Context, **changes: Any) -> str:
+    """This page's query string with some parameters changed (``None`` or '' removes one).
+
+    ``{% search_url offset=results.next_offset %}``, ``{% search_url category=facet.value offset=None %}``.
+    """
+    request = context.get("request")
+    params = request.GET.copy() if request is not None else None
+    if params is None:
+        return "?"
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + params.urlencode()
