@@ -96,6 +96,7 @@ RECOMMENDER = {
     },
     "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
     "MODEL_DIR": str(VAR_DIR / "models"),
+    "SEARCH_FACET_ATTRIBUTES": {"colour": "colour"},
 }
 
 LOGGING = {

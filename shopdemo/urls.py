@@ -8,6 +8,7 @@ from shopdemo.catalog import views
 
 shop_patterns = [
     path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
     path("c/<str:name>/", views.category, name="category"),
     path("p/<str:pk>/", views.product, name="product"),
     path("cart/", views.cart_view, name="cart"),

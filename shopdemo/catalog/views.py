@@ -31,6 +31,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/home.html", {"categories": categories(), "has_history": has_history})
 
 
+def search(request: HttpRequest) -> HttpResponse:
+    """Results come from {% search_results %}: hybrid search over the recommender's index."""
+    return render(request, "shop/search.html", {"categories": categories()})
+
+
 def category(request: HttpRequest, name: str) -> HttpResponse:
     products = Product.objects.filter(category=name).order_by("name", "pk")
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -3,7 +3,7 @@
 
 migrate → load the catalog (generated, or H&M with --catalog) → train the catalog CLIP if no
 encoder version is active (no download needed) → embed every product → build profiles →
-create the admin user (admin/admin, local use only).
+build search suggestions → create the admin user (admin/admin, local use only).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class Command(BaseCommand):
             report = reindex(progress=verbosity > 0)
             say(f"Vectors: {report.embedded} embedded, {report.skipped} unchanged.")
         say(f"Profiles: {rebuild_profiles(days=None, progress=verbosity > 0)} built.")
+        from recommender.search import refresh_suggestions
+
+        refresh_suggestions()
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")
