@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.encoder_training import train_encoder
+from recommender.training.catalog_clip import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 from recommender.indexing import reindex
 from recommender.versions import start_build
 
@@ -20,10 +21,10 @@ class Command(BaseCommand):
     help = "Train (or fine-tune) a CLIP encoder on the catalog and register it as a model version."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--epochs", type=int, default=8)
-        parser.add_argument("--batch-size", type=int, default=128)
-        parser.add_argument("--lr", type=float, default=1e-3)
-        parser.add_argument("--image-size", type=int, default=96, help="Catalog CLIP input size (px).")
+        parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        parser.add_argument("--lr", type=float, default=DEFAULT_LR)
+        parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="Catalog CLIP input size (px).")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--val-fraction", type=float, default=0.1, help="Held-out products for the metrics.")
         parser.add_argument("--limit", type=int, default=None, help="Train on the first N products only.")
