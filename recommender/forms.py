@@ -205,10 +205,10 @@ class TrainEncoderForm(forms.Form):
     """Options of ``recommender.train_encoder`` (as for ``manage.py recommender_train_encoder``)."""
 
     epochs = forms.IntegerField(label=_("epochs"), min_value=1, max_value=200, initial=8)
-    batch_size = forms.IntegerField(label=_("batch size"), min_value=2, max_value=4096, initial=128)
-    lr = forms.FloatField(label=_("learning rate"), min_value=1e-7, max_value=1.0, initial=1e-3)
+    batch_size = forms.IntegerField(label=_("batch size"), min_value=2, max_value=4096, initial=64)  # training.catalog_clip.DEFAULT_BATCH_SIZE
+    lr = forms.FloatField(label=_("learning rate"), min_value=1e-7, max_value=1.0, initial=2e-3)  # DEFAULT_LR
     image_size = forms.IntegerField(
-        label=_("image size (px)"), min_value=32, max_value=512, initial=96,
+        label=_("image size (px)"), min_value=32, max_value=512, initial=64,  # DEFAULT_IMAGE_SIZE
         help_text=_("Input size of the image tower; larger is slower and usually better."),
     )  # fmt: skip
     limit = forms.IntegerField(
