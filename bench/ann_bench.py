@@ -1,7 +1,8 @@
 """Nearest-neighbour queries in pgvector at catalogue scale: HNSW vs exact, recall and latency.
 
-    python bench/ann_bench.py --n 100000 --dims 512            # ~5 min on 2 cores
-    python bench/ann_bench.py --n 1000000 --dims 512           # ~1 h on 2 cores
+    python bench/ann_bench.py --n 100000 --dims 512                  # ~5 min on 2 cores
+    python bench/ann_bench.py --n 1000000 --dims 512 --phase build   # ~1 h: data, truth, indexes
+    python bench/ann_bench.py --n 1000000 --dims 512 --phase query   # minutes, on a quiet machine
 
 Uses the app's storage layout and query shape (dimensionless ``vector`` column, partial HNSW
 expression index per model version, ``embedding::vector(d) <=> q``) on an embedded Postgres
@@ -12,7 +13,9 @@ selective filtered query (category) that must still return k rows (iterative sca
 
 Variants: ``vector`` HNSW; ``halfvec`` HNSW (half the memory); binary quantisation
 (``binary_quantize(v)::bit(d)`` HNSW on Hamming distance) with exact re-ranking of the top
-``rerank`` candidates. Writes bench/results/ann_<n>.json, .md and a PNG trade-off curve.
+``rerank`` candidates. Vectors are stored inline (``STORAGE MAIN``, as the app's migration 0006
+does; ``--storage extended`` measures Postgres' TOAST default). What a build leaves (table,
+ground truth, one index per variant) is reused by later runs with the same parameters. Writes bench/results/ann_<n>.json, .md and a PNG trade-off curve.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def connect(data_dir: Path):
     return conn
 
 
-def load(conn, vectors: np.ndarray, cats: np.ndarray) -> float:
+def load(conn, vectors: np.ndarray, cats: np.ndarray, storage: str) -> float:
+    """Fill ``items``; ``storage`` main keeps vectors inline as the app's migration 0006 does."""
     from pgvector import Vector
 
     conn.execute("DROP TABLE IF EXISTS items")
@@ -68,8 +72,11 @@ def load(conn, vectors: np.ndarray, cats: np.ndarray) -> float:
         "CREATE TABLE items (id bigserial PRIMARY KEY, version_id int NOT NULL, product_key text NOT NULL, "
         "embedding vector, category text NOT NULL, in_stock bool NOT NULL DEFAULT true)"
     )
+    conn.execute(f"ALTER TABLE items ALTER COLUMN embedding SET STORAGE {storage.upper()}")
     t0 = time.perf_counter()
-    with conn.cursor().copy("COPY items (version_id, product_key, embedding, category) FROM STDIN WITH (FORMAT BINARY)") as copy:
+    with conn.cursor().copy(
+        "COPY items (version_id, product_key, embedding, category) FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
         copy.set_types(["int4", "text", "vector", "text"])
         for i, vec in enumerate(vectors):
             copy.write_row((1, str(i), Vector(vec), f"c{cats[i]}"))
@@ -78,7 +85,7 @@ def load(conn, vectors: np.ndarray, cats: np.ndarray) -> float:
 
 
 def build_index(conn, variant: str, dims: int, m: int, ef_construction: int) -> float:
-    conn.execute("DROP INDEX IF EXISTS items_hnsw")
+    conn.execute(f"DROP INDEX IF EXISTS items_hnsw_{variant}")
     expr = {
         "vector": f"(embedding::vector({dims})) vector_cosine_ops",
         "halfvec": f"(embedding::halfvec({dims})) halfvec_cosine_ops",
@@ -87,7 +94,7 @@ def build_index(conn, variant: str, dims: int, m: int, ef_construction: int) -> 
     conn.execute("SET maintenance_work_mem = '4GB'")
     conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
     t0 = time.perf_counter()
-    conn.execute(f"CREATE INDEX items_hnsw ON items USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
+    conn.execute(f"CREATE INDEX items_hnsw_{variant} ON items USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
                  "WHERE version_id = 1")  # fmt: skip
     return time.perf_counter() - t0
 
@@ -129,6 +136,21 @@ def recall(found: list[set[str]], truth: list[set[str]]) -> float:
     return float(np.mean([len(f & t) / max(len(t), 1) for f, t in zip(found, truth, strict=True)]))
 
 
+def prepared(conn, params: dict) -> dict | None:
+    """The stored state of an earlier run with the same data parameters (table, truth, built indexes)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, params jsonb, state jsonb)")
+    row = conn.execute("SELECT params, state FROM bench_meta WHERE id = 1").fetchone()
+    return row[1] if row and row[0] == params else None
+
+
+def save_state(conn, params: dict, state: dict) -> None:
+    conn.execute(
+        "INSERT INTO bench_meta VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE SET params = EXCLUDED.params, "
+        "state = EXCLUDED.state",
+        (json.dumps(params), json.dumps(state)),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -141,37 +163,80 @@ def main() -> None:
     parser.add_argument("--ef-search", default="40,100,200,400")
     parser.add_argument("--variants", default="vector,halfvec,binary")
     parser.add_argument("--rerank", type=int, default=200)
+    parser.add_argument(
+        "--storage",
+        default="main",
+        choices=["main", "extended"],
+        help="column storage: main (the app's, inline) or extended (Postgres' default, TOAST)",
+    )
+    parser.add_argument(
+        "--phase",
+        default="all",
+        choices=["all", "build", "query"],
+        help="build: load, ground truth and indexes (long, may share the CPU); "
+        "query: time queries on what build left (run it on a quiet machine)",
+    )
     args = parser.parse_args()
     efs = [int(x) for x in args.ef_search.split(",")]
+    variants = args.variants.split(",")
     clusters = args.clusters or max(10, args.n // 100)
+    params = {"n": args.n, "dims": args.dims, "clusters": clusters, "spread": args.spread, "queries": args.queries,
+              "storage": args.storage}  # fmt: skip
+    index_params = {"m": args.m, "ef_construction": args.ef_construction}
 
     centres = np.random.default_rng(0).normal(size=(clusters, args.dims)).astype(np.float32)
-    vectors = clustered(args.n, centres, args.spread, seed=1)
-    cats = np.random.default_rng(2).integers(0, CATEGORIES, size=args.n)
     queries = clustered(args.queries, centres, args.spread, seed=3)
     conn = connect(ROOT / "var" / "bench-ann")
-    load_s = load(conn, vectors, cats)
-    print(f"loaded {args.n} x {args.dims} in {load_s:.0f}s", flush=True)
-    truth = exact(conn, queries, args.dims)
     filtered_where = "AND category = 'c3'"
-    truth_f = exact(conn, queries, args.dims, filtered_where)
+    state = prepared(conn, params)
+    if state is None:
+        if args.phase == "query":
+            sys.exit("Nothing prepared for these parameters: run with --phase build first.")
+        vectors = clustered(args.n, centres, args.spread, seed=1)
+        cats = np.random.default_rng(2).integers(0, CATEGORIES, size=args.n)
+        load_s = load(conn, vectors, cats, args.storage)
+        del vectors
+        print(f"loaded {args.n} x {args.dims} in {load_s:.0f}s", flush=True)
+        truth = exact(conn, queries, args.dims)
+        truth_f = exact(conn, queries, args.dims, filtered_where)
+        state = {"load_seconds": round(load_s, 1), "truth": [sorted(t) for t in truth],
+                 "truth_filtered": [sorted(t) for t in truth_f], "indexes": {}}  # fmt: skip
+        save_state(conn, params, state)
+    for variant in variants:
+        built = state["indexes"].get(variant)
+        if built and built["params"] == index_params:
+            continue
+        if args.phase == "query":
+            sys.exit(f"No {variant} index with {index_params}: run with --phase build first.")
+        build_s = build_index(conn, variant, args.dims, args.m, args.ef_construction)
+        size = conn.execute(f"SELECT pg_relation_size('items_hnsw_{variant}')").fetchone()[0]
+        print(f"{variant}: index built in {build_s:.0f}s ({size / 2**20:.0f} MiB)", flush=True)
+        state["indexes"][variant] = {"params": index_params, "build_seconds": round(build_s, 1),
+                                     "index_mib": round(size / 2**20)}  # fmt: skip
+        save_state(conn, params, state)
+    if args.phase == "build":
+        conn.close()
+        return
+
+    truth = [set(t) for t in state["truth"]]
+    truth_f = [set(t) for t in state["truth_filtered"]]
     conn.execute("SET enable_indexscan = off")
     _, exact_times, _ = timed(conn, query_sql("vector", args.dims, "", 0), queries[:50])
     conn.execute("SET enable_indexscan = on")
-
     runs = []
-    for variant in args.variants.split(","):
-        build_s = build_index(conn, variant, args.dims, args.m, args.ef_construction)
-        size = conn.execute("SELECT pg_relation_size('items_hnsw')").fetchone()[0]
-        print(f"{variant}: index built in {build_s:.0f}s ({size / 2**20:.0f} MiB)", flush=True)
+    for variant in variants:
+        built = state["indexes"][variant]
+        timed(conn, query_sql(variant, args.dims, "", args.rerank), queries[:50])  # warm the index pages
         for ef in efs:
             conn.execute(f"SET hnsw.ef_search = {ef}")
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
             found, times, _ = timed(conn, query_sql(variant, args.dims, "", args.rerank), queries)
-            found_f, times_f, counts_f = timed(conn, query_sql(variant, args.dims, filtered_where, args.rerank), queries)
+            found_f, times_f, counts_f = timed(
+                conn, query_sql(variant, args.dims, filtered_where, args.rerank), queries
+            )
             run = {
-                "variant": variant, "ef_search": ef, "build_seconds": round(build_s, 1), "index_mib": round(size / 2**20),
-                "recall_at_10": round(recall(found, truth), 4),
+                "variant": variant, "ef_search": ef, "build_seconds": built["build_seconds"],
+                "index_mib": built["index_mib"], "recall_at_10": round(recall(found, truth), 4),
                 "p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
                 "filtered_recall_at_10": round(recall(found_f, truth_f), 4),
                 "filtered_p95_ms": round(float(np.percentile(times_f, 95)), 2),
@@ -180,16 +245,15 @@ def main() -> None:
             runs.append(run)
             print(json.dumps(run), flush=True)
     result = {
-        "n": args.n, "dims": args.dims, "clusters": clusters, "spread": args.spread, "queries": args.queries,
-        "m": args.m, "ef_construction": args.ef_construction, "rerank": args.rerank, "load_seconds": round(load_s, 1),
+        **params, **index_params, "rerank": args.rerank, "load_seconds": state["load_seconds"],
         "exact_p50_ms": round(float(np.percentile(exact_times, 50)), 2),
         "exact_p95_ms": round(float(np.percentile(exact_times, 95)), 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "runs": runs,
     }  # fmt: skip
     write(result)
+    conn.close()
     from recommender.embedded import stop_embedded
 
-    conn.close()
     stop_embedded(ROOT / "var" / "bench-ann")
 
 
@@ -198,11 +262,15 @@ def write(result: dict) -> None:
     stem = RESULTS / f"ann_{result['n']}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     lines = [
-        f"# pgvector nearest neighbours: {result['n']:,} x {result['dims']}-d, {result['clusters']} clusters "
-        f"(spread {result['spread']}), {result['queries']} queries, {result['machine']}",
+        (
+            f"# pgvector nearest neighbours: {result['n']:,} x {result['dims']}-d, {result['clusters']} clusters "
+            f"(spread {result['spread']}), {result['queries']} queries, {result['machine']}, vector storage {result['storage']}"
+        ),
         "",
-        f"Exact scan: p50 {result['exact_p50_ms']} ms, p95 {result['exact_p95_ms']} ms. "
-        f"HNSW m={result['m']}, ef_construction={result['ef_construction']}; binary re-ranks top {result['rerank']}.",
+        (
+            f"Exact scan: p50 {result['exact_p50_ms']} ms, p95 {result['exact_p95_ms']} ms. "
+            f"HNSW m={result['m']}, ef_construction={result['ef_construction']}; binary re-ranks top {result['rerank']}."
+        ),
         "",
         "| variant | ef_search | recall@10 | p50 ms | p95 ms | filtered 10 % recall@10 | filtered p95 ms | filtered min rows | build s | index MiB |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -42,6 +42,7 @@ CATEGORIES = 20
 USERS = 200
 SESSIONS = 800
 MEASURED_SHOPPERS = 20
+PRODUCT_PAGE = "GET product page (4 slot tags)"
 
 
 def main() -> None:
@@ -83,6 +84,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "api_latency.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "api_latency.md").write_text(markdown(report))
+    plot(report, RESULTS / "api_latency.png")
     print((RESULTS / "api_latency.md").read_text())
 
 
@@ -233,6 +235,12 @@ def measure(data: dict, n_requests: int, seed: int) -> list[dict]:
         "GET recently-viewed/": [
             (shoppers[i % len(shoppers)], reverse("recommender_api:recently-viewed")) for i in range(n_requests)
         ],
+        # The demo's product page: {% record_view %} and four slot tags (similar, bought together,
+        # also viewed, recently viewed), as a logged-in shopper with history sees it.
+        PRODUCT_PAGE: [
+            (shoppers[i % len(shoppers)], reverse("shop:product", args=[k]))
+            for i, k in enumerate(rng.choices(data["purchased"][:top], k=n_requests))
+        ],
     }
     results = []
     settings = RecommenderSettings.get()
@@ -241,7 +249,8 @@ def measure(data: dict, n_requests: int, seed: int) -> list[dict]:
         settings.save()
         for endpoint, plan in plans.items():
             warm = plan if cache_seconds else plan[:20]  # with the cache on, every URL once: then all are hits
-            results.append(timed(endpoint, label, plan, warm, lambda client, url: client.get(url)))
+            count = count_cards if endpoint == PRODUCT_PAGE else count_results
+            results.append(timed(endpoint, label, plan, warm, lambda client, url: client.get(url), count=count))
             print(f"  {results[-1]}")
 
     events_url = reverse("recommender_api:events")
@@ -251,12 +260,29 @@ def measure(data: dict, n_requests: int, seed: int) -> list[dict]:
 
     event_plan = [(shoppers[i % len(shoppers)], rng.choice(keys)) for i in range(n_requests)]
     with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"recommender-events": "1000000/min"}}):
-        results.append(timed("POST events/", "n/a", event_plan, event_plan[:20], post, expect=201))
+        results.append(timed("POST events/", "n/a", event_plan, event_plan[:20], post, expect=201, count=lambda r: 0))
     print(f"  {results[-1]}")
     return results
 
 
-def timed(endpoint: str, cache: str, plan: list, warm: list, call: Callable, expect: int = 200) -> dict:
+def count_results(response) -> int:
+    return len(response.json().get("results", []))
+
+
+def count_cards(response) -> int:
+    """Recommendations rendered on a page (every slot card carries data-rec-product)."""
+    return response.content.count(b"data-rec-product=")
+
+
+def timed(
+    endpoint: str,
+    cache: str,
+    plan: list,
+    warm: list,
+    call: Callable,
+    expect: int = 200,
+    count: Callable = count_results,
+) -> dict:
     for client, arg in warm:
         call(client, arg)
     times, sizes = [], []
@@ -266,7 +292,7 @@ def timed(endpoint: str, cache: str, plan: list, warm: list, call: Callable, exp
         times.append((time.perf_counter() - t0) * 1000)
         if response.status_code != expect:
             raise SystemExit(f"{endpoint} {arg}: HTTP {response.status_code} {response.content[:300]!r}")
-        sizes.append(len(response.json().get("results", [])))
+        sizes.append(count(response))
     times.sort()
     return {
         "endpoint": endpoint,
@@ -299,6 +325,30 @@ def environment() -> dict:
     }  # fmt: skip
 
 
+def plot(report: dict, path: Path) -> None:
+    """Horizontal bars: p50 and p95 of each endpoint, results cache off and on."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["results"]
+    labels = [f"{r['endpoint']} (cache {r['cache']})" for r in rows]
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(rows) + 1.2))
+    ax.barh(y + 0.2, [r["p95_ms"] for r in rows], height=0.4, label="p95", color="#d9822b")
+    ax.barh(y - 0.2, [r["p50_ms"] for r in rows], height=0.4, label="p50", color="#2b6cb0")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms (in-process, Django test client)")
+    ax.set_title(f"REST API and product page latency, {report['catalog']['products']:,} products")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def markdown(report: dict) -> str:
     env, cat = report["environment"], report["catalog"]
     kinds = ", ".join(f"{k} {v:,}" for k, v in cat["events_by_type"].items() if v)
@@ -314,7 +364,10 @@ def markdown(report: dict) -> str:
         "every URL requested once before timing (hits). Events: the throttle runs (rate raised), the profile "
         "update runs eagerly in the request (no broker, as in the demo). Product endpoints cycle through "
         "random products (similar), the most bought (bought-together) and the most viewed (also-viewed); "
-        f"for-you, recently-viewed and events rotate over {MEASURED_SHOPPERS} logged-in shoppers with history."
+        f"for-you, recently-viewed and events rotate over {MEASURED_SHOPPERS} logged-in shoppers with history. "
+        "The product page is the demo's template rendered whole for those shoppers (bestsellers): it records a "
+        "view and renders similar, bought-together, also-viewed and recently-viewed slots; results/request "
+        "counts the cards on the page."
     )
     machine = (
         f"Machine: {env['cpu_count']} CPUs ({env['machine']}, shared with other work), Python {env['python']}, "
@@ -337,6 +390,7 @@ def markdown(report: dict) -> str:
             r["mean_results"],
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["", "![latency by endpoint](api_latency.png)"]
     lines += ["", machine, ""]
     return "\n".join(lines)
 

@@ -97,7 +97,7 @@ def main() -> None:
     sanity = {}
     for query in QUERIES:
         vec = encoder.encode_texts([query])[0]
-        for column in ("text_embedding", "embedding"):
+        for column in ("text_embedding", "image_embedding", "embedding"):
             keys = [k for k, _ in nearest(vec, version=version, k=10, column=column)]
             found = {p.pk: p for p in Product.objects.filter(pk__in=keys)}
             sanity.setdefault(query, {})[column] = [f"{found[k].colour} {found[k].category}" for k in keys]
@@ -123,11 +123,12 @@ def main() -> None:
         f"| {count} | {result['reindex_seconds']} | {result['products_per_second']} | {failed} | "
         f"{result['load_seconds']} | {result['machine']} |",
         "",
-        "Sanity queries (top 10, colour + type), text vectors / fused vectors:",
+        "Sanity queries (top 10, colour + type) against the text, image (text→image) and fused vectors:",
         "",
     ]
     for query, cols in sanity.items():
         lines.append(f"- **{query}**: text: {', '.join(cols['text_embedding'])}")
+        lines.append(f"  image: {', '.join(cols['image_embedding'])}")
         lines.append(f"  fused: {', '.join(cols['embedding'])}")
     (RESULTS / "reindex_hm.md").write_text("\n".join(lines) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "sanity_queries_top10"}, indent=2))
