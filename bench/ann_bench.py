@@ -15,7 +15,7 @@ Variants: ``vector`` HNSW; ``halfvec`` HNSW (half the memory); binary quantisati
 (``binary_quantize(v)::bit(d)`` HNSW on Hamming distance) with exact re-ranking of the top
 ``rerank`` candidates. Vectors are stored inline (``STORAGE MAIN``, as the app's migration 0006
 does; ``--storage extended`` measures Postgres' TOAST default). What a build leaves (table,
-ground truth, one index per variant) is reused by later runs with the same parameters. Writes bench/results/ann_<n>.json, .md and a PNG trade-off curve.
+ground truth, one index per variant) is reused by later runs with the same parameters. Writes bench/results/ann_<n>_spread<s>.json, .md and a PNG trade-off curve.
 """
 
 from __future__ import annotations
@@ -63,29 +63,29 @@ def connect(data_dir: Path):
     return conn
 
 
-def load(conn, vectors: np.ndarray, cats: np.ndarray, storage: str) -> float:
-    """Fill ``items``; ``storage`` main keeps vectors inline as the app's migration 0006 does."""
+def load(conn, table: str, vectors: np.ndarray, cats: np.ndarray, storage: str) -> float:
+    """Fill ``table``; ``storage`` main keeps vectors inline as the app's migration 0006 does."""
     from pgvector import Vector
 
-    conn.execute("DROP TABLE IF EXISTS items")
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(
-        "CREATE TABLE items (id bigserial PRIMARY KEY, version_id int NOT NULL, product_key text NOT NULL, "
+        f"CREATE TABLE {table} (id bigserial PRIMARY KEY, version_id int NOT NULL, product_key text NOT NULL, "
         "embedding vector, category text NOT NULL, in_stock bool NOT NULL DEFAULT true)"
     )
-    conn.execute(f"ALTER TABLE items ALTER COLUMN embedding SET STORAGE {storage.upper()}")
+    conn.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE {storage.upper()}")
     t0 = time.perf_counter()
     with conn.cursor().copy(
-        "COPY items (version_id, product_key, embedding, category) FROM STDIN WITH (FORMAT BINARY)"
+        f"COPY {table} (version_id, product_key, embedding, category) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
         copy.set_types(["int4", "text", "vector", "text"])
         for i, vec in enumerate(vectors):
             copy.write_row((1, str(i), Vector(vec), f"c{cats[i]}"))
-    conn.execute("ANALYZE items")
+    conn.execute(f"ANALYZE {table}")
     return time.perf_counter() - t0
 
 
-def build_index(conn, variant: str, dims: int, m: int, ef_construction: int) -> float:
-    conn.execute(f"DROP INDEX IF EXISTS items_hnsw_{variant}")
+def build_index(conn, table: str, variant: str, dims: int, m: int, ef_construction: int) -> float:
+    conn.execute(f"DROP INDEX IF EXISTS {table}_hnsw_{variant}")
     expr = {
         "vector": f"(embedding::vector({dims})) vector_cosine_ops",
         "halfvec": f"(embedding::halfvec({dims})) halfvec_cosine_ops",
@@ -94,28 +94,28 @@ def build_index(conn, variant: str, dims: int, m: int, ef_construction: int) -> 
     conn.execute("SET maintenance_work_mem = '4GB'")
     conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
     t0 = time.perf_counter()
-    conn.execute(f"CREATE INDEX items_hnsw_{variant} ON items USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
+    conn.execute(f"CREATE INDEX {table}_hnsw_{variant} ON {table} USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
                  "WHERE version_id = 1")  # fmt: skip
     return time.perf_counter() - t0
 
 
-def query_sql(variant: str, dims: int, where: str, rerank: int) -> str:
+def query_sql(table: str, variant: str, dims: int, where: str, rerank: int) -> str:
     if variant == "binary":
         return (
-            f"SELECT product_key FROM (SELECT product_key, embedding FROM items WHERE version_id = 1 {where} "
+            f"SELECT product_key FROM (SELECT product_key, embedding FROM {table} WHERE version_id = 1 {where} "
             f"ORDER BY binary_quantize(embedding)::bit({dims}) <~> binary_quantize(%(q)s::vector({dims})) LIMIT {rerank}) c "
             f"ORDER BY embedding::vector({dims}) <=> %(q)s::vector({dims}) LIMIT {K}"
         )
     cast = "halfvec" if variant == "halfvec" else "vector"
     return (
-        f"SELECT product_key FROM items WHERE version_id = 1 {where} "
+        f"SELECT product_key FROM {table} WHERE version_id = 1 {where} "
         f"ORDER BY embedding::{cast}({dims}) <=> %(q)s::{cast}({dims}) LIMIT {K}"
     )
 
 
-def exact(conn, queries: np.ndarray, dims: int, where: str = "") -> list[set[str]]:
+def exact(conn, table: str, queries: np.ndarray, dims: int, where: str = "") -> list[set[str]]:
     conn.execute("SET enable_indexscan = off")
-    sql = query_sql("vector", dims, where, 0)
+    sql = query_sql(table, "vector", dims, where, 0)
     truth = [{r[0] for r in conn.execute(sql, {"q": q}).fetchall()} for q in queries]
     conn.execute("SET enable_indexscan = on")
     return truth
@@ -136,18 +136,18 @@ def recall(found: list[set[str]], truth: list[set[str]]) -> float:
     return float(np.mean([len(f & t) / max(len(t), 1) for f, t in zip(found, truth, strict=True)]))
 
 
-def prepared(conn, params: dict) -> dict | None:
+def prepared(conn, table: str, params: dict) -> dict | None:
     """The stored state of an earlier run with the same data parameters (table, truth, built indexes)."""
-    conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, params jsonb, state jsonb)")
-    row = conn.execute("SELECT params, state FROM bench_meta WHERE id = 1").fetchone()
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (name text PRIMARY KEY, params jsonb, state jsonb)")
+    row = conn.execute("SELECT params, state FROM bench_meta WHERE name = %s", (table,)).fetchone()
     return row[1] if row and row[0] == params else None
 
 
-def save_state(conn, params: dict, state: dict) -> None:
+def save_state(conn, table: str, params: dict, state: dict) -> None:
     conn.execute(
-        "INSERT INTO bench_meta VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE SET params = EXCLUDED.params, "
+        "INSERT INTO bench_meta VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE SET params = EXCLUDED.params, "
         "state = EXCLUDED.state",
-        (json.dumps(params), json.dumps(state)),
+        (table, json.dumps(params), json.dumps(state)),
     )
 
 
@@ -183,37 +183,38 @@ def main() -> None:
     params = {"n": args.n, "dims": args.dims, "clusters": clusters, "spread": args.spread, "queries": args.queries,
               "storage": args.storage}  # fmt: skip
     index_params = {"m": args.m, "ef_construction": args.ef_construction}
+    table = f"items_{args.n}_{args.dims}_s{round(args.spread * 10)}_{args.storage}"  # one per data set: runs coexist
 
     centres = np.random.default_rng(0).normal(size=(clusters, args.dims)).astype(np.float32)
     queries = clustered(args.queries, centres, args.spread, seed=3)
     conn = connect(ROOT / "var" / "bench-ann")
     filtered_where = "AND category = 'c3'"
-    state = prepared(conn, params)
+    state = prepared(conn, table, params)
     if state is None:
         if args.phase == "query":
             sys.exit("Nothing prepared for these parameters: run with --phase build first.")
         vectors = clustered(args.n, centres, args.spread, seed=1)
         cats = np.random.default_rng(2).integers(0, CATEGORIES, size=args.n)
-        load_s = load(conn, vectors, cats, args.storage)
+        load_s = load(conn, table, vectors, cats, args.storage)
         del vectors
         print(f"loaded {args.n} x {args.dims} in {load_s:.0f}s", flush=True)
-        truth = exact(conn, queries, args.dims)
-        truth_f = exact(conn, queries, args.dims, filtered_where)
+        truth = exact(conn, table, queries, args.dims)
+        truth_f = exact(conn, table, queries, args.dims, filtered_where)
         state = {"load_seconds": round(load_s, 1), "truth": [sorted(t) for t in truth],
                  "truth_filtered": [sorted(t) for t in truth_f], "indexes": {}}  # fmt: skip
-        save_state(conn, params, state)
+        save_state(conn, table, params, state)
     for variant in variants:
         built = state["indexes"].get(variant)
         if built and built["params"] == index_params:
             continue
         if args.phase == "query":
             sys.exit(f"No {variant} index with {index_params}: run with --phase build first.")
-        build_s = build_index(conn, variant, args.dims, args.m, args.ef_construction)
-        size = conn.execute(f"SELECT pg_relation_size('items_hnsw_{variant}')").fetchone()[0]
+        build_s = build_index(conn, table, variant, args.dims, args.m, args.ef_construction)
+        size = conn.execute(f"SELECT pg_relation_size('{table}_hnsw_{variant}')").fetchone()[0]
         print(f"{variant}: index built in {build_s:.0f}s ({size / 2**20:.0f} MiB)", flush=True)
         state["indexes"][variant] = {"params": index_params, "build_seconds": round(build_s, 1),
                                      "index_mib": round(size / 2**20)}  # fmt: skip
-        save_state(conn, params, state)
+        save_state(conn, table, params, state)
     if args.phase == "build":
         conn.close()
         return
@@ -221,18 +222,18 @@ def main() -> None:
     truth = [set(t) for t in state["truth"]]
     truth_f = [set(t) for t in state["truth_filtered"]]
     conn.execute("SET enable_indexscan = off")
-    _, exact_times, _ = timed(conn, query_sql("vector", args.dims, "", 0), queries[:50])
+    _, exact_times, _ = timed(conn, query_sql(table, "vector", args.dims, "", 0), queries[:50])
     conn.execute("SET enable_indexscan = on")
     runs = []
     for variant in variants:
         built = state["indexes"][variant]
-        timed(conn, query_sql(variant, args.dims, "", args.rerank), queries[:50])  # warm the index pages
+        timed(conn, query_sql(table, variant, args.dims, "", args.rerank), queries[:50])  # warm the index pages
         for ef in efs:
             conn.execute(f"SET hnsw.ef_search = {ef}")
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
-            found, times, _ = timed(conn, query_sql(variant, args.dims, "", args.rerank), queries)
+            found, times, _ = timed(conn, query_sql(table, variant, args.dims, "", args.rerank), queries)
             found_f, times_f, counts_f = timed(
-                conn, query_sql(variant, args.dims, filtered_where, args.rerank), queries
+                conn, query_sql(table, variant, args.dims, filtered_where, args.rerank), queries
             )
             run = {
                 "variant": variant, "ef_search": ef, "build_seconds": built["build_seconds"],
@@ -259,7 +260,7 @@ def main() -> None:
 
 def write(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"ann_{result['n']}"
+    stem = RESULTS / f"ann_{result['n']}_spread{result['spread']:g}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     lines = [
         (
