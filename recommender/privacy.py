@@ -5,6 +5,15 @@
                                 # anonymous aggregates (session hashes of the user's sessions go)
     prune_events(days)          # retention: events older than RECOMMENDER["EVENT_RETENTION_DAYS"]
 
+    set_personalisation(user, False)   # opt out: profiles deleted, non-personal results from now on
+    personalisation_enabled(user)      # False once opted out (a user, its pk, or None for anonymous)
+
+An opted-out user gets no profile (none is built, and the existing ones are deleted at once),
+no behaviour-model or profile "for you" (trending instead), no "recently viewed" and no
+personal search boost. Their events are still stored: trending, bought-together, popularity
+and the behaviour model's training are aggregates over all shoppers that show nobody anything
+about them, and they stay exportable and deletable like everyone's.
+
 Deleting the user in the host (``user.delete()``) removes the same rows through the foreign
 keys' ``CASCADE``; anonymous-session rows linked to the user's sessions are removed by the
 ``pre_delete`` receiver in ``receivers.py``.
@@ -14,12 +23,23 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from recommender.models import Event, ModelVersion, Profile, SearchQuery
+from recommender.models import Event, ModelVersion, PersonalisationOptOut, Profile, SearchQuery
+
+__all__ = [
+    "delete_user_data",
+    "export_user_data",
+    "personalisation_enabled",
+    "prune_events",
+    "session_hash",
+    "set_personalisation",
+    "user_sessions",
+]
 
 
 def session_hash(session_key: str) -> str:
@@ -32,6 +52,45 @@ def user_sessions(user: Any) -> set[str]:
     return set(Event.objects.filter(user=user).exclude(session_key="").values_list("session_key", flat=True))
 
 
+def personalisation_enabled(user: Any) -> bool:
+    """Whether the app may personalise for ``user`` (a user, its primary key, or None).
+
+    Anonymous shoppers are personalised by their session: only a known user can opt out.
+    """
+    user_id = getattr(user, "pk", user)
+    if user_id is None:
+        return True
+    return not PersonalisationOptOut.objects.filter(user_id=user_id).exists()
+
+
+@transaction.atomic
+def set_personalisation(user: Any, enabled: bool) -> bool:
+    """Opt ``user`` in (``True``) or out (``False``) of personalisation; returns whether it changed.
+
+    Opting out deletes the user's profiles in every model version (and those of the anonymous
+    sessions merged into them) and forgets their cached recommendations; opting back in queues a
+    profile rebuild from the events stored meanwhile.
+    """
+    if enabled:
+        changed = PersonalisationOptOut.objects.filter(user=user).delete()[0] > 0
+    else:
+        changed = PersonalisationOptOut.objects.get_or_create(user=user)[1]
+        Profile.objects.filter(user=user).delete()
+        Profile.objects.filter(user__isnull=True, session_key__in=user_sessions(user)).delete()
+    transaction.on_commit(partial(_personalisation_changed, user.pk, enabled))
+    return changed
+
+
+def _personalisation_changed(user_id: Any, enabled: bool) -> None:
+    from recommender.cache import bump_shopper_generation
+
+    bump_shopper_generation(user_id, "")
+    if enabled:
+        from recommender.tasks import enqueue_profile_update
+
+        enqueue_profile_update(user_id, "")
+
+
 def export_user_data(user: Any) -> dict[str, Any]:
     """Everything the app stores about ``user``, for a data-subject access request."""
     sessions = user_sessions(user)
@@ -40,9 +99,14 @@ def export_user_data(user: Any) -> dict[str, Any]:
     profiles = Profile.objects.filter(user=user).select_related("version")
     searches = SearchQuery.objects.filter(session_hash__in=hashes).order_by("created_at") if hashes else []
     behaviour_versions = ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR).exclude(state="failed")
+    opt_out = PersonalisationOptOut.objects.filter(user=user).first()
     return {
         "user": {"id": user.pk, "username": user.get_username()},
         "exported_at": timezone.now().isoformat(),
+        "personalisation": {
+            "enabled": opt_out is None,
+            "opted_out_at": opt_out.created_at.isoformat() if opt_out is not None else None,
+        },
         "events": [
             {"type": e.type, "product_id": e.product_key, "quantity": e.quantity, "query": e.query,
              "slot": e.slot, "strategy": e.strategy, "session": e.session_key, "created_at": e.created_at.isoformat()}

@@ -7,6 +7,10 @@ Each event contributes ``weight[type] * 0.5 ** (age / half_life)`` times the pro
 vector (or, for searches, the query's text vector), with age measured from the shopper's most
 recent event, so a profile does not fade just because the shopper paused. The sum is
 L2-normalised and stored in the serving encoder version's space.
+
+Users who opted out of personalisation (:func:`recommender.privacy.set_personalisation`) get
+no profile: updating one deletes whatever is stored and builds nothing, and
+``get_profile_vector`` returns None for them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import numpy as np
 from django.db.models import Q
 from django.utils import timezone
 
-from recommender.models import Event, EventType, ModelVersion, Profile, ProductVector, RecommenderSettings
+from recommender.models import Event, EventType, ModelVersion, ProductVector, Profile, RecommenderSettings
+from recommender.privacy import personalisation_enabled
 from recommender.versions import encoder_for, serving_version
 
 logger = logging.getLogger(__name__)
@@ -95,6 +100,12 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
     version = version or serving_version()
     if version is None or (user_id is None and not session_key):
         return None
+    if not personalisation_enabled(user_id):
+        # Opted out: nothing is built, and a profile written by an update that raced with the
+        # opt-out (in any version) goes now. Serving never reads one for this user either.
+        Event.objects.filter(owner_filter(user_id, session_key), processed=False).update(processed=True)
+        Profile.objects.filter(user_id=user_id).delete()
+        return None
     events = recent_events(user_id, session_key)
     vector = profile_vector(events, version, RecommenderSettings.get())
     owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
@@ -116,7 +127,12 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
 
 
 def get_profile_vector(user_id: Any, session_key: str, version: ModelVersion) -> np.ndarray | None:
-    """The stored profile, built on the fly when missing (new version, first event just now)."""
+    """The stored profile, built on the fly when missing (new version, first event just now).
+
+    None for a user who opted out of personalisation.
+    """
+    if not personalisation_enabled(user_id):
+        return None
     owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
     stored = Profile.objects.filter(version=version, **owner).values_list("vector", flat=True).first()
     if stored is not None:

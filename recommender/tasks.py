@@ -123,7 +123,7 @@ def train_encoder(options: dict | None = None, activate: bool = False) -> int:
 
 @shared_task(name="recommender.update_profile", acks_late=True, reject_on_worker_lost=True, **RETRY)
 def update_profile(user_id: int | None = None, session_key: str = "") -> bool:
-    """Recompute one shopper's profile right after their event."""
+    """Recompute one shopper's profile right after their event (none for a user who opted out)."""
     from recommender.profiles import update_profile as update
 
     return update(user_id, session_key) is not None

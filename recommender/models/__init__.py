@@ -3,6 +3,7 @@
 from recommender.models.analytics import SlotStat
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
+from recommender.models.privacy import PersonalisationOptOut
 from recommender.models.profiles import Profile
 from recommender.models.rules import MerchandisingRule
 from recommender.models.search import SearchQuery
@@ -15,6 +16,7 @@ __all__ = [
     "EventType",
     "MerchandisingRule",
     "ModelVersion",
+    "PersonalisationOptOut",
     "ProductVector",
     "Profile",
     "RecommenderSettings",

@@ -5,7 +5,8 @@
 
 They only reorder what the retrieval lists found (a popular product that does not match the
 query is never added) and enter the fusion with small weights (``SEARCH_WEIGHTS["personal"]``,
-``["popularity"]``), so they break near-ties rather than override relevance.
+``["popularity"]``), so they break near-ties rather than override relevance. A user who opted
+out of personalisation has no stored profile to boost with (``stored_profile`` returns None).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from recommender.models import Event, EventType, ModelVersion, Profile
+from recommender.privacy import personalisation_enabled
 
 __all__ = ["personal_ranking", "popularity_ranking", "stored_profile"]
 
@@ -28,8 +30,11 @@ POPULAR_EVENTS = (EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE)
 
 
 def stored_profile(user_id: Any, session_key: str, version: ModelVersion) -> np.ndarray | None:
-    """The shopper's stored profile vector (never built here: search must stay fast)."""
-    if user_id is None and not session_key:
+    """The shopper's stored profile vector (never built here: search must stay fast).
+
+    None for a user who opted out of personalisation, even if a profile row survived a race.
+    """
+    if (user_id is None and not session_key) or not personalisation_enabled(user_id):
         return None
     owner = {"user_id": user_id} if user_id is not None else {"user__isnull": True, "session_key": session_key}
     vector = Profile.objects.filter(version=version, **owner).values_list("vector", flat=True).first()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from recommender.models import ModelVersion
@@ -38,6 +39,13 @@ class Context:
     @property
     def has_shopper(self) -> bool:
         return self.user_id is not None or bool(self.session_key)
+
+    @cached_property
+    def personalised(self) -> bool:
+        """A shopper whose history may shape the results (not a user who opted out)."""
+        from recommender.privacy import personalisation_enabled
+
+        return self.has_shopper and personalisation_enabled(self.user_id)
 
     @property
     def fetch(self) -> int:

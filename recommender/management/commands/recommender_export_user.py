@@ -21,7 +21,10 @@ def find_user(identifier: str):
 
 
 class Command(BaseCommand):
-    help = "Export the recommender's data about one user (events, profiles, search log, model versions) as JSON."
+    help = (
+        "Export the recommender's data about one user (personalisation opt-out, events, profiles, search log, "
+        "model versions) as JSON."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("user", help="Username or numeric id.")
