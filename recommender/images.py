@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import IO, Any
@@ -76,7 +77,10 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"image too large: {exc}") from exc
+        # Pillow refuses more than twice its own limit already at open(), before we see the size;
+        # its message is a sentence naming its limit, so keep only the pixel count, in our format.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageLoadError(f"image too large: {found[1] if found else 'over'} px > {max_pixels}") from exc
     except UnidentifiedImageError as exc:
         raise ImageLoadError("not an image") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

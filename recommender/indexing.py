@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,8 @@ def embed_products(
     keys: Sequence[str], versions: Iterable[ModelVersion] | None = None, *, force: bool = False
 ) -> EmbedReport:
     """(Re-)embed these products into each maintained version; unknown keys lose their vectors."""
-    keys = list(dict.fromkeys(str(k) for k in keys))
+    # A key with a NUL character names no product and cannot even be looked up in Postgres: dropped.
+    keys = list(dict.fromkeys(k for k in (str(k) for k in keys) if "\x00" not in k))
     versions = list(versions) if versions is not None else maintained_versions()
     report = EmbedReport()
     adapter = get_adapter()
@@ -116,12 +118,28 @@ def embed_products(
     image_weight = RecommenderSettings.get().image_weight
     items = []
     for product in products:
-        document = adapter.document(product)
+        document = _text(adapter.document(product))
         image = adapter.image(product)
         items.append(_Item(product, adapter.key(product), document, image, content_hash(document, image_fingerprint(image), image_weight)))
     for version in versions:
         report.add(_embed_into(version, items, image_weight, force=force))
+    # A product deleted while this batch was embedded: its delete receiver may have run before
+    # the rows above were written. Checked after every write, so no such row outlives the batch.
+    deleted = found - {adapter.key(p) for p in adapter.products_by_keys(sorted(found))}
+    if deleted:
+        report.removed += delete_product_vectors(deleted)
     return report
+
+
+def _text(value: str) -> str:
+    """Text as Postgres can store it: a host's adapter may hand over NUL characters."""
+    return value.replace("\x00", " ") if "\x00" in value else value
+
+
+def _has_text(document: str) -> bool:
+    """Whether ``document`` says anything: letters, digits or symbols (emoji), not only the
+    punctuation and spaces ``TEXT_TEMPLATE`` leaves when every field is empty (". .")."""
+    return any(unicodedata.category(ch)[0] in "LNS" for ch in document)
 
 
 def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, *, force: bool) -> EmbedReport:
@@ -158,7 +176,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             errors[item.key] = f"image: {exc.reason}"
         except Exception as exc:  # noqa: BLE001 - storage backends raise anything; the text still counts
             errors[item.key] = f"image: {type(exc).__name__}: {exc}"
-    texts_present = [index for index, item in enumerate(todo) if item.document.strip()]
+    texts_present = [index for index, item in enumerate(todo) if _has_text(item.document)]
     text_vecs = encoder.encode_texts([todo[i].document for i in texts_present]) if texts_present else None
     image_vecs = encoder.encode_images(images) if images else None
     text_by_index = dict(zip(texts_present, text_vecs, strict=True)) if text_vecs is not None else {}
@@ -179,9 +197,9 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
         rows.append(
             VectorRow(
                 key=item.key, embedding=fused, image_embedding=image_vec, text_embedding=text_vec,
-                content_hash=item.hash, status=status, error=error, title=adapter.title(item.product),
+                content_hash=item.hash, status=status, error=error, title=_text(adapter.title(item.product)),
                 document=item.document,
-                category=adapter.category(item.product), price=adapter.price(item.product),
+                category=_text(adapter.category(item.product)), price=adapter.price(item.product),
                 in_stock=adapter.in_stock(item.product), sellable=item.key in sellable,
             )
         )  # fmt: skip
