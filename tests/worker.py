@@ -4,13 +4,17 @@
         broker.app.send_task("recommender.sync_product_fields", args=[keys])
 
 ``filesystem_broker(tmp_path)`` needs no server; ``redis_broker()`` uses ``REDIS_URL``.
+``private_redis(tmp_path)`` runs a ``redis-server`` of the test's own, to stop and start again
+(a broker outage) without disturbing the shared one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +59,66 @@ def filesystem_broker(tmp_path: Path) -> Broker:
 def redis_broker() -> Broker | None:
     url = os.environ.get("REDIS_URL")
     return Broker(url) if url else None
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` child process on a fixed port: ``stop()`` is a broker outage, ``start()``
+    brings the same broker back (empty: nothing is persisted)."""
+
+    port: int
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        with open(self.log_path, "a") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        if not wait_until(lambda: self.ping() or self.process.poll() is not None, timeout=30, interval=0.05):
+            raise RuntimeError(f"redis-server did not answer on port {self.port}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited at start:\n{self.log_path.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A started ``redis-server`` of this test's own (skips the test where none is installed)."""
+    if shutil.which("redis-server") is None:
+        import pytest
+
+        pytest.skip("redis-server is not installed (.ci/run installs it).")
+    server = RedisServer(free_port(), tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass

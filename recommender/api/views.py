@@ -21,6 +21,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from recommender.api import schema as docs
+from recommender.api.exceptions import ExceptionHandler, with_database_outage_handling
 from recommender.api.lookups import product_key_or_404, reader
 from recommender.api.parsers import LimitedJSONParser
 from recommender.api.permissions import StaffMayNameUser
@@ -51,6 +52,10 @@ class ApiView(APIView):
     renderer_classes = (JSONRenderer,)
     parser_classes = (LimitedJSONParser,)
     operation_id: ClassVar[str] = ""
+
+    def get_exception_handler(self) -> ExceptionHandler:
+        # The host's handler, but a database outage answers 503 + Retry-After (api/exceptions.py).
+        return with_database_outage_handling(super().get_exception_handler())
 
 
 class RecommendationView(ApiView):
