@@ -102,8 +102,8 @@ def record_event(
         if check_product and not _product_exists(product_key):
             raise EventError("product_id", f"Unknown product {product_key!r}.")
     query = clean_text(query, MAX_QUERY_LENGTH)
-    if type == EventType.SEARCH and not query:
-        raise EventError("query", "A search event needs a query.")
+    if type == EventType.SEARCH and not query and strategy != "image":  # a photo search has no words
+        raise EventError("query", "A search event needs a query (or strategy 'image' for a search by image).")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
         raise EventError("quantity", f"Quantity must be an integer from 1 to {MAX_QUANTITY}.")
     if result_count is not None and (

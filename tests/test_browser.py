@@ -1,13 +1,17 @@
 """The demo shop in a real browser: Playwright drives Debian's chromium against the live server.
 
 home → product → click a recommendation → add to cart → buy, asserting that clicks are
-attributed by the beacon and that recommendations change after those events. Screenshots of
-each page go to the test's tmp folder (``docs/screenshots/`` holds the committed ones, taken on
-the demo's generated catalog by ``bench/demo_screenshots.py``).
+attributed by the beacon and that recommendations change after those events; and search: type
+in the header box, pick a suggestion with the keyboard, see results, then search by a catalog
+photo. Screenshots of each page go to the test's tmp folder (``docs/screenshots/`` holds the
+committed ones, taken on the demo's generated catalog by ``bench/demo_screenshots.py``; the
+search ones, ``demo-search-*.png``, by this test with ``RECOMMENDER_SAVE_SCREENSHOTS=1``).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -15,12 +19,15 @@ import pytest
 
 from recommender.indexing import reindex
 from recommender.models import Event
+from recommender.search import refresh_suggestions
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
+# Set to 1 to (re)write the committed search screenshots in docs/screenshots/.
+SAVE_SCREENSHOTS = "RECOMMENDER_SAVE_SCREENSHOTS"
 SHOP_RECOMMENDER = {
     "PRODUCT_MODEL": "catalog.Product",
     "FIELDS": {"title": "name", "text": ["description"], "image": "image", "category": "category",
@@ -98,7 +105,9 @@ def test_browse_click_buy_and_recommendations_follow(browser, demo_shop, live_se
 
     page.click(f'[data-rec-slot="product-similar"] [data-rec-product="{similar[0]}"] a')
     page.wait_for_selector(f'[data-product-id="{similar[0]}"]')
-    assert wait_until(lambda: Event.objects.filter(type="click", slot="product-similar", strategy="similar").exists(), 10)
+    assert wait_until(
+        lambda: Event.objects.filter(type="click", slot="product-similar", strategy="similar").exists(), 10
+    )
     assert Event.objects.filter(type="view").count() >= 2
 
     page.click('[data-testid="add-to-cart"]')
@@ -117,4 +126,49 @@ def test_browse_click_buy_and_recommendations_follow(browser, demo_shop, live_se
     assert recent[:2] == [similar[0], first]
     assert "Because you" in page.inner_text('[data-rec-slot="home-for-you"]')
     page.screenshot(path=shots / "home-after.png", full_page=True)
+    assert errors == []
+
+
+def test_search_suggestions_keyboard_results_and_image(browser, demo_shop, live_server, tmp_path):
+    refresh_suggestions()  # the catalog's phrases (the demo's setup builds them too)
+    shots = ROOT / "docs" / "screenshots" if os.environ.get(SAVE_SCREENSHOTS) == "1" else tmp_path
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(live_server.url + "/")
+    box = page.locator("header input[role=combobox]")
+    box.press_sequentially("dre")
+    options = page.locator('header [role="listbox"]:not([hidden]) [role="option"]')
+    options.first.wait_for()  # suggest.js fetched the suggestions and opened the list
+    assert box.get_attribute("aria-expanded") == "true" and options.count() >= 2
+    texts = options.all_inner_texts()
+    assert all("dre" in text.lower() for text in texts), texts
+    page.screenshot(path=shots / "demo-search-suggest.png")
+
+    box.press("ArrowDown")
+    active = page.locator('header [role="option"][aria-selected="true"]')
+    assert box.get_attribute("aria-activedescendant") == active.get_attribute("id")
+    chosen = active.get_attribute("data-value")
+    assert chosen == texts[0]
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search/\?q="))
+    count = page.locator(".recommender-results__count")
+    assert count.inner_text().endswith(f"for “{chosen}”")
+    cards = page.locator(".recommender-results [data-rec-product]")
+    assert cards.count() > 0 and page.input_value("header input[role=combobox]") == chosen
+    assert Event.objects.filter(type="search", strategy="text", query=chosen, result_count__gt=0).exists()
+    page.screenshot(path=shots / "demo-search-results.png", full_page=True)
+
+    photo = demo_shop[0]
+    page.set_input_files("form.recommender-image-search input[name=image]", photo.image.path)
+    page.click("form.recommender-image-search button[type=submit]")
+    page.wait_for_selector('.recommender-results__count:has-text("for your image")')
+    total = int(count.inner_text().split()[0])
+    keys = page.eval_on_selector_all(
+        ".recommender-results [data-rec-product]", "els => els.map(e => e.dataset.recProduct)"
+    )
+    assert total > 0 and str(photo.pk) in keys[:5]  # the product whose photo it is, among the first
+    assert Event.objects.filter(type="search", strategy="image", query="", result_count=total).count() == 1
+    page.screenshot(path=tmp_path / "search-image.png", full_page=True)
     assert errors == []

@@ -141,6 +141,47 @@ def test_search_by_image(client, catalog):
     assert {r["category"] for r in filtered["results"]} == {"Dress"}
 
 
+def test_every_search_records_an_event_with_its_kind(client, catalog):
+    text = client.get(SEARCH, {"q": "black dress"}).json()
+    sid = client.session[SESSION_ID_KEY]
+    upload = SimpleUploadedFile("look.jpg", jpeg_bytes(RED), content_type="image/jpeg")
+    image = client.post(IMAGE + "?category=Dress", {"image": upload}).json()
+    events = list(Event.objects.filter(type="search").order_by("created_at", "pk"))
+    assert [(e.strategy, e.query, e.result_count, e.session_key) for e in events] == [
+        ("text", "black dress", text["total"], sid),
+        ("image", "", image["total"], sid),  # a photo has no words: an empty query marks it
+    ]
+    assert image["total"] == 2 and events[1].processed  # profiles learn nothing from it
+    assert list(SearchQuery.objects.values_list("normalized", flat=True)) == ["black dress"]  # the log is of words
+
+
+def test_a_click_after_an_image_search_is_not_credited_to_the_text_search_before(client, catalog):
+    client.get(SEARCH, {"q": "maroon dress"})
+    client.post(IMAGE, {"image": SimpleUploadedFile("look.jpg", jpeg_bytes(RED))})
+    sid = client.session[SESSION_ID_KEY]
+    record_event("click", session_key=sid, product_key=catalog["Midi dress"])
+    assert not SearchQuery.objects.filter(clicked=True).exists()
+    client.get(SEARCH, {"q": "ivory skirt"})
+    record_event("click", session_key=sid, product_key=catalog["Pleated skirt"])
+    assert list(SearchQuery.objects.filter(clicked=True).values_list("normalized", flat=True)) == ["ivory skirt"]
+
+
+def test_facets_are_disjunctive_in_both_searches(client, catalog):
+    def categories(body: dict) -> dict[str, int]:
+        return {f["value"]: f["count"] for f in body["facets"]["category"]}
+
+    plain = client.get(SEARCH, {"q": "cotton", "limit": 100}).json()
+    tees = client.get(SEARCH, {"q": "cotton", "category": "T-shirt", "limit": 100}).json()
+    assert {r["category"] for r in tees["results"]} == {"T-shirt"}
+    assert categories(tees) == categories(plain) and len(categories(plain)) >= 4
+    picture = jpeg_bytes(RED)
+    everything = client.post(IMAGE + "?limit=100", {"image": SimpleUploadedFile("a.jpg", picture)}).json()
+    dresses = client.post(IMAGE + "?limit=100&category=Dress", {"image": SimpleUploadedFile("a.jpg", picture)}).json()
+    assert {r["category"] for r in dresses["results"]} == {"Dress"}
+    assert categories(dresses) == categories(everything) and len(categories(everything)) >= 4
+    assert sum(p["count"] for p in dresses["facets"]["price"]) == dresses["total"] == 2
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [

@@ -198,6 +198,48 @@ def test_facets_count_every_result(catalog):
     assert all(p["max"] is None or p["min"] < p["max"] for p in prices)
 
 
+def category_counts(results) -> dict[str, int]:
+    return {f["value"]: f["count"] for f in results.facets["category"]}
+
+
+def price_counts(results) -> dict[tuple, int]:
+    return {(p["min"], p["max"]): p["count"] for p in results.facets["price"]}
+
+
+def test_facets_are_disjunctive(catalog):
+    """Each facet counts with every other active filter but not its own (what shoppers expect)."""
+    names = {v: k for k, v in catalog.items()}
+    plain = search("cotton", limit=100, record=False)
+    assert len(category_counts(plain)) >= 4 and len(price_counts(plain)) >= 3  # a query across the catalog
+
+    tees = search("cotton", filters=SearchFilters(categories=("T-shirt",)), limit=100, record=False)
+    assert {names[k] for k in tees.keys} == {"Cotton T-shirt", "Boxy T-shirt"}  # the results are filtered
+    assert category_counts(tees) == category_counts(plain)  # the other categories keep their counts
+    assert price_counts(tees) == {(0, 25): 2}  # the price facet counts T-shirts only
+
+    cheap = search("cotton", filters=SearchFilters(max_price=Decimal(20)), limit=100, record=False)
+    assert set(cheap.keys) == set(tees.keys)
+    assert price_counts(cheap) == price_counts(plain)  # every price range, not just the chosen one
+    assert category_counts(cheap) == {"T-shirt": 2}  # the category facet counts cheap products only
+
+    # Both: the category facet applies the price filter only, the price facet the category filter only.
+    tops = SearchFilters(categories=("T-shirt", "Sneakers"))
+    both = search("cotton", filters=SearchFilters(categories=tops.categories, max_price=Decimal(20)), limit=100,
+                  record=False)  # fmt: skip
+    assert set(both.keys) == set(tees.keys) and both.total == 2
+    assert category_counts(both) == category_counts(cheap)
+    assert price_counts(both) == price_counts(search("cotton", filters=tops, limit=100, record=False)) == {(0, 25): 3}
+
+
+def test_disjunctive_facets_keep_rules_and_eligibility(catalog):
+    blouses = search("dress", filters=SearchFilters(categories=("Blouse",)), limit=100, record=False)
+    assert {h.category for h in blouses.hits} == {"Blouse"}
+    assert category_counts(blouses)["Dress"] == 2  # the sold-out dress is not counted: in_stock still applies
+    MerchandisingRule.objects.create(name="no coats", action="exclude", target="category", category="Coat")
+    tees = search("cotton", filters=SearchFilters(categories=("T-shirt",)), limit=100, record=False)
+    assert "Coat" not in category_counts(tees) and category_counts(tees)["Sweater"] == 2
+
+
 def test_colour_facet_from_host_attribute(catalog, settings):
     settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_FACET_ATTRIBUTES": {"colour": "colour"}}
     results = search("dress", limit=100, record=False)

@@ -6,16 +6,25 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from django.urls import include, path
 
 from recommender.models import Event, RecommenderSettings, SearchQuery
 from recommender.models.suggestions import SuggestionPhrase
-from recommender.search import Suggestion, log_search, refresh_suggestions, related_searches, search, suggest
+from recommender.search import (
+    Suggestion,
+    log_search,
+    refresh_suggestions,
+    related_searches,
+    search,
+    search_by_image,
+    suggest,
+)
 from recommender.search.receivers import connect
-from tests.factories import product_with_image
-from tests.test_search_ranking import BLACK, shared_catalog
+from tests.factories import jpeg_bytes, product_with_image
+from tests.test_search_ranking import BLACK, RED, shared_catalog
 
 urlpatterns = [path("api/recommender/", include(("recommender.api.search_urls", "recommender_api")))]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -154,14 +163,31 @@ def test_search_logs_only_with_a_shopper_and_when_asked(catalog):
     assert SearchQuery.objects.count() == 1 and Event.objects.filter(type="search", session_key="abc").count() == 1
 
 
+def test_search_by_image_logs_only_with_a_shopper_and_when_asked(catalog):
+    search_by_image(jpeg_bytes(RED), record=False, session_key="abc")
+    search_by_image(jpeg_bytes(RED))  # no shopper: nothing to attribute
+    assert not Event.objects.exists()
+    results = search_by_image(jpeg_bytes(RED), limit=2, session_key="abc")
+    event = Event.objects.get()
+    assert (event.type, event.strategy, event.query, event.session_key) == ("search", "image", "", "abc")
+    assert event.result_count == results.total > len(results.hits) == 2  # every result, not the page
+    assert not SearchQuery.objects.exists()  # no words: nothing for suggestions or query analytics
+    with pytest.raises(ValueError, match="kind"):
+        log_search("red", 1, kind="video", session_key="abc")
+
+
 # --- template tags ---------------------------------------------------------------------------
 
 
-def render(source: str, path: str = "/shop/") -> str:
+def render(source: str, path: str = "/shop/", image: bytes | None = None) -> str:
+    """``source`` rendered for a GET of ``path``, or a POST of ``image`` (multipart) to it."""
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.db import SessionStore
 
-    request = RequestFactory().get(path)
+    if image is None:
+        request = RequestFactory().get(path)
+    else:
+        request = RequestFactory().post(path, {"image": SimpleUploadedFile("look.jpg", image)})
     request.session = SessionStore()
     request.user = AnonymousUser()
     return Template("{% load recommender_search %}" + source).render(Context({"request": request}))
@@ -186,6 +212,27 @@ def test_search_results_tag(catalog):
     assert render("{% search_results %}", "/shop/").count("recommender-card") == 0
     paged = render("{% search_results limit=2 %}", "/shop/?q=cotton")
     assert 'rel="next"' in paged and "offset=2" in paged
+    none = render("{% search_results %}", "/shop/?q=skirt&min_price=100000")
+    assert "0 results for “skirt”" in none and "No products found." in none and "Type a few words" not in none
+
+
+def test_search_results_tag_searches_by_an_uploaded_image(catalog):
+    html = render("{% search_results limit=3 %}", "/shop/?category=Dress", image=jpeg_bytes(RED))
+    assert "2 results for your image" in html and "Midi dress" in html and "Wool jumper" not in html
+    assert 'rel="next"' not in html and "Refine" not in html  # links would lose the image
+    event = Event.objects.get(type="search")
+    assert (event.strategy, event.query, event.result_count) == ("image", "", 2) and event.session_key
+    refused = render("{% search_results %}", "/shop/", image=b"%PDF-1.4 a document")
+    assert "This file cannot be searched: not an image" in refused and "recommender-card" not in refused
+    assert Event.objects.count() == 1
+
+
+def test_search_image_form(catalog):
+    html = render('{% search_image_form action="/search/" label="Search by photo" %}')
+    assert 'method="post"' in html and 'enctype="multipart/form-data"' in html and 'action="/search/"' in html
+    assert 'type="file" name="image"' in html and 'name="csrfmiddlewaretoken"' in html
+    field = html.split('for="')[1].split('"')[0]
+    assert f'id="{field}"' in html and "Search by photo" in html
 
 
 def test_malformed_tags_fail_at_compile_time():
@@ -193,3 +240,5 @@ def test_malformed_tags_fail_at_compile_time():
         Template("{% load recommender_search %}{% search_box bogus=1 %}")
     with pytest.raises(TemplateSyntaxError):
         Template("{% load recommender_search %}{% search_results 1 2 3 4 %}")
+    with pytest.raises(TemplateSyntaxError):
+        Template("{% load recommender_search %}{% search_image_form bogus=1 %}")

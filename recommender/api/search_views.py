@@ -6,8 +6,10 @@
 
 Input is validated here and handed to ``recommender.search``; every 400 has the API's one shape,
 ``{"field": ["message", ...]}``. Queries longer than ``SEARCH_MAX_QUERY_LENGTH`` are cut, not
-refused. A text search records a search event and a search-log row for the current shopper (an
-anonymous shopper gets an id in their session, as with the event endpoint).
+refused. Every search records a search event for the current shopper (an anonymous shopper gets an id in
+their session, as with the event endpoint): a text search with its query and a search-log row,
+a search by image with an empty query and strategy "image". The serializers live with the rest
+of the API's in ``recommender.api.serializers``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -24,14 +26,17 @@ from rest_framework.response import Response
 
 from recommender.api import schema as docs
 from recommender.api.results import product_url
-from recommender.api.serializers import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, FlatListField
+from recommender.api.serializers import (
+    ImageSearchSerializer,
+    SearchFilterSerializer,
+    SearchParamsSerializer,
+    SearchResponseSerializer,
+    SuggestParamsSerializer,
+    SuggestResponseSerializer,
+)
 from recommender.api.views import ApiView, validated
 from recommender.catalog import get_adapter
-from recommender.conf import app_settings
-from recommender.models.suggestions import SuggestionPhrase
 from recommender.search import (
-    MAX_LIMIT,
-    MAX_OFFSET,
     EmptyQuery,
     ImageSearchError,
     SearchFilters,
@@ -41,119 +46,6 @@ from recommender.search import (
     search_by_image,
     suggest,
 )
-from recommender.search.suggestions import MAX_SUGGESTIONS
-
-DEFAULT_LIMIT = 20
-DEFAULT_SUGGESTIONS = 8
-PRICE_DIGITS = 12
-PRICE_PLACES = 4
-
-
-# --- input -----------------------------------------------------------------------------------
-
-
-class CappedIntegerField(serializers.IntegerField):
-    """A positive integer capped at ``cap`` (as the Python API caps it) instead of refused."""
-
-    def __init__(self, *, cap: int, **kwargs: Any) -> None:
-        self.cap = cap
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> int:
-        return min(super().to_internal_value(data), self.cap)
-
-
-class SearchFilterSerializer(serializers.Serializer):
-    limit = CappedIntegerField(
-        cap=MAX_LIMIT, required=False, default=DEFAULT_LIMIT, min_value=1,
-        help_text=f"Results per page, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped.",
-    )  # fmt: skip
-    offset = serializers.IntegerField(
-        required=False, default=0, min_value=0, max_value=MAX_OFFSET, help_text="Results to skip (paging)."
-    )
-    category = FlatListField(
-        child=serializers.CharField(max_length=MAX_CATEGORY_LENGTH, allow_blank=True),
-        required=False, default=list, max_length=MAX_CATEGORIES,
-        help_text="Only products of these categories (repeat the parameter for several).",
-    )  # fmt: skip
-    min_price = serializers.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
-        default=None, help_text="Lowest price (inclusive).",
-    )  # fmt: skip
-    max_price = serializers.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
-        default=None, help_text="Highest price (inclusive).",
-    )  # fmt: skip
-    in_stock = serializers.BooleanField(
-        required=False, default=True, help_text="Only products in stock (default true); false also shows sold-out ones."
-    )
-
-    def validate_category(self, value: list[str]) -> list[str]:
-        return [c for c in value if c]
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        low, high = attrs.get("min_price"), attrs.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise ValidationError({"max_price": ["Must not be below min_price."]})
-        return attrs
-
-
-class SearchParamsSerializer(SearchFilterSerializer):
-    q = serializers.CharField(
-        trim_whitespace=True,
-        help_text='The search text, in websearch syntax ("exact phrase", -excluded). Longer texts are cut to '
-        "SEARCH_MAX_QUERY_LENGTH characters (default 200), not refused.",
-    )
-
-
-class ImageSearchSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo (JPEG, PNG, WebP…); products that look like it are returned.")
-
-
-class SuggestParamsSerializer(serializers.Serializer):
-    q = serializers.CharField(trim_whitespace=True, help_text="What the shopper typed so far.")
-    limit = CappedIntegerField(
-        cap=MAX_SUGGESTIONS, required=False, default=DEFAULT_SUGGESTIONS, min_value=1,
-        help_text=f"How many suggestions, default {DEFAULT_SUGGESTIONS}; values above {MAX_SUGGESTIONS} are capped.",
-    )  # fmt: skip
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-class SearchResultSerializer(serializers.Serializer):
-    product_id = serializers.CharField(help_text="The product's key (its primary key as a string).")
-    score = serializers.FloatField(help_text="Fused relevance; higher is better (pinned products: 1e9).")
-    title = serializers.CharField(allow_blank=True)
-    price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
-    category = serializers.CharField(allow_blank=True)
-    url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
-
-
-class SearchResponseSerializer(serializers.Serializer):
-    strategy = serializers.CharField(help_text='Always "search".')
-    total = serializers.IntegerField(help_text="Results over all pages (the fused candidates, at most a few hundred).")
-    results = SearchResultSerializer(many=True)
-    facets = serializers.DictField(
-        child=serializers.ListField(child=serializers.DictField()),
-        help_text='Counts over all results: "category" [{value, count}], "price" [{min, max, count}] '
-        "(max null = and above), and any SEARCH_FACET_ATTRIBUTES facet [{value, count}].",
-    )
-    did_you_mean = serializers.CharField(
-        allow_null=True, help_text="A corrected query when the query as typed found few products, else null."
-    )
-
-
-class SuggestionSerializer(serializers.Serializer):
-    text = serializers.CharField()
-    kind = serializers.ChoiceField(
-        choices=[SuggestionPhrase.Kind.QUERY, SuggestionPhrase.Kind.PRODUCT, SuggestionPhrase.Kind.CATEGORY],
-        help_text="query: a popular search; product: a product name; category: a category or colour + category.",
-    )
-
-
-class SuggestResponseSerializer(serializers.Serializer):
-    suggestions = SuggestionSerializer(many=True)
 
 
 class ServiceUnavailable(APIException):
@@ -236,7 +128,8 @@ class SearchView(ApiView):
     description=(
         "Upload a photo (multipart/form-data, field `image`); products whose image and fused vectors are "
         "nearest come back in the search reply's shape. Filters and paging are query parameters. An empty, "
-        "corrupt, truncated or oversized file is a 400 that says why."
+        "corrupt, truncated or oversized file is a 400 that says why. Records a search event (empty query, "
+        'strategy "image") for the current shopper.'
     ),
     tags=["search"],
     parameters=[SearchFilterSerializer],
@@ -245,17 +138,14 @@ class SearchView(ApiView):
 )
 class ImageSearchView(ApiView):
     operation_id = "recommender_search_image"
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = (MultiPartParser, FormParser)
 
     def post(self, request: Request) -> Response:
         params = validated(SearchFilterSerializer, _params(request.query_params), request)
         upload = validated(ImageSearchSerializer, request.data, request)["image"]
-        if upload.size is not None and upload.size > int(app_settings.SEARCH_MAX_IMAGE_BYTES):
-            raise ValidationError(
-                {"image": [f"image too large: more than {app_settings.SEARCH_MAX_IMAGE_BYTES} bytes"]}
-            )
-        try:
-            results = search_by_image(upload, filters=_filters(params), limit=params["limit"], offset=params["offset"])
+        try:  # an oversized upload is refused unread (ImageSearchError)
+            results = search_by_image(upload, filters=_filters(params), limit=params["limit"], offset=params["offset"],
+                                      request=request)  # fmt: skip
         except ImageSearchError as exc:
             raise ValidationError({"image": [exc.reason]}) from exc
         except SearchUnavailable as exc:

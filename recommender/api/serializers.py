@@ -1,5 +1,7 @@
 """What clients may send and what they get back; the schema is generated from these classes.
 
+One module for the whole API: recommendations, events, search, search by image, suggestions.
+
 Every 400 body has one shape, ``{"field": ["message", ...]}`` (errors of list items are
 flattened into the list field's messages). Unknown query parameters and body fields are
 ignored, like everywhere in DRF. Free text is cut to what storage holds rather than refused:
@@ -15,13 +17,23 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import empty
 
 from recommender.catalog import CatalogAdapter
 from recommender.events import MAX_QUANTITY
 from recommender.models import EventType
+from recommender.models.suggestions import SuggestionPhrase
 from recommender.recommend import MAX_LIMIT
+from recommender.search import MAX_LIMIT as SEARCH_MAX_LIMIT
+from recommender.search import MAX_OFFSET as SEARCH_MAX_OFFSET
+from recommender.search.suggestions import MAX_SUGGESTIONS
 
 DEFAULT_LIMIT = 8
+SEARCH_DEFAULT_LIMIT = 20
+DEFAULT_SUGGESTIONS = 8
+# Prices as the filters accept them: up to 12 digits, 4 of them decimals.
+PRICE_DIGITS = 12
+PRICE_PLACES = 4
 # Slot and strategy names are stored in 64-character columns (Event, SlotStat).
 MAX_NAME_LENGTH = 64
 MAX_CATEGORIES = 20
@@ -30,11 +42,15 @@ MAX_CATEGORY_LENGTH = 255
 MAX_RESULT_COUNT = 2**31 - 1
 
 
-class LimitField(serializers.IntegerField):
-    """A positive integer; values above MAX_LIMIT are capped, as ``recommend()`` caps them."""
+class CappedIntegerField(serializers.IntegerField):
+    """A positive integer capped at ``cap`` (as the Python API caps it) instead of refused."""
+
+    def __init__(self, *, cap: int, **kwargs: Any) -> None:
+        self.cap = cap
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
-        return min(super().to_internal_value(data), MAX_LIMIT)
+        return min(super().to_internal_value(data), self.cap)
 
 
 class FlatListField(serializers.ListField):
@@ -48,6 +64,22 @@ class FlatListField(serializers.ListField):
             raise ValidationError(
                 [f"Item {int(index) + 1}: {message}" for index, messages in details.items() for message in messages]
             ) from exc
+
+
+class CategoryListField(FlatListField):
+    """The ``category`` filter: repeatable, blank values ignored."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField(max_length=MAX_CATEGORY_LENGTH, allow_blank=True))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", list)
+        kwargs.setdefault("max_length", MAX_CATEGORIES)
+        kwargs.setdefault("help_text", "Only products of these categories (repeat the parameter for several).")
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = empty) -> list[str]:
+        value = super().run_validation(data)
+        return [c for c in value if c]
 
 
 class NullAsBlankCharField(serializers.CharField):
@@ -77,22 +109,15 @@ class BlankAsNullCharField(serializers.CharField):
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    limit = LimitField(
-        required=False, default=DEFAULT_LIMIT, min_value=1,
+    limit = CappedIntegerField(
+        cap=MAX_LIMIT, required=False, default=DEFAULT_LIMIT, min_value=1,
         help_text=f"How many results: a positive integer, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped.",
     )  # fmt: skip
-    category = FlatListField(
-        child=serializers.CharField(max_length=MAX_CATEGORY_LENGTH, allow_blank=True),
-        required=False, default=list, max_length=MAX_CATEGORIES,
-        help_text="Only products of these categories (repeat the parameter for several).",
-    )  # fmt: skip
+    category = CategoryListField()
     slot = serializers.CharField(
         required=False, allow_blank=True, default="",
         help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} characters).',
     )  # fmt: skip
-
-    def validate_category(self, value: list[str]) -> list[str]:
-        return [c for c in value if c]
 
     def validate_slot(self, value: str) -> str:
         return (value or "api")[:MAX_NAME_LENGTH]
@@ -170,3 +195,92 @@ class EventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=EventType.choices)
     product_id = BlankAsNullCharField(source="product_key", allow_null=True)
     created_at = serializers.DateTimeField()
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+class SearchFilterSerializer(serializers.Serializer):
+    """Filters and paging of a search, text or by image (query parameters)."""
+
+    limit = CappedIntegerField(
+        cap=SEARCH_MAX_LIMIT, required=False, default=SEARCH_DEFAULT_LIMIT, min_value=1,
+        help_text=f"Results per page, default {SEARCH_DEFAULT_LIMIT}; values above {SEARCH_MAX_LIMIT} are capped.",
+    )  # fmt: skip
+    offset = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=SEARCH_MAX_OFFSET, help_text="Results to skip (paging)."
+    )
+    category = CategoryListField()
+    min_price = serializers.DecimalField(
+        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
+        default=None, help_text="Lowest price (inclusive).",
+    )  # fmt: skip
+    max_price = serializers.DecimalField(
+        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
+        default=None, help_text="Highest price (inclusive).",
+    )  # fmt: skip
+    in_stock = serializers.BooleanField(
+        required=False, default=True, help_text="Only products in stock (default true); false also shows sold-out ones."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise ValidationError({"max_price": ["Must not be below min_price."]})
+        return attrs
+
+
+class SearchParamsSerializer(SearchFilterSerializer):
+    q = serializers.CharField(
+        trim_whitespace=True,
+        help_text='The search text, in websearch syntax ("exact phrase", -excluded). Longer texts are cut to '
+        "SEARCH_MAX_QUERY_LENGTH characters (default 200), not refused.",
+    )
+
+
+class ImageSearchSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="A photo (JPEG, PNG, WebP…); products that look like it are returned.")
+
+
+class SuggestParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(trim_whitespace=True, help_text="What the shopper typed so far.")
+    limit = CappedIntegerField(
+        cap=MAX_SUGGESTIONS, required=False, default=DEFAULT_SUGGESTIONS, min_value=1,
+        help_text=f"How many suggestions, default {DEFAULT_SUGGESTIONS}; values above {MAX_SUGGESTIONS} are capped.",
+    )  # fmt: skip
+
+
+class SearchResultSerializer(serializers.Serializer):
+    product_id = serializers.CharField(help_text="The product's key (its primary key as a string).")
+    score = serializers.FloatField(help_text="Fused relevance; higher is better (pinned products: 1e9).")
+    title = serializers.CharField(allow_blank=True)
+    price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
+    category = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    strategy = serializers.CharField(help_text='Always "search".')
+    total = serializers.IntegerField(help_text="Results over all pages (the fused candidates, at most a few hundred).")
+    results = SearchResultSerializer(many=True)
+    facets = serializers.DictField(
+        child=serializers.ListField(child=serializers.DictField()),
+        help_text='Counts over all results: "category" [{value, count}], "price" [{min, max, count}] '
+        "(max null = and above), and any SEARCH_FACET_ATTRIBUTES facet [{value, count}]. Disjunctive: a "
+        "facet whose own filter is set counts the results without that filter (the other filters apply).",
+    )
+    did_you_mean = serializers.CharField(
+        allow_null=True, help_text="A corrected query when the query as typed found few products, else null."
+    )
+
+
+class SuggestionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=[SuggestionPhrase.Kind.QUERY, SuggestionPhrase.Kind.PRODUCT, SuggestionPhrase.Kind.CATEGORY],
+        help_text="query: a popular search; product: a product name; category: a category or colour + category.",
+    )
+
+
+class SuggestResponseSerializer(serializers.Serializer):
+    suggestions = SuggestionSerializer(many=True)

@@ -4,7 +4,7 @@
 
     results = search("maroon pullover", filters=SearchFilters(max_price=Decimal("50")), request=request)
     results.hits, results.total, results.facets, results.did_you_mean
-    search_by_image(request.FILES["image"], limit=12)
+    search_by_image(request.FILES["image"], limit=12, request=request)   # logged: strategy "image", query ""
     suggest("blac", limit=8)              # [Suggestion(text="black dress", kind="query"), ...]
     related_searches("black dress")       # ["black skirt", ...]
     refresh_suggestions()                 # beat: rebuild the suggestion phrases

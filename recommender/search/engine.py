@@ -8,11 +8,18 @@ Postgres full text (with lexicon expansion and spelling correction) and pg_trgm 
 Their ranks are fused with ``SEARCH_WEIGHTS`` and ``SEARCH_RRF_K``; the shopper's profile and
 recent popularity then rerank the candidates slightly. Merchandising rules of the ``search``
 slot apply as in recommendations (exclude, boost, bury; pins only among matching products).
+
+Facets are disjunctive, as shoppers expect: each facet counts the results with every other
+active filter applied but not its own, so with ``category=Dress`` selected the category facet
+still counts the other categories (and the price facet counts dresses only). Each lifted filter
+costs one more retrieval (the query vector is cached); without category or price filters there
+is none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -36,13 +43,25 @@ from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
 from recommender.versions import serving_version
 
-__all__ = ["MAX_LIMIT", "MAX_OFFSET", "EmptyQuery", "RETRIEVAL_LISTS", "finish_results", "ranked_lists", "search"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "RETRIEVAL_LISTS",
+    "EmptyQuery",
+    "Retrieve",
+    "finish_results",
+    "ranked_lists",
+    "search",
+]
 
 MAX_LIMIT = 100
 # Deep pages of a relevance ranking are never read; bounding them bounds every list's k.
 MAX_OFFSET = 1000
 SLOT = "search"
 RETRIEVAL_LISTS = ("text_vector", "fused_vector", "fulltext", "trigram")
+
+# The ranked lists of one query under the given filters: {list name: [(key, score), ...]}.
+Retrieve = Callable[[SearchFilters], dict[str, list[tuple[str, float]]]]
 
 
 class EmptyQuery(ValueError):
@@ -86,7 +105,8 @@ def ranked_lists(
     return lists
 
 
-def _shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
+def shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
+    """(user, session id) to personalise and log with: the given ones, else the request's."""
     if request is None or user is not None or session_key:
         return user, session_key
     if create:
@@ -117,13 +137,13 @@ def search(
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
-    user, session_key = _shopper_of(request, user, session_key, create=record)
+    user, session_key = shopper_of(request, user, session_key, create=record)
     version = serving_version()
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
         ensure_phrases(version)
-        lists = ranked_lists(parsed, filters, version, max(int(app_settings.SEARCH_CANDIDATES), offset + limit))
-        finish_results(results, lists, filters, version, user, session_key)
+        k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
+        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key)
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
@@ -145,9 +165,44 @@ def _facts(version: ModelVersion, keys: list[str], filters: SearchFilters, with_
     return facts, vectors
 
 
+def _pool(
+    lists: dict[str, list[tuple[str, float]]],
+    weights: Mapping[str, float],
+    filters: SearchFilters,
+    version: ModelVersion,
+    with_vectors: bool,
+) -> tuple[list[tuple[str, float]], dict[str, ProductFacts], dict]:
+    """(fused (key, score) of the eligible products in rank order, their facts, their vectors)."""
+    fused = reciprocal_rank_fusion(lists, weights, float(app_settings.SEARCH_RRF_K))
+    facts, vectors = _facts(version, [key for key, _ in fused], filters, with_vectors=with_vectors)
+    return [(key, score) for key, score in fused if key in facts and facts[key].eligible], facts, vectors
+
+
+def _facet_rows(
+    retrieve: Retrieve,
+    filters: SearchFilters,
+    version: ModelVersion,
+    weights: Mapping[str, float],
+    rules: list[MerchandisingRule],
+) -> dict[str, list[ProductFacts]]:
+    """For each facet whose own filter is active, the results without that filter (the others kept)."""
+    lifted = {}
+    if filters.categories:
+        lifted["category"] = replace(filters, categories=())
+    if filters.min_price is not None or filters.max_price is not None:
+        lifted["price"] = replace(filters, min_price=None, max_price=None)
+    rows = {}
+    for facet, relaxed in lifted.items():
+        eligible, facts, _ = _pool(retrieve(relaxed), weights, relaxed, version, with_vectors=False)
+        candidates = [Candidate(key, score) for key, score in eligible]
+        pinned, ranked = apply_rules(candidates, {c.key: facts[c.key] for c in candidates}, rules)
+        rows[facet] = [facts[c.key] for c in pinned + ranked]
+    return rows
+
+
 def finish_results(
     results: SearchResults,
-    lists: dict[str, list[tuple[str, float]]],
+    retrieve: Retrieve,
     filters: SearchFilters,
     version: ModelVersion,
     user: Any,
@@ -155,17 +210,19 @@ def finish_results(
     *,
     weights: Mapping[str, float] | None = None,
 ) -> None:
-    """Fuse, check eligibility, rerank, apply rules; fill total, facets and the page's hits."""
+    """Fuse ``retrieve(filters)``, check eligibility, rerank, apply rules; fill total, facets and hits.
+
+    ``retrieve`` is called again with a facet's own filter lifted, for disjunctive facet counts.
+    """
     weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
     k = float(app_settings.SEARCH_RRF_K)
-    fused = reciprocal_rank_fusion(lists, weights, k)
-    keys = [key for key, _ in fused]
+    lists = retrieve(filters)
     profile = None
     if weights.get("personal", 0) > 0:
         profile = stored_profile(user.pk if user is not None else None, session_key, version)
-    facts, vectors = _facts(version, keys, filters, with_vectors=profile is not None)
-    scores = {key: score for key, score in fused if key in facts and facts[key].eligible}
-    pool = [key for key in keys if key in scores]
+    eligible, facts, vectors = _pool(lists, weights, filters, version, with_vectors=profile is not None)
+    scores = dict(eligible)
+    pool = [key for key, _ in eligible]
     extra = {}
     if profile is not None:
         extra["personal"] = personal_ranking(pool, vectors, profile)
@@ -179,7 +236,7 @@ def finish_results(
     final = pinned + ranked
     found_by = {name: {key for key, _ in ranking} for name, ranking in lists.items()}
     results.total = len(final)
-    results.facets = facets([facts[c.key] for c in final])
+    results.facets = facets([facts[c.key] for c in final], **_facet_rows(retrieve, filters, version, weights, rules))
     page = final[results.offset : results.offset + results.limit]
     results.hits = [
         SearchHit(

@@ -2,10 +2,14 @@
 
     facets(rows)   # {"category": [{"value": "Dress", "count": 12}, ...],
                    #  "price": [{"min": 0, "max": 25, "count": 3}, ...], "colour": [...]}
+    facets(rows, category=rows_without_the_category_filter, price=rows_without_the_price_filter)
 
-Counts cover every result (not just the page), after filters and rules. Category and price come
-from the vector rows; other facets (``SEARCH_FACET_ATTRIBUTES = {"colour": "colour"}``) read the
-named attribute of the host's products through the catalog adapter, in one query.
+Counts cover every result (not just the page), after filters and rules. Facets are disjunctive:
+a facet whose own filter is active counts the rows searched without it (``category=``,
+``price=``; the engine retrieves them), so selecting one category still shows the others'
+counts. Category and price come from the vector rows; other facets
+(``SEARCH_FACET_ATTRIBUTES = {"colour": "colour"}``) have no filter of their own and read the
+named attribute of the result rows' host products through the catalog adapter, in one query.
 """
 
 from __future__ import annotations
@@ -37,14 +41,21 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def facets(rows: Sequence[ProductFacts]) -> dict[str, list[dict[str, Any]]]:
-    categories = Counter(f.category for f in rows if f.category)
+def facets(
+    rows: Sequence[ProductFacts],
+    *,
+    category: Sequence[ProductFacts] | None = None,
+    price: Sequence[ProductFacts] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Facet counts of ``rows``; ``category`` / ``price`` are the rows those facets count instead."""
+    categories = Counter(f.category for f in (rows if category is None else category) if f.category)
     out: dict[str, list[dict[str, Any]]] = {
         "category": [{"value": v, "count": n} for v, n in categories.most_common(MAX_VALUES)],
         "price": [],
     }
+    priced = rows if price is None else price
     for low, high in price_ranges(app_settings.SEARCH_PRICE_RANGES):
-        count = sum(1 for f in rows if f.price is not None and f.price >= low and (high is None or f.price < high))
+        count = sum(1 for f in priced if f.price is not None and f.price >= low and (high is None or f.price < high))
         if count:
             out["price"].append({"min": _number(low), "max": _number(high), "count": count})
     attributes = app_settings.SEARCH_FACET_ATTRIBUTES or {}

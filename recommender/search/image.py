@@ -1,11 +1,13 @@
 """Search by image: an uploaded photo → products with the nearest image (and fused) vectors.
 
-    results = search_by_image(request.FILES["image"], filters=SearchFilters(max_price=50))
+    results = search_by_image(request.FILES["image"], filters=SearchFilters(max_price=50), request=request)
 
 The photo goes through the app's robust loader (``load_image``): an empty, truncated, corrupt
 or oversized file raises :class:`ImageSearchError` with a short reason for the shopper. The
 image vector is compared with product image vectors and fused vectors, fused by rank like text
-search, with the same filters, eligibility and merchandising rules.
+search, with the same filters, eligibility, merchandising rules and disjunctive facets. Like a
+text search it is recorded for the shopper (``record=False`` does not): a search event with an
+empty query, strategy "image" and the result count (``querylog``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 from recommender.conf import app_settings
 from recommender.images import ImageLoadError, load_image
 from recommender.search.dense import dense_ranking
-from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results
+from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
+from recommender.search.querylog import IMAGE, log_search
 from recommender.search.results import SearchResults
 from recommender.versions import encoder_for, serving_version
 
@@ -44,13 +47,24 @@ def search_by_image(
     filters: SearchFilters | None = None,
     limit: int = 20,
     offset: int = 0,
+    request: Any = None,
     user: Any = None,
     session_key: str = "",
+    record: bool = True,
 ) -> SearchResults:
-    """One page of products that look like the image in ``source`` (bytes, file, path)."""
+    """One page of products that look like the image in ``source`` (bytes, file, path).
+
+    Records the search when a shopper is known and ``record``; raises :class:`ImageSearchError`
+    for an unusable file and :class:`SearchUnavailable` when nothing can embed it.
+    """
+    max_bytes = int(app_settings.SEARCH_MAX_IMAGE_BYTES)
+    too_large = f"image too large: more than {max_bytes} bytes"
+    size = getattr(source, "size", None)  # an upload knows its size: refused before it is read
+    if isinstance(size, int) and size > max_bytes:
+        raise ImageSearchError(too_large)
     data = source.read() if hasattr(source, "read") else source
-    if isinstance(data, (bytes, bytearray)) and len(data) > int(app_settings.SEARCH_MAX_IMAGE_BYTES):
-        raise ImageSearchError(f"image too large: more than {app_settings.SEARCH_MAX_IMAGE_BYTES} bytes")
+    if isinstance(data, (bytes, bytearray)) and len(data) > max_bytes:
+        raise ImageSearchError(too_large)
     try:
         image = load_image(data, max_pixels=int(app_settings.MAX_IMAGE_PIXELS))
     except ImageLoadError as exc:
@@ -60,17 +74,23 @@ def search_by_image(
         raise SearchUnavailable("No products have been indexed yet.")
     try:
         vector = encoder_for(version).encode_images([image])[0]
-    except Exception as exc:  # noqa: BLE001 - any loading failure means the same to the caller
+    except Exception as exc:
         raise SearchUnavailable(f"The image encoder is unavailable: {exc}") from exc
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
+    user, session_key = shopper_of(request, user, session_key, create=record)
     k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
-    lists = {
-        "image_vector": dense_ranking(vector, version, filters, column="image_embedding", k=k),
-        "fused_vector": dense_ranking(vector, version, filters, column="embedding", k=k),
-    }
+
+    def retrieve(f: SearchFilters) -> dict[str, list[tuple[str, float]]]:
+        return {
+            "image_vector": dense_ranking(vector, version, f, column="image_embedding", k=k),
+            "fused_vector": dense_ranking(vector, version, f, column="embedding", k=k),
+        }
+
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
-    finish_results(results, lists, filters, version, user, session_key, weights=weights)
+    finish_results(results, retrieve, filters, version, user, session_key, weights=weights)
+    if record and (request is not None or user is not None or session_key):
+        log_search("", results.total, kind=IMAGE, user=user, session_key=session_key)
     return results

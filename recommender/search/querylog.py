@@ -1,7 +1,15 @@
-"""The search log: a search event and a ``SearchQuery`` row per search; clicks and purchases mark it.
+"""The search log: a search event per search, a ``SearchQuery`` row per text search; clicks and
+purchases mark the row.
 
-    log_search("Maroon  pullover", 17, request=request)   # Event(type="search") + SearchQuery
+    log_search("Maroon  pullover", 17, request=request)   # Event(type="search", strategy="text") + SearchQuery
+    log_search("", 12, kind="image", request=request)     # Event(type="search", strategy="image", query="")
     mark_outcome(event)                                   # a click/purchase marks the latest search
+
+Every search records an event with its result count; the event's ``strategy`` says how the
+shopper searched (``"text"`` or ``"image"``). A search by image has no words: its event's query
+is empty, and it writes no ``SearchQuery`` row (that log is of words: suggestions, top and
+zero-result queries), but it still counts as the session's latest search, so a click after it is
+not credited to an earlier text search.
 
 The log row keeps the normalised query and a one-way hash of the shopper's anonymous session id
 (never the user, never the raw session; the hash of ``recommender.privacy``, so exports and
@@ -19,11 +27,11 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from recommender.events import EventError, record_event, shopper
+from recommender.events import MAX_RESULT_COUNT, EventError, record_event, shopper
 from recommender.models import Event, EventType, SearchQuery
 from recommender.search.normalize import normalize_query
 
-__all__ = ["log_search", "mark_outcome", "session_hash"]
+__all__ = ["IMAGE", "SEARCH_KINDS", "TEXT", "log_search", "mark_outcome", "session_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +39,9 @@ logger = logging.getLogger(__name__)
 CLICK_WINDOW = timedelta(minutes=30)
 PURCHASE_WINDOW = timedelta(days=1)
 LOG_QUERY_LENGTH = 500
+# How a shopper searched, stored in the search event's ``strategy``.
+TEXT, IMAGE = "text", "image"
+SEARCH_KINDS = (TEXT, IMAGE)
 
 
 def session_hash(session_key: str) -> str:
@@ -45,19 +56,30 @@ def log_search(
     query: str,
     result_count: int,
     *,
+    kind: str = TEXT,
     request: Any = None,
     user: AbstractBaseUser | None = None,
     session_key: str = "",
 ) -> SearchQuery | None:
-    """Record one search: an Event (profiles, analytics) and a SearchQuery row (suggestions)."""
+    """Record one search: an Event (profiles, analytics) and, for text, a SearchQuery row (suggestions).
+
+    ``kind="image"`` records a search by image (``query`` is ignored): the event only, with an
+    empty query. Returns the log row, or None when none was written.
+    """
+    if kind not in SEARCH_KINDS:
+        raise ValueError(f"Unknown search kind {kind!r}; expected one of {', '.join(SEARCH_KINDS)}.")
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)  # like the event endpoint: gives the shopper an id
+    if kind == IMAGE:
+        _record_image_search(result_count, user, session_key)
+        return None
     normalized = normalize_query(query, LOG_QUERY_LENGTH)
     if not normalized:
         return None
     if user is not None or session_key:
         try:
-            record_event("search", user=user, session_key=session_key, query=query, result_count=result_count)
+            record_event("search", user=user, session_key=session_key, query=query, result_count=result_count,
+                         strategy=TEXT)  # fmt: skip
         except EventError as exc:  # the search itself succeeded: keep the log row
             logger.warning("Search event not recorded: %s", exc)
     return SearchQuery.objects.create(
@@ -66,6 +88,22 @@ def log_search(
         session_hash=session_hash(session_key),
         result_count=max(0, int(result_count)),
     )
+
+
+def _record_image_search(result_count: int, user: AbstractBaseUser | None, session_key: str) -> Event | None:
+    """The event of a search by image: no words, so nothing for the profile to learn."""
+    if user is None and not session_key:
+        return None
+    try:
+        event = record_event(
+            "search", user=user, session_key=session_key, strategy=IMAGE,
+            result_count=min(max(0, int(result_count)), MAX_RESULT_COUNT), update_profile=False,
+        )  # fmt: skip
+    except EventError as exc:  # the search itself succeeded
+        logger.warning("Image search event not recorded: %s", exc)
+        return None
+    Event.objects.filter(pk=event.pk).update(processed=True)  # nothing pending for the profile catch-up
+    return event
 
 
 def mark_outcome(event: Event) -> int:
@@ -81,10 +119,17 @@ def mark_outcome(event: Event) -> int:
             session_hash=digest, created_at__lte=event.created_at, created_at__gte=event.created_at - window
         )
         .order_by("-created_at")
-        .values_list("pk", flat=True)
+        .values_list("pk", "created_at")
         .first()
     )
     if latest is None:
         return 0
+    pk, searched_at = latest
+    by_image_since = Event.objects.filter(
+        type=EventType.SEARCH, strategy=IMAGE, session_key=event.session_key, created_at__gt=searched_at,
+        created_at__lte=event.created_at,
+    )  # fmt: skip
+    if by_image_since.exists():  # the latest search was by image: nothing typed to credit
+        return 0
     field = "clicked" if event.type == EventType.CLICK else "purchased"
-    return SearchQuery.objects.filter(pk=latest).update(**{field: True})
+    return SearchQuery.objects.filter(pk=pk).update(**{field: True})

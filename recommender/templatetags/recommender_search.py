@@ -5,12 +5,18 @@
     {% search_box action="/search/" placeholder="Search products" limit=6 %}
     {% search_results %}                               (searches request.GET and renders the results)
     {% search_results limit=24 template="shop/search.html" %}
+    {% search_image_form %}                            (POST form with a photo, "image"; to this page)
+    {% search_image_form action="/search/" label="Search by photo" %}
 
 ``search_box`` renders ``recommender/search/box.html``: an ARIA combobox wired to the suggestion
 endpoint by ``recommender/suggest.js`` (no framework). ``search_results`` reads ``q``,
 ``category``, ``min_price``, ``max_price`` and ``offset`` from the query string, calls
 ``recommender.search.search`` (which logs the search for the shopper) and renders
 ``recommender/search/results.html`` (override it, or include it with your own ``results``).
+When the page is a POST with an uploaded ``image`` (the form of ``search_image_form``, rendered
+by ``recommender/search/image_form.html``), ``search_results`` searches by that image instead
+(``recommender.search.search_by_image``, logged the same way) with the query string's filters;
+an unusable file renders its reason. The host view only has to accept POST (CSRF applies).
 Result links carry ``data-rec-*`` attributes, so ``{% recommender_beacon %}`` records clicks and
 the search log learns which queries led somewhere. A failing search renders an empty block and
 logs the error (``TEMPLATE_ERRORS_RAISE`` raises instead).
@@ -21,7 +27,7 @@ from __future__ import annotations
 import itertools
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import template
 from django.template.loader import select_template
@@ -29,6 +35,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from recommender.conf import app_settings
+
+if TYPE_CHECKING:
+    from recommender.search import SearchFilters
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -86,38 +95,70 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
+def _filters(params: Any) -> SearchFilters:
+    """The query string's filters (unusable values are ignored, never an error page)."""
+    from recommender.search import SearchFilters
+
+    return SearchFilters(
+        categories=tuple(c for c in params.getlist("category") if c),
+        min_price=_decimal(params.get("min_price")), max_price=_decimal(params.get("max_price")),
+    )  # fmt: skip
+
+
 @register.simple_tag(takes_context=True)
 def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, template: str = "") -> SafeString:
-    """Search the request's ``q`` (with its filters) and render one page of results."""
-    from recommender.search import EmptyQuery, SearchFilters, related_searches, search
+    """Search the request's ``q`` (or its uploaded ``image``), with its filters; render one page of results."""
+    from recommender.search import (
+        EmptyQuery,
+        ImageSearchError,
+        SearchUnavailable,
+        related_searches,
+        search,
+        search_by_image,
+    )
 
     request = context.get("request")
     if request is None:
         return mark_safe("")
     params = request.GET
     query = params.get("q", "")
-    results, related = None, []
-    if query.strip():
-        filters = SearchFilters(
-            categories=tuple(c for c in params.getlist("category") if c),
-            min_price=_decimal(params.get("min_price")), max_price=_decimal(params.get("max_price")),
-        )  # fmt: skip
-        try:
+    results, related, error, upload = None, [], "", None
+    try:
+        upload = request.FILES.get("image") if request.method == "POST" else None
+        if upload is not None:
+            query = ""
+            results = search_by_image(upload, filters=_filters(params), limit=int(limit), request=request)
+        elif query.strip():
             results = search(
-                query, filters=filters, limit=int(limit), offset=_int(params.get("offset")), request=request
+                query, filters=_filters(params), limit=int(limit), offset=_int(params.get("offset")), request=request
             )
             related = related_searches(query)
-        except EmptyQuery:
-            results = None
-        except Exception:
-            if app_settings.TEMPLATE_ERRORS_RAISE:
-                raise
-            logger.exception("Search results for %r failed; rendering them empty.", query[:100])
-            return mark_safe("")
+    except EmptyQuery:
+        results = None
+    except ImageSearchError as exc:
+        error = f"This file cannot be searched: {exc.reason}."
+    except SearchUnavailable:
+        error = "Search by image is unavailable right now."
+    except Exception:
+        if app_settings.TEMPLATE_ERRORS_RAISE:
+            raise
+        logger.exception("Search results for %r failed; rendering them empty.", query[:100])
+        return mark_safe("")
     names = [str(template)] if template else []
     html = select_template([*names, "recommender/search/results.html"]).render(
-        {"results": results, "query": query, "related": related, "cards": _cards(results) if results else []},
+        {"results": results, "query": query, "related": related, "cards": _cards(results) if results else [],
+         "by_image": upload is not None, "error": error},
         request,
+    )  # fmt: skip
+    return mark_safe(html)
+
+
+@register.simple_tag(takes_context=True)
+def search_image_form(context: template.Context, action: str = "", label: str = "Search by image") -> SafeString:
+    """A form that posts a photo (field ``image``) to ``action`` (default: this page) for ``search_results``."""
+    html = select_template(["recommender/search/image_form.html"]).render(
+        {"action": action, "label": label, "input_id": f"recommender-image-search-{next(_ids)}"},
+        context.get("request"),
     )
     return mark_safe(html)
 

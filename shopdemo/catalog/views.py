@@ -32,7 +32,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    """Results come from {% search_results %}: hybrid search over the recommender's index."""
+    """Results come from {% search_results %}: hybrid search over the recommender's index, or search
+    by image when the page's {% search_image_form %} posts a photo (hence GET and POST)."""
     return render(request, "shop/search.html", {"categories": categories()})
 
 
