@@ -148,6 +148,45 @@ def test_baselines_on_a_tiny_log():
     assert c[1] == pytest.approx(2 / math.sqrt(6), rel=1e-4)
 
 
+def test_own_purchases_count_only_purchases_newest_first():
+    from recommender.behaviour.data import EVENT_TYPES
+    from recommender.behaviour.repurchase import own_purchase_scores, repeat_purchases
+
+    # distinct items by their newest purchase: c (1.0), a (0.9), b (0.9 ** 2)
+    assert own_purchase_scores(["a", "b", "a", "c"]) == pytest.approx({"c": 1.0, "a": 0.9, "b": 0.81})
+    view, buy = EVENT_TYPES["view"], EVENT_TYPES["purchase"]
+    # bought 2, viewed 3, bought 1: 1 -> 1.0, 2 -> 0.9, the viewed 3 -> 0
+    assert Repurchase(np.ones(5)).own([[2, 3, 1]], [[buy, view, buy]])[0].tolist() == pytest.approx([0, 1, 0.9, 0, 0])
+    # without types (H&M) every history item is a purchase
+    assert Repurchase(np.ones(5)).own([[2, 3, 1]])[0].tolist() == pytest.approx([0, 1, 0.81, 0.9, 0])
+    # a repeat is a second purchase of one item; buying then viewing it is not
+    assert repeat_purchases([[1, 2, 1], [3, 4, 3]], [[buy, view, buy], [buy, view, view]]) == 1
+    assert repeat_purchases([[1, 2, 1, 2, 1]]) == 3
+    assert repeat_purchases([[1, 2, 3]], [[buy, buy, buy]]) == 0
+
+
+def test_serving_blend_orders_like_the_offline_blend():
+    """cos + (w / |q|) · own (serving, pgvector units) ranks like log_softmax(q · x + c) + w · own."""
+    from recommender.behaviour.evaluate import Blend
+    from recommender.behaviour.serving import BehaviourQuery, blend_scores
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # stored product vectors are unit length
+    q = rng.normal(size=8)
+    q *= 7.5 / np.linalg.norm(q)  # |q| far from 1, so the scale matters
+    own = np.zeros(60)
+    own[[3, 10, 42, 55]] = [1.0, 0.9, 0.81, 0.729]
+    weight = 2.0
+    offline = Blend(lambda h, t=None: (x @ q + 2.0)[None], lambda h, t=None: own[None], weight)([[0]])[0]
+    query = BehaviourQuery((q / np.linalg.norm(q)).astype(np.float32), float(np.linalg.norm(q)), weight)
+    similarities = {str(i): float(x[i] @ query.vector) for i in range(60)}  # what pgvector returns
+    served = blend_scores(query, similarities, {str(i): float(own[i]) for i in np.flatnonzero(own)})
+    assert [int(k) for k, _ in served] == np.argsort(-offline, kind="stable").tolist()
+    # the purchases do not simply all come first: the model's scores still count
+    assert sorted(int(k) for k, _ in served[:4]) != [3, 10, 42, 55]
+
+
 # --- training ---------------------------------------------------------------------------------------
 
 

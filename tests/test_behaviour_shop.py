@@ -59,9 +59,62 @@ def _view(keys, session: str, names: list[str]) -> None:
     ])  # fmt: skip
 
 
+def _rebuyers(keys: dict[str, str], shoppers: int = 30) -> None:
+    """Shoppers who each buy one staple product again and again between views of others.
+
+    Their second-newest product (the validation target) is the staple once more.
+    """
+    rng = np.random.default_rng(1)
+    names = [n for n in keys if n != "dress-out"]
+    start = timezone.now() - timedelta(days=2)
+    rows = []
+    for s in range(shoppers):
+        staple = names[int(rng.integers(len(names)))]
+        others = [n for n in names if n != staple]
+        views = [others[i] for i in rng.choice(len(others), 4, replace=False)]
+        plan = [views[0], staple, views[1], staple, views[2], staple, views[3]]
+        for step, name in enumerate(plan):
+            rows.append(Event(type="purchase" if name == staple else "view", session_key=f"r{s}",
+                              product_key=keys[name], created_at=start + timedelta(minutes=10 * s + step),
+                              processed=True))  # fmt: skip
+    Event.objects.bulk_create(rows)
+
+
+def _buy_and_view(keys, session: str, plan: list[tuple[str, str]]) -> None:
+    now = timezone.now()
+    Event.objects.bulk_create([
+        Event(type=type_, session_key=session, product_key=keys[n], created_at=now + timedelta(seconds=i))
+        for i, (type_, n) in enumerate(plan)
+    ])  # fmt: skip
+
+
+def _exclude_purchased(value: bool) -> None:
+    from recommender.models import RecommenderSettings
+
+    settings = RecommenderSettings.get()
+    settings.exclude_purchased = value
+    settings.save()
+
+
 def test_no_active_model_means_fallback(vector_shop, behaviour_settings):
     _view(vector_shop, "fresh", ["dress-a"])
     assert behaviour_user_vector(None, "fresh") is None
+
+
+def test_no_active_model_keeps_the_profile_path_with_purchases(vector_shop, behaviour_settings):
+    from recommender.profiles import get_profile_vector
+    from recommender.recommend import recommend
+
+    # a trained but inactive version with a repurchase weight is not used
+    ModelVersion.objects.create(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.READY,
+                                metrics={"repurchase_weight": 16.0})  # fmt: skip
+    _exclude_purchased(False)
+    _buy_and_view(vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"),
+                                         ("view", "bag-a")])  # fmt: skip
+    recs = recommend("for_you", session_key="buyer", limit=5)
+    profile = get_profile_vector(None, "buyer", serving_version())
+    assert len(recs) == 5 and recs.keys[0] == nearest(profile, k=1)[0][0]
+    assert all(r.reason.startswith("Because you") for r in recs), [r.reason for r in recs]
 
 
 def test_train_command_registers_activates_and_serves(vector_shop, behaviour_settings):
@@ -73,6 +126,9 @@ def test_train_command_registers_activates_and_serves(vector_shop, behaviour_set
     folder = behaviour_settings / version.artifact
     assert {"model.pt", "config.json", "items.json", "training_curves.png"} <= {p.name for p in folder.iterdir()}
     assert version.metrics["valid"]["ndcg@10"] > 0 and "test" in version.metrics
+    # views only, nobody buys anything twice: no repurchase weight, and no tuning passes spent
+    assert version.metrics["repurchase_weight"] == 0.0
+    assert version.metrics["repurchase"] == {"repeat_purchases": 0, "weight": 0.0}
 
     # a shopper who just viewed a dress: the vector (4-d, unit) lies among the coats
     _view(vector_shop, "new", ["bag-b", "dress-b"])
@@ -133,3 +189,48 @@ def test_evaluate_command_on_the_shop(vector_shop, behaviour_settings, tmp_path)
     assert {"behaviour_shop.md", "behaviour_shop_epochs.png", "behaviour_shop_by_k.png"} <= {
         p.name for p in tmp_path.iterdir()
     }
+
+
+def test_repurchase_weight_is_tuned_and_for_you_offers_to_buy_again(vector_shop, behaviour_settings):
+    from django.core.cache import cache
+
+    from recommender.behaviour.evaluate import BLEND_GRID
+    from recommender.behaviour.train import train_behaviour
+    from recommender.recommend import recommend
+
+    _events(vector_shop)
+    _rebuyers(vector_shop)
+    version = train_behaviour(activate=True)
+    tuned = version.metrics["repurchase"]
+    assert tuned["repeat_purchases"] == 30 * 2 and tuned["metric"] == "valid_map@12"
+    assert set(tuned["by_weight"]) == {str(w) for w in BLEND_GRID}
+    # the re-bought staple is every rebuyer's validation target: blending the purchases helps
+    weight = version.metrics["repurchase_weight"]
+    assert weight > 0 and tuned["by_weight"][str(weight)] > tuned["by_weight"]["0.0"]
+
+    # a shopper who keeps buying coat-b, just viewed a bag; the shop keeps purchases in "for you"
+    _buy_and_view(vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"),
+                                         ("view", "bag-a")])  # fmt: skip
+    _exclude_purchased(False)
+    back = {v: k for k, v in vector_shop.items()}
+    recs = recommend("for_you", session_key="buyer", limit=5)
+    assert (back[recs.keys[0]], recs.items[0].reason) == ("coat-b", "Buy again"), [back[k] for k in recs.keys]
+    # the model's candidates follow, with their own reasons
+    model_hits = {k for k, _ in nearest(behaviour_user_vector(None, "buyer"), k=20)}
+    assert len(recs) == 5 and set(recs.keys[1:]) <= model_hits
+    assert all(r.reason.startswith("Because you") for r in recs.items[1:]), [r.reason for r in recs]
+
+    # the shop excludes purchases: coat-b never appears, the model alone ranks
+    _exclude_purchased(True)
+    excluded = recommend("for_you", session_key="buyer", limit=11)
+    assert vector_shop["coat-b"] not in excluded.keys and len(excluded) > 5
+    assert not any(r.reason == "Buy again" for r in excluded)
+
+    # a version without a repurchase weight serves the model alone: the same list when purchases
+    # are excluded, and no "Buy again" when they are not
+    version.metrics = {**version.metrics, "repurchase_weight": 0.0}
+    version.save(update_fields=["metrics"])
+    cache.clear()
+    assert recommend("for_you", session_key="buyer", limit=11).items == excluded.items
+    _exclude_purchased(False)
+    assert not any(r.reason == "Buy again" for r in recommend("for_you", session_key="buyer", limit=11))

@@ -3,8 +3,9 @@
 Training code (``data``, ``model``, ``train``, ``baselines``, ``evaluate``, ``plots``) is kept
 apart from serving (``serving``), which only loads a saved artifact and runs one forward pass::
 
-    from recommender.behaviour.serving import behaviour_user_vector
+    from recommender.behaviour.serving import behaviour_query, behaviour_user_vector
     vector = behaviour_user_vector(user_id, session_key)   # None -> use the profile vector
+    query = behaviour_query(user_id, session_key)          # + |q| and the repurchase weight
 
     from recommender.behaviour.train import train_behaviour
     version = train_behaviour(activate=True)               # manage.py recommender_train

@@ -71,13 +71,22 @@ class Repurchase:
                 out[row, item] = 2.0 + (len(recent) - rank)
         return out
 
-    def own(self, histories) -> np.ndarray:
-        """Only the repurchase part: 0 for items the user never had, else decaying with recency."""
+    def own(self, histories, types=None) -> np.ndarray:
+        """Only the repurchase part: 0 for items the user never bought, else decaying with recency.
+
+        The score is :func:`~recommender.behaviour.repurchase.own_purchase_scores` (what serving
+        adds too). With ``types`` (shop sequences mix views and purchases) only purchases count;
+        without them (H&M) every history item is a purchase.
+        """
+        from recommender.behaviour.data import PURCHASE
+        from recommender.behaviour.repurchase import own_purchase_scores
+
         out = np.zeros((len(histories), len(self.pop)), dtype=np.float32)
         for row, history in enumerate(histories):
-            recent = list(dict.fromkeys(reversed(history)))[: self.last]
-            for rank, item in enumerate(recent):
-                out[row, item] = 0.9**rank
+            kinds = types[row] if types is not None else [PURCHASE] * len(history)
+            bought = [item for item, t in zip(history, kinds, strict=True) if t == PURCHASE]
+            for item, score in own_purchase_scores(bought, self.last).items():
+                out[row, item] = score
         return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from recommender.behaviour.data import EvalSet
 from recommender.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 
-__all__ = ["CURVE_KS", "evaluate", "popularity_percentiles"]
+__all__ = ["BLEND_GRID", "CURVE_KS", "Blend", "OwnPurchases", "evaluate", "popularity_percentiles", "tune_blend"]
 
 # Cut-offs of the "metric by K" plot.
 CURVE_KS = (1, 5, 10, 20, 50, 100)
@@ -111,14 +111,18 @@ class Blend:
         return s.astype(np.float32)
 
 
-class _Own:
-    """The repurchase part of :class:`Repurchase` as a scorer."""
+class OwnPurchases:
+    """The repurchase part of :class:`~recommender.behaviour.baselines.Repurchase` as a scorer.
+
+    Blended with the model on H&M here, and when a shop model is trained
+    (:func:`recommender.behaviour.train.tune_repurchase`); serving adds the same score.
+    """
 
     def __init__(self, repurchase) -> None:
         self.repurchase = repurchase
 
     def __call__(self, histories, types=None) -> np.ndarray:
-        return self.repurchase.own(histories)
+        return self.repurchase.own(histories, types)
 
 
 def tune_blend(model_scorer, other, valid: EvalSet, counts, metric: str, ks) -> tuple[float, dict]:
@@ -194,7 +198,7 @@ def run_evaluation(
     scorers = {"behaviour model": model_scorer, **standard_baselines(split.train, data.features, data.n_items, counts)}
     ks = (10, 50) if dataset != "hm" else (12,)
     if dataset == "hm":
-        own = _Own(Repurchase(counts))
+        own = OwnPurchases(Repurchase(counts))
         best_w, by_weight = tune_blend(model_scorer, own, split.valid, counts, "map@12", ks)
         report["blend"] = {"with": "own purchases (recency-decayed)", "valid_map@12_by_weight": by_weight,
                            "weight": best_w}  # fmt: skip

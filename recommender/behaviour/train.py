@@ -7,7 +7,9 @@
 
 Softmax cross-entropy over the whole catalogue at every position of every training sequence
 (sampled softmax with shared uniform negatives above ``full_softmax_max_items``), Adam, early
-stopping on validation NDCG@10 (the best epoch's weights are kept), seeded.
+stopping on validation NDCG@10 (the best epoch's weights are kept), seeded. On the shop,
+``train_behaviour`` then tunes the weight of the shopper's own purchases (``tune_repurchase``)
+that serving blends with the model.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from recommender.behaviour.data import EvalSet
 from recommender.behaviour.evaluate import evaluate
 from recommender.behaviour.model import BehaviourModel, pad_left
 
-__all__ = ["ModelScorer", "TrainResult", "fit", "resolve_device", "train_behaviour"]
+__all__ = ["ModelScorer", "TrainResult", "fit", "resolve_device", "train_behaviour", "tune_repurchase", "valid_sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,14 @@ def _windows(
     return out
 
 
+def valid_sample(valid: EvalSet, cfg: dict[str, Any]) -> EvalSet:
+    """The validation users early stopping scores: a fixed, seeded sample of ``valid_max_users``."""
+    limit = int(cfg["valid_max_users"])
+    if limit and len(valid) > limit:
+        valid = valid.subset(sorted(np.random.default_rng(int(cfg["seed"])).choice(len(valid), limit, replace=False)))
+    return valid
+
+
 def fit(
     features: np.ndarray,
     train: list[list[int]],
@@ -113,9 +123,7 @@ def fit(
     generator = torch.Generator().manual_seed(int(cfg["seed"]))
     batch_size = int(cfg["batch_size"])
     result = TrainResult(model=model, device=str(device))
-    limit = int(cfg["valid_max_users"])
-    if limit and len(valid) > limit:  # early stopping on a fixed, seeded sample of the validation users
-        valid = valid.subset(sorted(np.random.default_rng(int(cfg["seed"])).choice(len(valid), limit, replace=False)))
+    valid = valid_sample(valid, cfg)
     best_score, best_state, stale = -1.0, None, 0
     started = time.perf_counter()
     for epoch in range(1, int(cfg["epochs"]) + 1):
@@ -179,6 +187,41 @@ def fit(
 
 # --- this shop ------------------------------------------------------------------------------------
 
+# The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
+REPURCHASE_METRIC = "map@12"
+
+
+def tune_repurchase(model: BehaviourModel, data, split, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The weight of the shopper's own purchases in ``log_softmax(model) + weight * own``, and how it was found.
+
+    Exactly the offline evaluation's search (:func:`~recommender.behaviour.evaluate.tune_blend`
+    over ``BLEND_GRID`` with :class:`~recommender.behaviour.evaluate.OwnPurchases`, purchases only),
+    on the validation users early stopping used (``valid_max_users``), so it costs at most nine
+    validation passes. Skipped (weight 0, no passes) when nobody in ``data`` bought a product
+    twice: there is no re-buying for the weight to predict.
+    """
+    from recommender.behaviour.baselines import Repurchase, item_counts
+    from recommender.behaviour.evaluate import OwnPurchases, tune_blend
+    from recommender.behaviour.repurchase import repeat_purchases
+
+    out: dict[str, Any] = {"repeat_purchases": repeat_purchases(data.sequences, data.types), "weight": 0.0}
+    if not out["repeat_purchases"]:
+        return out
+    started = time.perf_counter()
+    counts = item_counts(split.train, data.n_items)
+    valid = valid_sample(split.valid, cfg)
+    weight, by_weight = tune_blend(
+        ModelScorer(model), OwnPurchases(Repurchase(counts)), valid, counts, REPURCHASE_METRIC, (12,)
+    )
+    out.update(
+        weight=float(weight),
+        metric=f"valid_{REPURCHASE_METRIC}",
+        by_weight={str(w): float(v) for w, v in by_weight.items()},
+        valid_users=len(valid),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return out
+
 
 def train_behaviour(
     *,
@@ -193,7 +236,9 @@ def train_behaviour(
     Sequences are each user's (or anonymous session's) views, clicks, add-to-carts and
     purchases in time order; item features are the serving encoder version's fused vectors.
     Leave-one-out: the newest item of every sequence is the test target, the one before it the
-    validation target (early stopping). ``activate=True`` activates the new version;
+    validation target (early stopping, and :func:`tune_repurchase`, whose weight is stored as
+    ``metrics["repurchase_weight"]`` and used by "for you" when the shop keeps purchased
+    products in recommendations). ``activate=True`` activates the new version;
     ``activate=None`` activates it when ``auto_activate`` is set and its validation NDCG@10
     beats the active version's recorded one (or none is active). Returns the ModelVersion.
     """
@@ -228,6 +273,7 @@ def train_behaviour(
         counts = item_counts(split.train, data.n_items)
         test = evaluate(ModelScorer(result.model), split.test, ks=(10, 50), counts=counts)
         profile = evaluate(ProfileVector(data.features), split.test, ks=(10, 50), counts=counts)
+        repurchase = tune_repurchase(result.model, data, split, cfg)
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
             "valid": {k: v for k, v in result.best_valid.items()},
@@ -237,6 +283,8 @@ def train_behaviour(
             "train_seconds": round(result.seconds, 1),
             "sequences": len(data.sequences),
             "items": data.n_items,
+            "repurchase_weight": repurchase["weight"],
+            "repurchase": repurchase,
         }
         save_artifact(result.model, folder, item_keys=data.item_keys,
                       extra={"encoder_version_id": data.info["encoder_version"], "metrics": metrics})  # fmt: skip
@@ -254,7 +302,8 @@ def train_behaviour(
     version.metrics = {**metrics, "history": result.history}
     version.state, version.progress = ModelVersion.State.READY, 1.0
     version.message = (
-        f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}"
+        f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
+        f"repurchase weight {repurchase['weight']:g}"
     )
     version.save()
     if activate is None and cfg["auto_activate"]:

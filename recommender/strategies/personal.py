@@ -3,17 +3,31 @@
 "For you" queries the product vectors with the active behaviour model's user vector, else
 the shopper's profile vector; a shopper with no history gets trending products. Each
 result carries the reason: the past product it is closest to.
+
+When the shop keeps purchased products in recommendations (``exclude_purchased`` off: fashion
+basics, groceries) and the active behaviour model was trained with a positive repurchase weight,
+"for you" also ranks the shopper's own purchases among the model's candidates, scored like the
+offline blend that beat both (:func:`recommender.behaviour.serving.blend_scores`); those carry
+the reason "Buy again". With ``exclude_purchased`` on, nothing of this runs.
+
+A user who opted out of personalisation is treated as a shopper without history: "for you"
+is trending and "recently viewed" is empty, whatever events are stored.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from recommender.models import Event, EventType
+from recommender.models import Event, EventType, RecommenderSettings
 from recommender.profiles import get_profile_vector, owner_filter, product_vectors
 from recommender.storage import VectorFilter, nearest
 from recommender.strategies.base import Candidate, Context
 from recommender.strategies.popularity import trending
+
+if TYPE_CHECKING:
+    from recommender.behaviour.serving import BehaviourQuery
 
 REASON_VERBS = {
     EventType.VIEW: "viewed",
@@ -23,11 +37,12 @@ REASON_VERBS = {
 }
 # The products a reason can point at: the shopper's most recent ones.
 REASON_HISTORY = 20
+BUY_AGAIN = "Buy again"
 
 
 def history(ctx: Context, types: tuple[str, ...], limit: int) -> list[tuple[str, str]]:
     """(product key, event type) of the shopper's latest distinct products, newest first."""
-    if not ctx.has_shopper:
+    if not ctx.personalised:
         return []
     rows = (
         Event.objects.filter(owner_filter(ctx.user_id, ctx.session_key), type__in=types)
@@ -52,12 +67,13 @@ def recently_viewed(ctx: Context) -> list[Candidate]:
 
 
 def for_you(ctx: Context) -> list[Candidate]:
-    vector = None
-    if ctx.version is not None and ctx.has_shopper:
+    vector, query = None, None
+    if ctx.version is not None and ctx.personalised:
         # The active behaviour model first (its query vector lives in the item space), else the profile.
-        from recommender.behaviour.serving import behaviour_user_vector
+        from recommender.behaviour.serving import behaviour_query
 
-        vector = behaviour_user_vector(ctx.user_id, ctx.session_key, encoder_version=ctx.version)
+        query = behaviour_query(ctx.user_id, ctx.session_key, encoder_version=ctx.version)
+        vector = query.vector if query is not None else None
         if vector is None:
             vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)
     if vector is None:
@@ -66,7 +82,31 @@ def for_you(ctx: Context) -> list[Candidate]:
         categories=ctx.categories, exclude_categories=ctx.exclude_categories, exclude_keys=sorted(ctx.exclude_keys)
     )
     hits = nearest(vector, version=ctx.version, k=ctx.fetch, filters=flt)
+    if query is not None and query.repurchase_weight > 0 and not RecommenderSettings.get().exclude_purchased:
+        return with_own_purchases(ctx, query, hits)
     return explain(ctx, hits)
+
+
+def with_own_purchases(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]]) -> list[Candidate]:
+    """The model's ``hits`` and the shopper's own purchases, in the blended order; purchases "Buy again".
+
+    A purchased product's model score is its cosine to the query vector, computed from its
+    stored vector like pgvector computes it for ``hits``; purchases without a vector in the
+    serving version cannot be scored and are left out. Category and stock filters apply later
+    (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
+    """
+    from recommender.behaviour.serving import blend_scores, own_purchases
+
+    own = {k: s for k, s in own_purchases(ctx.user_id, ctx.session_key).items() if k not in ctx.exclude_keys}
+    similarities = dict(hits)
+    vectors = product_vectors(ctx.version, [k for k in own if k not in similarities])
+    for key, vec in vectors.items():
+        norm = float(np.linalg.norm(vec))
+        similarities[key] = float(vec @ query.vector) / norm if norm > 0 else 0.0
+    own = {k: s for k, s in own.items() if k in similarities}
+    ranked = blend_scores(query, similarities, own)
+    explained = {c.key: c.reason for c in explain(ctx, [(k, s) for k, s in ranked if k not in own])}
+    return [Candidate(key, score, BUY_AGAIN if key in own else explained[key]) for key, score in ranked]
 
 
 def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
