@@ -6,8 +6,11 @@
         ...
 
 Template tags and the REST API both call this, so they show the same thing. Results are
-cached per (strategy, product, shopper generation, global generation, version, options):
-a shopper's event or a rule/settings/model change makes stale entries unreachable at once.
+cached per (strategy, product, shopper, global generation, version, options), where the
+shopper part is the shopper's generation for personal strategies (any of their events makes
+the entry unreachable) and the set of products they bought for the others (shared by every
+shopper who bought the same, usually nothing); a rule/settings/model change bumps the global
+generation.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from recommender.catalog import get_adapter
 from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
 from recommender.models import Event, EventType, MerchandisingRule, RecommenderSettings, SlotStat
+from recommender.privacy import personalisation_enabled
 from recommender.profiles import owner_filter
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
@@ -102,8 +106,18 @@ def recommend(
     user_id = user.pk if user is not None else None
     settings = RecommenderSettings.get()
     version = serving_version()
-    personal = strategy in PERSONAL_STRATEGIES or settings.exclude_purchased
-    shopper_part = (user_id, session_key, shopper_generation(user_id, session_key)) if personal else ()
+    bought: tuple[str, ...] = ()
+    if settings.exclude_purchased and strategy != "recently_viewed" and (user_id is not None or session_key):
+        # Opted out: results must not depend on the shopper's history, not even by exclusion.
+        if personalisation_enabled(user_id):
+            bought = tuple(sorted(purchased_keys(user_id, session_key)))
+    if strategy in PERSONAL_STRATEGIES:
+        shopper_part: tuple = (user_id, session_key, shopper_generation(user_id, session_key))
+    else:
+        # Product and popularity slots depend on the shopper only through what they bought: one
+        # entry serves every shopper with the same purchases (most have none), and a page view
+        # (which records an event) does not invalidate the page's own slots.
+        shopper_part = ("bought", bought)
     key_parts = (
         "rec", strategy, product_key, shopper_part, global_generation(), version.pk if version else 0,
         limit, slot, tuple(categories), tuple(exclude_categories), tuple(sorted(exclude_keys)),
@@ -112,8 +126,7 @@ def recommend(
     def compute() -> list[Recommendation]:
         exclude = {product_key} if product_key else set()
         exclude |= {str(k) for k in exclude_keys if k}
-        if settings.exclude_purchased and strategy != "recently_viewed" and (user_id is not None or session_key):
-            exclude |= purchased_keys(user_id, session_key)
+        exclude |= set(bought)
         ctx = Context(
             version=version, limit=limit, product_key=product_key, user_id=user_id, session_key=session_key,
             categories=tuple(categories), exclude_categories=tuple(exclude_categories), exclude_keys=exclude, slot=slot,

@@ -269,3 +269,27 @@ def test_unknown_strategy_and_missing_product(shop):
         recommend("magic")
     assert recommend("similar", product_key="").items == []
     assert recommend("similar", product_key="424242").items == []
+
+
+def test_product_slots_are_cached_across_shoppers_until_a_purchase(shop, user, monkeypatch):
+    """Similar products depend on the shopper only through their purchases: one cache entry
+    serves everyone who bought nothing, a page view does not invalidate it, a purchase does."""
+    from recommender import strategies
+
+    runs = []
+    similar = strategies.STRATEGIES["similar"]
+    monkeypatch.setitem(strategies.STRATEGIES, "similar", lambda ctx: runs.append(ctx) or similar(ctx))
+    assert RecommenderSettings.get().cache_seconds > 0 and RecommenderSettings.get().exclude_purchased
+
+    first = names(recommend("similar", product_key=shop["dress-a"], user=user, limit=3), shop)
+    record_event("view", user=user, product_key=shop["dress-a"])  # the product page records a view
+    again = names(recommend("similar", product_key=shop["dress-a"], user=user, limit=3), shop)
+    anonymous = names(recommend("similar", product_key=shop["dress-a"], session_key="tab-1", limit=3), shop)
+    assert first == again == anonymous and len(runs) == 1
+
+    record_event("purchase", user=user, product_key=shop[first[0]])
+    after = names(recommend("similar", product_key=shop["dress-a"], user=user, limit=3), shop)
+    assert len(runs) == 2 and first[0] not in after
+    # Other shoppers keep the shared entry, with the product the user bought.
+    assert names(recommend("similar", product_key=shop["dress-a"], session_key="tab-1", limit=3), shop) == first
+    assert len(runs) == 2

@@ -148,3 +148,20 @@ def test_selective_filter_still_returns_k_rows_through_the_index():
     assert len(result) == 40
     exact = nearest(q, version=version, k=40, filters=VectorFilter(in_stock=False, categories=["c"]), exact=True)
     assert len({k for k, _ in result} & {k for k, _ in exact}) >= 36
+
+
+def test_vectors_stay_inline_not_in_toast():
+    """Three 512-d vectors (6 kB) fit a page: migration 0006 keeps them out of TOAST, where exact
+    scans, index builds and re-ranking would read every vector through the TOAST index."""
+    version = encoder_version(512)
+    vectors = clustered_vectors(20, 512, 4, seed=3)
+    store_vectors(version, _rows(vectors))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {ProductVector._meta.db_table} WHERE version_id = %s AND ("
+            "pg_column_toast_chunk_id(embedding) IS NOT NULL OR pg_column_toast_chunk_id(image_embedding) IS NOT NULL "
+            "OR pg_column_toast_chunk_id(text_embedding) IS NOT NULL)",
+            [version.pk],
+        )
+        assert cursor.fetchone()[0] == 0  # no value of these rows is stored out of line
+    assert nearest(vectors[1], version=version, k=1, exact=True)[0][0] == "p1"

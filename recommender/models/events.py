@@ -49,6 +49,11 @@ class Event(models.Model):
             models.Index(fields=["user", "-created_at"], name="recommender_ev_user_idx"),
             models.Index(fields=["product_key", "type", "-created_at"], name="recommender_ev_product_idx"),
             models.Index(fields=["type", "-created_at"], name="recommender_ev_type_idx"),
+            # Anonymous shoppers' history (recently viewed, profiles, also viewed) by session.
+            models.Index(
+                fields=["session_key", "-created_at"], name="recommender_ev_session_idx",
+                condition=models.Q(user__isnull=True),
+            ),  # fmt: skip
             models.Index(
                 fields=["created_at"], name="recommender_ev_unprocessed_idx", condition=models.Q(processed=False)
             ),

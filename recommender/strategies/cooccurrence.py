@@ -44,19 +44,28 @@ def also_viewed(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candidate]
     if not ctx.product_key:
         return []
     table = Event._meta.db_table
+    # Users and anonymous sessions are joined separately so each join uses its index (by user,
+    # by session); a join on one COALESCE'd owner expression would scan every view event.
     sql = f"""
         WITH viewers AS (
-            SELECT DISTINCT {_owner_sql('t')} AS owner FROM {table} t
+            SELECT DISTINCT t.user_id, CASE WHEN t.user_id IS NULL THEN t.session_key END AS session_key
+            FROM {table} t
             WHERE t.type IN ('view', 'click') AND t.product_key = %s
               AND t.created_at >= now() - make_interval(days => %s)
+        ), co_viewed AS (
+            SELECT e.product_key, 'u' || e.user_id::text AS owner
+            FROM viewers v JOIN {table} e ON e.user_id = v.user_id
+            WHERE e.type IN ('view', 'click') AND e.product_key <> %s
+            UNION ALL
+            SELECT e.product_key, 's:' || e.session_key
+            FROM viewers v JOIN {table} e ON e.session_key = v.session_key AND e.user_id IS NULL
+            WHERE v.user_id IS NULL AND e.type IN ('view', 'click') AND e.product_key <> %s
         )
-        SELECT e.product_key, COUNT(DISTINCT v.owner) AS support
-        FROM {table} e JOIN viewers v ON {_owner_sql('e')} = v.owner
-        WHERE e.type IN ('view', 'click') AND e.product_key <> %s
-        GROUP BY e.product_key HAVING COUNT(DISTINCT v.owner) >= %s
-        ORDER BY support DESC, e.product_key LIMIT %s
+        SELECT product_key, COUNT(DISTINCT owner) AS support FROM co_viewed
+        GROUP BY product_key HAVING COUNT(DISTINCT owner) >= %s
+        ORDER BY support DESC, product_key LIMIT %s
     """
-    params = [ctx.product_key, ALSO_VIEWED_WINDOW_DAYS, ctx.product_key, min_support, ctx.fetch]
+    params = [ctx.product_key, ALSO_VIEWED_WINDOW_DAYS, ctx.product_key, ctx.product_key, min_support, ctx.fetch]
     return _run(sql, params, ctx, "Customers who viewed this also viewed")
 
 
