@@ -86,6 +86,7 @@ def main() -> None:
             done = ProductVector.objects.filter(version=version).exclude(status="pending").count()
             print(f"\r{done}/{count} embedded", end="", flush=True)
         reindex_seconds = time.perf_counter() - start
+        load_average = os.getloadavg()
         print()
     finally:
         worker.terminate()
@@ -111,6 +112,8 @@ def main() -> None:
         "without_image_vector": no_image,
         "worker": "celery solo pool, filesystem broker, 1 process",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        # Other work on the machine slows the worker: the load average (1, 5, 15 min) at the end.
+        "load_average_at_end": [round(x, 2) for x in load_average],
         "sanity_queries_top10": sanity,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -118,10 +121,10 @@ def main() -> None:
     lines = [
         "# Reindex of the H&M catalog through a Celery worker",
         "",
-        "| products | reindex (s) | products/s | failed | load (s) | machine |",
-        "|---|---|---|---|---|---|",
-        f"| {count} | {result['reindex_seconds']} | {result['products_per_second']} | {failed} | "
-        f"{result['load_seconds']} | {result['machine']} |",
+        "| products | reindex (s) | products/s | failed | no image vector | load (s) | machine | load average (1/5/15 min) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {count} | {result['reindex_seconds']} | {result['products_per_second']} | {failed} | {no_image} | "
+        f"{result['load_seconds']} | {result['machine']} | {' / '.join(map(str, result['load_average_at_end']))} |",
         "",
         "Sanity queries (top 10, colour + type) against the text, image (text→image) and fused vectors:",
         "",

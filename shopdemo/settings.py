@@ -1,11 +1,13 @@
 """Demo shop settings. Runs on the embedded Postgres unless DATABASE_URL is set.
 
 Environment: DATABASE_URL, CELERY_BROKER_URL (without one, tasks run eagerly in the web
-process and the log says so), DJANGO_DEBUG, DJANGO_SECRET_KEY, SHOPDEMO_DATA_DIR.
+process and the log says so), CELERY_BROKER_TRANSPORT_OPTIONS (JSON, e.g. the folders of
+kombu's filesystem:// transport), DJANGO_DEBUG, DJANGO_SECRET_KEY, SHOPDEMO_DATA_DIR.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -75,6 +77,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # Celery: a real broker when CELERY_BROKER_URL is set, else eager (stated in the log).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
