@@ -102,3 +102,30 @@ def test_a_failing_recommender_never_breaks_the_page(shop, settings, monkeypatch
     settings.RECOMMENDER = {**settings.RECOMMENDER, "TEMPLATE_ERRORS_RAISE": True}
     with pytest.raises(RuntimeError, match="vector index unavailable"):
         render("{% similar_products key %}", key=shop["dress-a"])
+
+
+def test_a_database_error_in_one_slot_leaves_the_page_and_other_slots_working(shop, caplog):
+    """A real database fault inside one slot (the events table locked by a long migration, the
+    query runs past ``lock_timeout``) empties that slot only: it is rolled back to the slot's
+    savepoint, so the page's transaction (here the test's, as with ATOMIC_REQUESTS) stays usable
+    and the next slot still queries the database."""
+    import psycopg
+    from django.db import connection
+
+    from recommender.models import Event
+
+    other = psycopg.connect(**connection.get_connection_params())  # another session, e.g. a migration
+    try:
+        other.execute(f"LOCK TABLE {Event._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+        html = render(
+            "before{% frequently_bought_together key %}middle{% similar_products key limit=2 %}after",
+            key=shop["dress-a"],
+        )
+    finally:
+        other.rollback()
+        other.close()
+    assert html.startswith("beforemiddle") and html.endswith("after")
+    assert 'data-rec-strategy="similar"' in html and html.count("recommender-card__link") == 2
+    assert any("Recommendation slot 'bought_together' failed" in r.getMessage() for r in caplog.records)

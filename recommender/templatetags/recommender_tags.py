@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.db import transaction
 from django.template.base import FilterExpression, Parser, Token, token_kwargs
 from django.template.loader import select_template
 from django.urls import NoReverseMatch, reverse
@@ -93,22 +94,28 @@ class RecommendationNode(template.Node):
         self.options = options
         self.asvar = asvar
 
-    def render(self, context: template.Context) -> str:
+    def _recommend(self, context: template.Context, opts: dict[str, Any]) -> tuple[Any, list[Any]]:
         from recommender.recommend import recommend
 
+        recs = recommend(
+            self.strategy,
+            product_key=product_key_of(self.product.resolve(context)) if self.product else "",
+            request=context.get("request"),
+            limit=int(opts.get("limit") or 8),
+            slot=str(opts.get("slot") or self.strategy),
+            categories=[opts["category"]] if opts.get("category") else (),
+            exclude_keys=[product_key_of(opts["exclude"])] if opts.get("exclude") else (),
+            record_impression=True,
+        )
+        return recs, recs.products()
+
+    def render(self, context: template.Context) -> str:
         opts = {name: expr.resolve(context) for name, expr in self.options.items()}
         try:
-            recs = recommend(
-                self.strategy,
-                product_key=product_key_of(self.product.resolve(context)) if self.product else "",
-                request=context.get("request"),
-                limit=int(opts.get("limit") or 8),
-                slot=str(opts.get("slot") or self.strategy),
-                categories=[opts["category"]] if opts.get("category") else (),
-                exclude_keys=[product_key_of(opts["exclude"])] if opts.get("exclude") else (),
-                record_impression=True,
-            )
-            products = recs.products()
+            # A savepoint: a failed query must not poison the rest of the page's transaction
+            # (ATOMIC_REQUESTS), so the other slots and the page itself still render.
+            with transaction.atomic():
+                recs, products = self._recommend(context, opts)
         except Exception:
             if app_settings.TEMPLATE_ERRORS_RAISE:
                 raise
@@ -185,7 +192,8 @@ def record_view(context: template.Context, product: Any) -> str:
     if request is None:
         return ""
     try:
-        record_event("view", request=request, product_key=product_key_of(product))
+        with transaction.atomic():  # a savepoint, as for the slots
+            record_event("view", request=request, product_key=product_key_of(product))
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
