@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django import template
+from django.db import transaction
 from django.template.loader import select_template
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -125,14 +126,16 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
     results, related, error, upload = None, [], "", None
     try:
         upload = request.FILES.get("image") if request.method == "POST" else None
-        if upload is not None:
-            query = ""
-            results = search_by_image(upload, filters=_filters(params), limit=int(limit), request=request)
-        elif query.strip():
-            results = search(
-                query, filters=_filters(params), limit=int(limit), offset=_int(params.get("offset")), request=request
-            )
-            related = related_searches(query)
+        with transaction.atomic():  # a savepoint: a failed query must not poison the page's transaction
+            if upload is not None:
+                query = ""
+                results = search_by_image(upload, filters=_filters(params), limit=int(limit), request=request)
+            elif query.strip():
+                results = search(
+                    query, filters=_filters(params), limit=int(limit), offset=_int(params.get("offset")),
+                    request=request,
+                )  # fmt: skip
+                related = related_searches(query)
     except EmptyQuery:
         results = None
     except ImageSearchError as exc:
