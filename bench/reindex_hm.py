@@ -68,29 +68,30 @@ def main() -> None:
     version = activate(register_encoder_version({"MODEL": f"local-dir:{args.model.resolve()}"}, name="catalog-clip-hm"))
 
     log_path = bench_dir / "bench-worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo", "-Q", "celery,embeddings",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=dict(os.environ), stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        while "ready." not in log_path.read_text():
-            time.sleep(0.2)
-        from recommender.indexing import reindex
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
+             "-Q", "celery,embeddings", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            while "ready." not in log_path.read_text():
+                time.sleep(0.2)
+            from recommender.indexing import reindex
 
-        start = time.perf_counter()
-        reindex(version, batch_size=args.batch_size, run_async=True)
-        done = 0
-        while done < count:
-            time.sleep(1)
-            done = ProductVector.objects.filter(version=version).exclude(status="pending").count()
-            print(f"\r{done}/{count} embedded", end="", flush=True)
-        reindex_seconds = time.perf_counter() - start
-        load_average = os.getloadavg()
-        print()
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+            start = time.perf_counter()
+            reindex(version, batch_size=args.batch_size, run_async=True)
+            done = 0
+            while done < count:
+                time.sleep(1)
+                done = ProductVector.objects.filter(version=version).exclude(status="pending").count()
+                print(f"\r{done}/{count} embedded", end="", flush=True)
+            reindex_seconds = time.perf_counter() - start
+            load_average = os.getloadavg()
+            print()
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
     failed = ProductVector.objects.filter(version=version, status="failed").count()
     no_image = ProductVector.objects.filter(version=version, image_embedding__isnull=True).count()
@@ -123,8 +124,10 @@ def main() -> None:
         "",
         "| products | reindex (s) | products/s | failed | no image vector | load (s) | machine | load average (1/5/15 min) |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {count} | {result['reindex_seconds']} | {result['products_per_second']} | {failed} | {no_image} | "
-        f"{result['load_seconds']} | {result['machine']} | {' / '.join(map(str, result['load_average_at_end']))} |",
+        (
+            f"| {count} | {result['reindex_seconds']} | {result['products_per_second']} | {failed} | {no_image} | "
+            f"{result['load_seconds']} | {result['machine']} | {' / '.join(map(str, result['load_average_at_end']))} |"
+        ),
         "",
         "Sanity queries (top 10, colour + type) against the text, image (text→image) and fused vectors:",
         "",

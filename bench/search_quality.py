@@ -314,7 +314,7 @@ def evaluate(queries: list[dict], tune: bool, reuse: bool = False) -> dict:
                 "fusion": round(r["ndcg"]["fusion_shipped"], 3),
             }
             for r in test
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -379,11 +379,15 @@ def write_report(result: dict) -> None:
     lines = [
         "# Search quality on the H&M catalog (6,000 products)",
         "",
-        f"{result['queries']['total']} graded queries ({result['queries']['by_kind']}), split by seed into "
-        f"tune ({result['queries']['tune']}) and test ({result['queries']['test']}). Test half below.",
-        f"Ranked lists by the app's SQL on Postgres 18 + pgvector + pg_trgm; MiniLM text vectors; "
-        f"machine: {result['machine']}. `search()` equals the shipped fusion's top 10 for "
-        f"{result['search_api_matches_fusion_top10']:.0%} of queries.",
+        (
+            f"{result['queries']['total']} graded queries ({result['queries']['by_kind']}), split by seed into "
+            f"tune ({result['queries']['tune']}) and test ({result['queries']['test']}). Test half below."
+        ),
+        (
+            f"Ranked lists by the app's SQL on Postgres 18 + pgvector + pg_trgm; MiniLM text vectors; "
+            f"machine: {result['machine']}. `search()` equals the shipped fusion's top 10 for "
+            f"{result['search_api_matches_fusion_top10']:.0%} of queries."
+        ),
         "",
         "| system | nDCG@10 | vs BM25 | P@10 | " + " | ".join(f"{k} nDCG" for k in KINDS) + " |",
         "|---|---|---|---|" + "---|" * len(KINDS),
@@ -402,18 +406,29 @@ def write_report(result: dict) -> None:
     lines += [
         "",
         f"Shipped defaults: weights {result['shipped']['weights']}, k = {result['shipped']['k']:g}.",
-        f"Tuned on the tuning half: {result['tuned']}; the optimum is flat (the shipped defaults are within "
-        f"{gap:.3f} nDCG@10 of it there).",
-        f"Tuning half: BM25 {tune['bm25']['all']['ndcg@10']:.3f}, fusion (shipped) "
-        f"{tune['fusion_shipped']['all']['ndcg@10']:.3f}.",
-        f"Spelling: {spelling.get('restored_exactly', 0):.0%} of the {spelling.get('misspelled_queries', 0)} "
-        f"misspelled queries are restored to the query they were made from; "
-        f"{spelling.get('changed_by_correction', 0):.1%} of the other queries get a correction they did not need.",
-        f"Lexicon overlap: the app's lexicon knows a word of {coverage.get('synonym', 0):.0%} of the synonym, "
-        f"{coverage.get('colour', 0):.0%} of the colour and {coverage.get('pattern', 0):.0%} of the pattern queries "
-        "(the rest rely on the text vectors).",
-        'Patterns score lowest everywhere: the product texts rarely name them ("striped" occurs in 6 of 6,000 '
-        "descriptions, while 196 articles are striped); only image vectors from a trained image tower can close that.",
+        (
+            f"Tuned on the tuning half: {result['tuned']}; the optimum is flat (the shipped defaults are within "
+            f"{gap:.3f} nDCG@10 of it there)."
+        ),
+        (
+            f"Tuning half: BM25 {tune['bm25']['all']['ndcg@10']:.3f}, fusion (shipped) "
+            f"{tune['fusion_shipped']['all']['ndcg@10']:.3f}."
+        ),
+        (
+            f"Spelling: {spelling.get('restored_exactly', 0):.0%} of the {spelling.get('misspelled_queries', 0)} "
+            f"misspelled queries are restored to the query they were made from; "
+            f"{spelling.get('changed_by_correction', 0):.1%} of the other queries get a correction they did not need."
+        ),
+        (
+            f"Lexicon overlap: the app's lexicon knows a word of {coverage.get('synonym', 0):.0%} of the synonym, "
+            f"{coverage.get('colour', 0):.0%} of the colour and {coverage.get('pattern', 0):.0%} of the pattern "
+            "queries (the rest rely on the text vectors)."
+        ),
+        (
+            'Patterns score lowest everywhere: the product texts rarely name them ("striped" occurs in 6 of 6,000 '
+            "descriptions, while 196 articles are striped); only image vectors from a trained image tower can "
+            "close that."
+        ),
         f"`search()` latency per query on this machine (ms, encoder cached): {result['latency_ms']}.",
         "",
         "Grades: 2 = type and every named attribute (colour, pattern, department) match, 1 = type only.",

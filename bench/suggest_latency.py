@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT / "bench"))
 
-from search_quality import setup_catalog, setup_django  # noqa: E402
-from search_queries import COLOUR_WORDS, PATTERN_WORDS, TYPE_SYNONYMS, misspell, read_articles, type_word  # noqa: E402
+from search_quality import setup_catalog, setup_django
+from search_queries import COLOUR_WORDS, PATTERN_WORDS, TYPE_SYNONYMS, misspell, read_articles, type_word
 
 CLICK_RATE, PURCHASE_RATE, TYPO_RATE = 0.6, 0.2, 0.1
 DAYS = 60

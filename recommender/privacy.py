@@ -108,17 +108,38 @@ def export_user_data(user: Any) -> dict[str, Any]:
             "opted_out_at": opt_out.created_at.isoformat() if opt_out is not None else None,
         },
         "events": [
-            {"type": e.type, "product_id": e.product_key, "quantity": e.quantity, "query": e.query,
-             "slot": e.slot, "strategy": e.strategy, "session": e.session_key, "created_at": e.created_at.isoformat()}
+            {
+                "type": e.type,
+                "product_id": e.product_key,
+                "quantity": e.quantity,
+                "query": e.query,
+                "slot": e.slot,
+                "strategy": e.strategy,
+                "session": e.session_key,
+                "created_at": e.created_at.isoformat(),
+            }
             for e in events
-        ],  # fmt: skip
+        ],
         "profiles": [
-            {"model_version": p.version_id, "model": p.version.name, "events": p.event_count,
-             "updated_at": p.updated_at.isoformat(), "vector_dimensions": len(p.vector) if p.vector is not None else 0}
+            {
+                "model_version": p.version_id,
+                "model": p.version.name,
+                "events": p.event_count,
+                "updated_at": p.updated_at.isoformat(),
+                "vector_dimensions": len(p.vector) if p.vector is not None else 0,
+            }
             for p in profiles
-        ],  # fmt: skip
-        "search_log": [{"query": q.query, "results": q.result_count, "clicked": q.clicked, "purchased": q.purchased,
-                        "created_at": q.created_at.isoformat()} for q in searches],  # fmt: skip
+        ],
+        "search_log": [
+            {
+                "query": q.query,
+                "results": q.result_count,
+                "clicked": q.clicked,
+                "purchased": q.purchased,
+                "created_at": q.created_at.isoformat(),
+            }
+            for q in searches
+        ],
         # Behaviour models are trained on all shoppers' events: list the versions whose training
         # window includes this user's events (they are retrained without them after deletion).
         "model_versions_trained_on_user_events": [

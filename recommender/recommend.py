@@ -107,10 +107,14 @@ def recommend(
     settings = RecommenderSettings.get()
     version = serving_version()
     bought: tuple[str, ...] = ()
-    if settings.exclude_purchased and strategy != "recently_viewed" and (user_id is not None or session_key):
+    if (
+        settings.exclude_purchased
+        and strategy != "recently_viewed"
+        and (user_id is not None or session_key)
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
-        if personalisation_enabled(user_id):
-            bought = tuple(sorted(purchased_keys(user_id, session_key)))
+        and personalisation_enabled(user_id)
+    ):
+        bought = tuple(sorted(purchased_keys(user_id, session_key)))
     if strategy in PERSONAL_STRATEGIES:
         shopper_part: tuple = (user_id, session_key, shopper_generation(user_id, session_key))
     else:

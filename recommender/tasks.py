@@ -72,7 +72,7 @@ def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
             args=[list(keys), version_ids, force], queue=app_settings.EMBEDDINGS_QUEUE, retry_policy=PUBLISH_RETRY
         )
         return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+    except Exception as exc:  # kombu raises many types for an unreachable broker
         if embed_products.app.conf.task_always_eager:
             # Eager mode: the task itself failed inside the shop's request. Saving a product
             # must never fail because of the recommender: log it and leave the rows pending.
@@ -150,7 +150,7 @@ def enqueue_profile_update(user_id: int | None, session_key: str) -> bool:
     try:
         update_profile.apply_async(args=[user_id, session_key], retry_policy=PUBLISH_RETRY)
         return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+    except Exception as exc:  # kombu raises many types for an unreachable broker
         if update_profile.app.conf.task_always_eager:
             logger.exception("Profile update failed for user %s / session %s", user_id, session_key[:8])
             return False
@@ -167,4 +167,4 @@ def prune_events() -> int:
     return prune(days) if days else 0
 
 
-from recommender import tasks_search  # noqa: E402,F401 - registers recommender.refresh_suggestions
+from recommender import tasks_search  # noqa: F401 - registers recommender.refresh_suggestions

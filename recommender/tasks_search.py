@@ -31,7 +31,7 @@ def enqueue_refresh() -> bool:
     try:
         refresh_suggestions.apply_async(retry_policy=PUBLISH_RETRY)
         return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many types for an unreachable broker
+    except Exception as exc:  # kombu raises many types for an unreachable broker
         if refresh_suggestions.app.conf.task_always_eager:
             raise
         logger.warning("Suggestion refresh not queued (%s); beat will build them.", exc)

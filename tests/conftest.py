@@ -29,7 +29,7 @@ def hm_data() -> Path:
 
 
 # The project's Celery app binds the shared tasks to Django settings (eager in tests).
-import tasks  # noqa: E402,F401
+import tasks  # noqa: F401
 
 MODEL_CONFIGS = Path(__file__).resolve().parent / "model_configs"
 

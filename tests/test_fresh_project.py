@@ -75,7 +75,7 @@ print("FROM", recommender.__file__)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -85,7 +85,13 @@ def fresh_database():
     """An empty database on the test server, dropped afterwards."""
     db = settings.DATABASES["default"]
     name = f"fresh_{uuid.uuid4().hex[:8]}"
-    conninfo = dict(dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or None)
+    conninfo = {
+        "dbname": "postgres",
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "host": db["HOST"],
+        "port": db["PORT"] or None,
+    }
     with psycopg.connect(**{k: v for k, v in conninfo.items() if v}, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     host = db["HOST"]

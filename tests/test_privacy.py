@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(shop):
+def alice(shop):  # noqa: F811
     user = get_user_model().objects.create_user("alice")
     record_event("view", session_key="anon-1", product_key=shop["dress-a"])
     Event.objects.filter(session_key="anon-1").update(user=user)  # merged at login
@@ -53,7 +53,7 @@ def test_export_lists_everything_held(alice, capsys):
     assert json.loads(capsys.readouterr().out)["user"]["username"] == "alice"
 
 
-def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, shop):
+def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, shop):  # noqa: F811
     bob = get_user_model().objects.create_user("bob")
     record_event("view", user=bob, product_key=shop["bag-a"])
     counts = delete_user_data(alice)
@@ -63,7 +63,7 @@ def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, shop
     assert Event.objects.filter(user=bob).count() == 1  # nobody else's data goes
 
 
-def test_host_deleting_the_user_removes_their_data(alice, shop):
+def test_host_deleting_the_user_removes_their_data(alice, shop):  # noqa: F811
     record_event("view", session_key="anon-1", product_key=shop["bag-a"])  # a later anonymous visit
     alice.delete()
     assert not Event.objects.exists() and not Profile.objects.exists()
@@ -79,14 +79,14 @@ def test_delete_command_needs_confirmation(alice):
         call_command("recommender_export_user", "nobody")
 
 
-def test_retention_prunes_old_events(shop):
+def test_retention_prunes_old_events(shop):  # noqa: F811
     record_event("view", session_key="s", product_key=shop["dress-a"], created_at=timezone.now() - timedelta(days=400))
     record_event("view", session_key="s", product_key=shop["dress-b"])
     assert prune_events(365) == 1
     assert list(Event.objects.values_list("product_key", flat=True)) == [shop["dress-b"]]
 
 
-def test_one_shopper_never_sees_anothers_history(shop):
+def test_one_shopper_never_sees_anothers_history(shop):  # noqa: F811
     a, b = get_user_model().objects.create_user("a"), get_user_model().objects.create_user("b")
     record_event("view", user=a, product_key=shop["shoes-a"])
     assert recommend("recently_viewed", user=b).items == []
@@ -105,7 +105,7 @@ def _opt(user, enabled: bool, capture) -> bool:
         return set_personalisation(user, enabled)
 
 
-def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, shop, django_capture_on_commit_callbacks):
+def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, shop, django_capture_on_commit_callbacks):  # noqa: F811
     version = serving_version()
     Profile.objects.create(session_key="anon-1", version=version, vector=[1.0, 0.0, 0.0, 0.0])  # merged session's
     before = recommend("for_you", user=alice, limit=3)  # now cached
@@ -123,7 +123,7 @@ def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, shop, dja
     assert recommend("recently_viewed", user=alice).items == []
 
 
-def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_capture_on_commit_callbacks):
+def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_capture_on_commit_callbacks):  # noqa: F811
     user = get_user_model().objects.create_user("carol")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):  # the queued profile update runs (eager)
@@ -159,7 +159,7 @@ def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_ca
     assert not Profile.objects.exists()
 
 
-def test_opted_out_user_logging_in_merges_no_profile(shop, django_capture_on_commit_callbacks):
+def test_opted_out_user_logging_in_merges_no_profile(shop, django_capture_on_commit_callbacks):  # noqa: F811
     user = get_user_model().objects.create_user("dave")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -171,7 +171,7 @@ def test_opted_out_user_logging_in_merges_no_profile(shop, django_capture_on_com
     assert recommend("recently_viewed", user=user).items == []
 
 
-def test_opting_back_in_rebuilds_the_profile(shop, django_capture_on_commit_callbacks):
+def test_opting_back_in_rebuilds_the_profile(shop, django_capture_on_commit_callbacks):  # noqa: F811
     user = get_user_model().objects.create_user("erin")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -192,7 +192,7 @@ def test_opting_back_in_rebuilds_the_profile(shop, django_capture_on_commit_call
 
 
 def test_opted_out_user_gets_no_behaviour_model_vector(
-    vector_shop, behaviour_settings, django_capture_on_commit_callbacks
+    vector_shop, behaviour_settings, django_capture_on_commit_callbacks  # noqa: F811
 ):
     from recommender.behaviour.serving import behaviour_user_vector
 

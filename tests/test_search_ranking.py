@@ -104,12 +104,11 @@ def drop_catalog() -> None:
 def shared_catalog(django_db_blocker, model_dir: Path) -> Iterator[dict[str, str]]:
     """The fixture catalog, built once for a test module (searches only read it)."""
     spec = {"MODEL": f"local-dir:{model_dir}", "PRETRAINED": None, "DEVICE": "cpu", "BATCH_SIZE": 16}
-    with override_settings(RECOMMENDER={**django_settings.RECOMMENDER, "ENCODER": spec}):
-        with django_db_blocker.unblock():
-            try:
-                yield build_catalog()
-            finally:
-                drop_catalog()
+    with override_settings(RECOMMENDER={**django_settings.RECOMMENDER, "ENCODER": spec}), django_db_blocker.unblock():
+        try:
+            yield build_catalog()
+        finally:
+            drop_catalog()
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +177,12 @@ def test_negation_excludes_matches(catalog):
 def test_filters_category_price_and_stock(catalog):
     dresses = search("dress", filters=SearchFilters(categories=("Dress",)), record=False)
     assert set(dresses.keys) == {catalog["Midi dress"], catalog["Strap dress"]}  # sold-out one left out
-    cheap = search("dress", filters=SearchFilters(categories=("Dress",), max_price=Decimal("40")), record=False)
+    cheap = search("dress", filters=SearchFilters(categories=("Dress",), max_price=Decimal(40)), record=False)
     assert cheap.keys == [catalog["Strap dress"]]
     with_sold_out = search("dress", filters=SearchFilters(categories=("Dress",), in_stock=False), record=False)
     assert catalog["Sold-out dress"] in with_sold_out.keys
-    priced = search("skirt", filters=SearchFilters(min_price=Decimal("30"), max_price=Decimal("45")), record=False)
-    assert all(Decimal("30") <= hit.price <= Decimal("45") for hit in priced.hits)
+    priced = search("skirt", filters=SearchFilters(min_price=Decimal(30), max_price=Decimal(45)), record=False)
+    assert all(Decimal(30) <= hit.price <= Decimal(45) for hit in priced.hits)
     assert catalog["Hidden skirt"] not in search("denim skirt", record=False).keys  # not sellable
 
 

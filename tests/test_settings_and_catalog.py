@@ -106,13 +106,14 @@ def test_sellable_filter_selects_keys_in_one_query(django_assert_num_queries):
     ],
 )
 def test_misconfiguration_names_the_setting(recommender, message):
-    with override_settings(RECOMMENDER=recommender):
-        with pytest.raises(ImproperlyConfigured) as exc:
-            FieldMapAdapter()
+    with override_settings(RECOMMENDER=recommender), pytest.raises(ImproperlyConfigured) as exc:
+        FieldMapAdapter()
     assert message in str(exc.value)
 
 
 def test_bad_adapter_path_is_reported():
-    with override_settings(RECOMMENDER={"PRODUCT_MODEL": "testapp.Product", "CATALOG_ADAPTER": "no.such.Adapter"}):
-        with pytest.raises(ImproperlyConfigured, match=r"CATALOG_ADAPTER.*could not be imported"):
-            get_adapter()
+    with (
+        override_settings(RECOMMENDER={"PRODUCT_MODEL": "testapp.Product", "CATALOG_ADAPTER": "no.such.Adapter"}),
+        pytest.raises(ImproperlyConfigured, match=r"CATALOG_ADAPTER.*could not be imported"),
+    ):
+        get_adapter()

@@ -14,10 +14,10 @@ from tests.test_recommend import shop, user  # noqa: F401 - fixtures
 pytestmark = pytest.mark.django_db
 
 
-def _request(user=None):
+def _request(shopper=None):
     request = RequestFactory().get("/")
     SessionMiddleware(lambda r: None).process_request(request)
-    request.user = user or type("Anon", (), {"is_authenticated": False, "pk": None})()
+    request.user = shopper or type("Anon", (), {"is_authenticated": False, "pk": None})()
     return request
 
 
@@ -27,7 +27,7 @@ def render(source: str, request=None, **context) -> str:
     return tpl.render(ctx)
 
 
-def test_similar_products_renders_the_slot_with_attribution_marks(shop):
+def test_similar_products_renders_the_slot_with_attribution_marks(shop):  # noqa: F811
     html = render("{% similar_products key limit=3 %}", key=shop["dress-a"])
     assert 'data-rec-slot="similar"' in html and 'data-rec-strategy="similar"' in html
     assert f'data-rec-product="{shop["dress-b"]}"' in html
@@ -37,7 +37,7 @@ def test_similar_products_renders_the_slot_with_attribution_marks(shop):
     assert SlotStat.objects.get(slot="similar", strategy="similar").impressions == 3
 
 
-def test_product_object_and_options(shop):
+def test_product_object_and_options(shop):  # noqa: F811
     from tests.testapp.models import Product
 
     product = Product.objects.get(pk=shop["coat-a"])
@@ -45,7 +45,7 @@ def test_product_object_and_options(shop):
     assert 'data-rec-slot="pdp"' in html and "You may like" in html and html.count("recommender-card__link") == 2
 
 
-def test_as_form_puts_products_in_the_context(shop):
+def test_as_form_puts_products_in_the_context(shop):  # noqa: F811
     html = render(
         "{% similar_products key limit=2 as recs %}{% for p in recs %}[{{ p.name }}:{{ p.recommendation.position }}]{% endfor %}",
         key=shop["dress-a"],
@@ -53,7 +53,7 @@ def test_as_form_puts_products_in_the_context(shop):
     assert html == "[dress-b:1][dress-c:2]"
 
 
-def test_personal_tags_use_the_request_shopper(shop):
+def test_personal_tags_use_the_request_shopper(shop):  # noqa: F811
     request = _request()
     render("{% record_view key %}", request, key=shop["shoes-b"])
     assert Event.objects.get().type == "view"
@@ -64,7 +64,7 @@ def test_personal_tags_use_the_request_shopper(shop):
     assert render("{% recently_viewed %}", _request()) == ""
 
 
-def test_trending_and_for_you_cold_start(shop):
+def test_trending_and_for_you_cold_start(shop):  # noqa: F811
     request = _request()
     render("{% record_view key %}", request, key=shop["bag-a"])
     html = render("{% trending_products limit=1 %}", _request())
@@ -72,7 +72,7 @@ def test_trending_and_for_you_cold_start(shop):
     assert "Trending now" in render("{% recommended_for_you limit=2 %}", _request())
 
 
-def test_empty_results_render_nothing(shop):
+def test_empty_results_render_nothing(shop):  # noqa: F811
     assert render("{% frequently_bought_together key %}", key=shop["dress-a"]).strip() == ""
 
 
@@ -91,7 +91,7 @@ def test_malformed_usage_is_a_template_syntax_error(source, message):
         Template("{% load recommender_tags %}" + source)
 
 
-def test_a_failing_recommender_never_breaks_the_page(shop, settings, monkeypatch):
+def test_a_failing_recommender_never_breaks_the_page(shop, settings, monkeypatch):  # noqa: F811
     import recommender.recommend as rec
 
     def broken(*args, **kwargs):
@@ -104,7 +104,7 @@ def test_a_failing_recommender_never_breaks_the_page(shop, settings, monkeypatch
         render("{% similar_products key %}", key=shop["dress-a"])
 
 
-def test_a_database_error_in_one_slot_leaves_the_page_and_other_slots_working(shop, caplog):
+def test_a_database_error_in_one_slot_leaves_the_page_and_other_slots_working(shop, caplog):  # noqa: F811
     """A real database fault inside one slot (the events table locked by a long migration, the
     query runs past ``lock_timeout``) empties that slot only: it is rolled back to the slot's
     savepoint, so the page's transaction (here the test's, as with ATOMIC_REQUESTS) stays usable

@@ -155,26 +155,25 @@ def worker_env(broker: Broker) -> dict[str, str]:
 @contextmanager
 def running_worker(broker: Broker, log_path: Path, queues: str = "celery,embeddings") -> Iterator[WorkerProcess]:
     """Start ``celery -A tasks worker`` and wait until it is ready; stop it afterwards."""
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
-         "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=worker_env(broker), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    worker = WorkerProcess(process, log_path)
-    try:
-        wait_until(lambda: "ready." in worker.log() or process.poll() is not None, timeout=90)
-        if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited at start:\n{worker.log()}")
-        yield worker
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
+             "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=worker_env(broker), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        worker = WorkerProcess(process, log_path)
+        try:
+            wait_until(lambda: "ready." in worker.log() or process.poll() is not None, timeout=90)
+            if process.poll() is not None:
+                raise RuntimeError(f"Celery worker exited at start:\n{worker.log()}")
+            yield worker
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60, interval: float = 0.2) -> bool:

@@ -22,6 +22,6 @@ urlpatterns = [
 ]
 
 # Search, search by image and suggestions (recommender/api/search_urls.py).
-from recommender.api.search_urls import urlpatterns as search_urlpatterns  # noqa: E402
+from recommender.api.search_urls import urlpatterns as search_urlpatterns
 
 urlpatterns += search_urlpatterns

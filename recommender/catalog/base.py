@@ -8,6 +8,7 @@ enough (computed stock, prices in another table, images from a CDN) and point
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -51,10 +52,8 @@ class CatalogAdapter:
         """Load products in the order of ``keys``; unknown or malformed keys are skipped."""
         pks = []
         for key in keys:
-            try:
+            with contextlib.suppress(Exception):  # a malformed key is an unknown product
                 pks.append(self.to_pk(key))
-            except Exception:  # noqa: BLE001 - a malformed key is an unknown product
-                continue
         found = {self.key(p): p for p in self.get_queryset().filter(pk__in=pks)}
         return [found[k] for k in keys if k in found]
 

@@ -7,6 +7,8 @@ from purchases that follow a click of the same product in the same session withi
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,8 +25,8 @@ class SlotStat(models.Model):
     class Meta:
         verbose_name = _("slot statistic")
         verbose_name_plural = _("slot statistics")
-        ordering = ["-day", "slot", "strategy"]
-        constraints = [
+        ordering: ClassVar[list[str]] = ["-day", "slot", "strategy"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["day", "slot", "strategy"], name="recommender_one_stat_per_slot_day"),
         ]
 

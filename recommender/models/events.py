@@ -6,6 +6,8 @@ synchronously to Postgres so that nothing is lost when the broker is down.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -44,16 +46,17 @@ class Event(models.Model):
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
-        ordering = ["-created_at"]
-        indexes = [
+        ordering: ClassVar[list[str]] = ["-created_at"]
+        indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["user", "-created_at"], name="recommender_ev_user_idx"),
             models.Index(fields=["product_key", "type", "-created_at"], name="recommender_ev_product_idx"),
             models.Index(fields=["type", "-created_at"], name="recommender_ev_type_idx"),
             # Anonymous shoppers' history (recently viewed, profiles, also viewed) by session.
             models.Index(
-                fields=["session_key", "-created_at"], name="recommender_ev_session_idx",
+                fields=["session_key", "-created_at"],
+                name="recommender_ev_session_idx",
                 condition=models.Q(user__isnull=True),
-            ),  # fmt: skip
+            ),
             models.Index(
                 fields=["created_at"], name="recommender_ev_unprocessed_idx", condition=models.Q(processed=False)
             ),

@@ -6,6 +6,8 @@ version's space so it can query its product vectors directly.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -35,7 +37,7 @@ class Profile(models.Model):
     class Meta:
         verbose_name = _("profile")
         verbose_name_plural = _("profiles")
-        constraints = [
+        constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
                 fields=["user", "version"], condition=Q(user__isnull=False), name="recommender_one_profile_per_user"
             ),
@@ -50,4 +52,4 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"profile of {'user %s' % self.user_id if self.user_id else 'session'} @ v{self.version_id}"
+        return f"profile of {f'user {self.user_id}' if self.user_id else 'session'} @ v{self.version_id}"

@@ -6,6 +6,8 @@ may be limited to a date window.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -55,7 +57,7 @@ class MerchandisingRule(models.Model):
     class Meta:
         verbose_name = _("merchandising rule")
         verbose_name_plural = _("merchandising rules")
-        ordering = ["-created_at"]
+        ordering: ClassVar[list[str]] = ["-created_at"]
 
     def __str__(self) -> str:
         return self.name

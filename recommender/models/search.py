@@ -7,6 +7,8 @@ user.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,7 +26,7 @@ class SearchQuery(models.Model):
     class Meta:
         verbose_name = _("search query")
         verbose_name_plural = _("search queries")
-        ordering = ["-created_at"]
+        ordering: ClassVar[list[str]] = ["-created_at"]
 
     def __str__(self) -> str:
         return self.query

@@ -8,6 +8,8 @@ their distinct-session count and are only ever served above the admin's privacy 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
@@ -37,11 +39,11 @@ class SuggestionPhrase(models.Model):
     class Meta:
         verbose_name = _("suggestion phrase")
         verbose_name_plural = _("suggestion phrases")
-        ordering = ["-popularity"]
-        constraints = [
+        ordering: ClassVar[list[str]] = ["-popularity"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["kind", "normalized"], name="recommender_one_phrase_per_kind"),
         ]
-        indexes = [
+        indexes: ClassVar[list[models.Index]] = [
             # Prefix matches (LIKE 'abc%') whatever the database collation.
             models.Index(fields=["normalized"], name="recommender_sp_prefix_idx", opclasses=["varchar_pattern_ops"]),
             # Word-prefix (LIKE '% abc%'), fuzzy (%>) and spelling (similarity) matches.

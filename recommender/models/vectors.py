@@ -9,6 +9,8 @@ filtered nearest-neighbour query runs on this one table.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -46,10 +48,10 @@ class ProductVector(models.Model):
     class Meta:
         verbose_name = _("product vector")
         verbose_name_plural = _("product vectors")
-        constraints = [
+        constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["version", "product_key"], name="recommender_one_vector_per_product"),
         ]
-        indexes = [
+        indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["product_key"], name="recommender_pv_key_idx"),
             models.Index(fields=["version", "status"], name="recommender_pv_status_idx"),
         ]

@@ -7,6 +7,8 @@ keep using the previous version's vectors until then (blue/green).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -44,8 +46,8 @@ class ModelVersion(models.Model):
     class Meta:
         verbose_name = _("model version")
         verbose_name_plural = _("model versions")
-        ordering = ["-created_at"]
-        constraints = [
+        ordering: ClassVar[list[str]] = ["-created_at"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
                 fields=["kind"], condition=Q(state="active"), name="recommender_one_active_version_per_kind"
             ),

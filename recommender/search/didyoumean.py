@@ -32,10 +32,9 @@ def did_you_mean(parsed: ParsedQuery, rows: QuerySet[ProductVector]) -> str | No
     typed = typed_match_count(parsed.text, rows)
     if typed >= app_settings.SEARCH_DID_YOU_MEAN_BELOW:
         return None
-    if parsed.has_corrections and parsed.corrected != parsed.text:
-        # Only a correction that finds more than the query as typed is worth offering.
-        if typed_match_count(parsed.corrected, rows) > typed:
-            return parsed.corrected
+    # Only a correction that finds more than the query as typed is worth offering.
+    if parsed.has_corrections and parsed.corrected != parsed.text and typed_match_count(parsed.corrected, rows) > typed:
+        return parsed.corrected
     logged = (
         SuggestionPhrase.objects.filter(
             kind=SuggestionPhrase.Kind.QUERY, sessions__gte=RecommenderSettings.get().suggestion_min_sessions

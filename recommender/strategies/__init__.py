@@ -28,4 +28,4 @@ STRATEGIES: dict[str, Strategy] = {
 PRODUCT_STRATEGIES = {"similar", "bought_together", "also_viewed"}
 PERSONAL_STRATEGIES = {"for_you", "recently_viewed"}
 
-__all__ = ["Candidate", "Context", "PERSONAL_STRATEGIES", "PRODUCT_STRATEGIES", "STRATEGIES", "Strategy"]
+__all__ = ["PERSONAL_STRATEGIES", "PRODUCT_STRATEGIES", "STRATEGIES", "Candidate", "Context", "Strategy"]

@@ -5,9 +5,9 @@ from shopdemo.catalog.models import Order, OrderLine, Product
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "category", "colour", "price", "stock"]
-    list_filter = ["category"]
-    search_fields = ["id", "name"]
+    list_display = ("id", "name", "category", "colour", "price", "stock")
+    list_filter = ("category",)
+    search_fields = ("id", "name")
 
 
 class OrderLineInline(admin.TabularInline):
@@ -17,5 +17,5 @@ class OrderLineInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "created_at"]
-    inlines = [OrderLineInline]
+    list_display = ("id", "user", "created_at")
+    inlines = (OrderLineInline,)

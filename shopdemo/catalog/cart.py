@@ -35,7 +35,7 @@ def lines(session) -> tuple[list[tuple[Product, int, Decimal]], Decimal]:
     cart = items(session)
     products = {p.pk: p for p in Product.objects.filter(pk__in=cart)}
     rows = [(products[k], q, products[k].price * q) for k, q in cart.items() if k in products]
-    return rows, sum((r[2] for r in rows), Decimal("0"))
+    return rows, sum((r[2] for r in rows), Decimal(0))
 
 
 def count(session) -> int:

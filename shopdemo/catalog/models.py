@@ -1,5 +1,7 @@
 """The demo shop's own catalog: what a customer's shop already has before adding recommender."""
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
@@ -16,7 +18,7 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(default=10)
 
     class Meta:
-        ordering = ["name"]
+        ordering: ClassVar[list[str]] = ["name"]
 
     def __str__(self) -> str:
         return self.name
