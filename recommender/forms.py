@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from recommender.catalog_clip_defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 from recommender.models import EventType, MerchandisingRule, RecommenderSettings
 
 __all__ = [
@@ -204,11 +205,11 @@ class MerchandisingRuleForm(forms.ModelForm):
 class TrainEncoderForm(forms.Form):
     """Options of ``recommender.train_encoder`` (as for ``manage.py recommender_train_encoder``)."""
 
-    epochs = forms.IntegerField(label=_("epochs"), min_value=1, max_value=200, initial=8)
-    batch_size = forms.IntegerField(label=_("batch size"), min_value=2, max_value=4096, initial=64)  # training.catalog_clip.DEFAULT_BATCH_SIZE
-    lr = forms.FloatField(label=_("learning rate"), min_value=1e-7, max_value=1.0, initial=2e-3)  # DEFAULT_LR
+    epochs = forms.IntegerField(label=_("epochs"), min_value=1, max_value=200, initial=DEFAULT_EPOCHS)
+    batch_size = forms.IntegerField(label=_("batch size"), min_value=2, max_value=4096, initial=DEFAULT_BATCH_SIZE)
+    lr = forms.FloatField(label=_("learning rate"), min_value=1e-7, max_value=1.0, initial=DEFAULT_LR)
     image_size = forms.IntegerField(
-        label=_("image size (px)"), min_value=32, max_value=512, initial=64,  # DEFAULT_IMAGE_SIZE
+        label=_("image size (px)"), min_value=32, max_value=512, initial=DEFAULT_IMAGE_SIZE,
         help_text=_("Input size of the image tower; larger is slower and usually better."),
     )  # fmt: skip
     limit = forms.IntegerField(

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from open_clip import ClipLoss, CustomTextCLIP
 from tqdm.auto import tqdm
 
+from recommender.catalog_clip_defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 from recommender.encoders.configs import CATALOG_CLIP, CATALOG_CLIP_PREPROCESS, load_model_config
 from recommender.encoders.loading import load_open_clip, make_tokenizer
 from recommender.encoders.local_dir import local_dir_version, read_local_dir_config, save_local_dir
@@ -58,16 +59,7 @@ from .plots import plot_history
 
 __all__ = ["TrainingResult", "train_catalog_clip"]
 
-# Defaults measured on a 2-core CPU with the 6,000-product H&M subset (bench/train_catalog_clip_hm.py).
-# Training there is compute-bound and far from converged, so what wins is more optimiser steps per
-# second: on a 2,000-product probe, 64 px / batch 64 / lr 2e-3 for 4 epochs reached held-out
-# text->image R@10 0.75 where 96 px / batch 128 / lr 1e-3 for 2 epochs (a little more compute)
-# reached 0.39. On all 6,000 products 8 epochs took 644 s end to end and reached 0.72
-# (96 px / 128 / 1e-3 / 5 epochs: 0.62).
-DEFAULT_IMAGE_SIZE = 64
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_LR = 2e-3
-DEFAULT_EPOCHS = 8
+# Defaults (measured on H&M): recommender/catalog_clip_defaults.py, torch-free for the admin form.
 # open_clip clamps the learned temperature at 100 (logit scale ln 100) to keep training stable.
 MAX_LOGIT_SCALE = math.log(100.0)
 # Light decay on weights only (see optim.py); the image tower starts random and data is small.
