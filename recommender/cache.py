@@ -20,7 +20,10 @@ GLOBAL_KEY = f"{PREFIX}:gen:global"
 
 
 def _shopper_key(user_id: Any, session_key: str) -> str:
-    return f"{PREFIX}:gen:u:{user_id}" if user_id is not None else f"{PREFIX}:gen:s:{session_key}"
+    if user_id is not None:
+        return f"{PREFIX}:gen:u:{user_id}"
+    # Hashed: a session id is client-controlled text, and memcached refuses spaces and controls.
+    return f"{PREFIX}:gen:s:{hashlib.sha1(session_key.encode('utf-8', 'replace')).hexdigest()}"
 
 
 def _generation(key: str) -> int:

@@ -3,6 +3,7 @@
 
 migrate → load the catalog (generated, or H&M with --catalog) → train the catalog CLIP if no
 encoder version is active (no download needed) → embed every product → build profiles →
+train and activate the behaviour model if none serves this encoder's vectors ("for you") →
 build search suggestions → create the admin user (admin/admin, local use only).
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from recommender.indexing import reindex
 from recommender.profiles import rebuild_profiles
@@ -26,8 +27,19 @@ class Command(BaseCommand):
         parser.add_argument("--catalog", type=Path, default=None, help="H&M-format folder; default: generated catalog.")
         parser.add_argument("--limit", type=int, default=None)
         parser.add_argument("--epochs", type=int, default=12, help="Catalog CLIP epochs on the first run.")
+        parser.add_argument("--behaviour-epochs", type=int, default=20,
+                            help="Behaviour-model epochs (early stopping) when none serves; 0 skips it.")  # fmt: skip
 
-    def handle(self, *args, catalog: Path | None, limit: int | None, epochs: int, verbosity: int, **options) -> None:
+    def handle(
+        self,
+        *args,
+        catalog: Path | None,
+        limit: int | None,
+        epochs: int,
+        behaviour_epochs: int,
+        verbosity: int,
+        **options,
+    ) -> None:
         say = self.stdout.write
         call_command("migrate", verbosity=0, interactive=False)
         load_args = ["--catalog", str(catalog)] if catalog else []
@@ -40,6 +52,8 @@ class Command(BaseCommand):
             report = reindex(progress=verbosity > 0)
             say(f"Vectors: {report.embedded} embedded, {report.skipped} unchanged.")
         say(f"Profiles: {rebuild_profiles(days=None, progress=verbosity > 0)} built.")
+        if behaviour_epochs > 0:
+            self._behaviour_model(behaviour_epochs, verbosity)
         from recommender.search import refresh_suggestions
 
         refresh_suggestions()
@@ -48,3 +62,17 @@ class Command(BaseCommand):
             User.objects.create_superuser("admin", "admin@example.com", "admin")
             say("Created the admin user admin / admin (local use only).")
         say(self.style.SUCCESS(f"Demo ready; serving {serving_version()}"))
+
+    def _behaviour_model(self, epochs: int, verbosity: int) -> None:
+        """ "For you" from the behaviour model, trained on the demo's events unless one already serves."""
+        from recommender.behaviour.serving import active_behaviour_version
+
+        active, encoder = active_behaviour_version(), serving_version()
+        if active is not None and encoder is not None and active.config.get("encoder_version_id") == encoder.pk:
+            self.stdout.write(f"Behaviour model: {active} serves.")
+            return
+        self.stdout.write('Training the behaviour model on the shop\'s events ("for you")…')
+        try:
+            call_command("recommender_train", "--epochs", str(epochs), "--activate", verbosity=verbosity)
+        except (CommandError, ValueError) as exc:  # too few events yet: profiles serve meanwhile
+            self.stdout.write(self.style.WARNING(f"Behaviour model not trained: {exc}"))
