@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running demo shop at http://127.0.0.1:8000:
 # install, embedded Postgres, migrate, load the generated catalog, train the catalog CLIP,
-# embed, build profiles, run the server (Celery tasks run eagerly unless CELERY_BROKER_URL is
-# set, which the log states). Re-running reuses what is already there.
+# embed, build profiles, train the behaviour model, run the server (Celery tasks run eagerly
+# unless CELERY_BROKER_URL is set, which the log states). Re-running reuses what is already there.
 # H&M data instead: SHOPDEMO_CATALOG=../shared/data/hm_fashion bash shopdemo/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
