@@ -67,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
     "HNSW_EF_SEARCH": 100,
     # pgvector >= 0.8 iterative scans keep filtered queries returning k rows.
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Index and query half-precision copies of the vectors (halfvec): half the index memory and
+    # faster queries at the same recall (bench/results/ann_1000000_*); stored vectors stay float32.
+    # Changing it needs new indexes: manage.py recommender_reindex builds them.
+    "HNSW_HALFVEC": False,
     # Behaviour model hyperparameters, merged over recommender.behaviour.config.DEFAULTS.
     "BEHAVIOUR": {},
     # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.

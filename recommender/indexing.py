@@ -26,7 +26,7 @@ from django.db import models
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
-from recommender.storage import VectorRow, delete_product_vectors, store_vectors
+from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
 
 logger = logging.getLogger(__name__)
@@ -241,6 +241,7 @@ def reindex(
     the batches go to the embeddings queue instead of running here.
     """
     version = version or bootstrap_version()
+    ensure_indexes(version)  # e.g. the halfvec indexes after HNSW_HALFVEC was switched on
     batch_size = batch_size or app_settings.EMBED_BATCH_SIZE
     keys = catalog_keys()
     report = ReindexReport()

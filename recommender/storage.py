@@ -74,7 +74,9 @@ def active_encoder_version() -> ModelVersion | None:
 
 
 def _vector_type(dimensions: int) -> str:
-    if dimensions <= MAX_VECTOR_INDEX_DIMS:
+    """The type indexes and queries cast vectors to: halfvec above pgvector's vector-index limit
+    or when ``HNSW_HALFVEC`` asks for it."""
+    if dimensions <= MAX_VECTOR_INDEX_DIMS and not app_settings.HNSW_HALFVEC:
         return f"vector({dimensions})"
     if dimensions <= MAX_HALFVEC_INDEX_DIMS:
         return f"halfvec({dimensions})"
@@ -87,8 +89,12 @@ def _require_dimensions(version: ModelVersion) -> int:
     return int(version.dimensions)
 
 
-def index_name(version: ModelVersion, column: str) -> str:
-    return f"recommender_pv_v{version.pk}_{column}_hnsw"
+def index_name(version: ModelVersion, column: str, *, half: bool | None = None) -> str:
+    """The version's index on ``column``; halfvec indexes get their own name, so switching
+    ``HNSW_HALFVEC`` builds new ones instead of finding the old kind."""
+    if half is None:  # above 2,000 dimensions halfvec is the only kind: those keep the plain name
+        half = bool(app_settings.HNSW_HALFVEC) and _require_dimensions(version) <= MAX_VECTOR_INDEX_DIMS
+    return f"recommender_pv_v{version.pk}_{column}_hnsw" + ("_half" if half else "")
 
 
 def ensure_indexes(version: ModelVersion, columns: Iterable[str] = VECTOR_COLUMNS) -> list[str]:
@@ -120,7 +126,8 @@ def drop_indexes(version: ModelVersion) -> None:
     """Drop a retired version's indexes (its rows go with the version)."""
     with connection.cursor() as cursor:
         for column in VECTOR_COLUMNS:
-            cursor.execute(f"DROP INDEX IF EXISTS {index_name(version, column)}")
+            for half in (False, True):
+                cursor.execute(f"DROP INDEX IF EXISTS {index_name(version, column, half=half)}")
 
 
 def _as_list(vector: np.ndarray | Sequence[float] | None, dims: int, what: str) -> list[float] | None:

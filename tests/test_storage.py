@@ -94,7 +94,9 @@ def test_filters_apply_inside_the_query():
 
 def test_text_and_image_columns_are_queried_separately():
     version = encoder_version(3)
-    store_vectors(version, [VectorRow(key="a", embedding=[1, 0, 0], image_embedding=[1, 0, 0], text_embedding=[0, 1, 0])])
+    store_vectors(
+        version, [VectorRow(key="a", embedding=[1, 0, 0], image_embedding=[1, 0, 0], text_embedding=[0, 1, 0])]
+    )
     assert nearest([0, 1, 0], version=version, column="text_embedding")[0][1] == pytest.approx(1.0)
     assert nearest([0, 1, 0], version=version, column="image_embedding")[0][1] == pytest.approx(0.0, abs=1e-6)
 
@@ -165,3 +167,34 @@ def test_vectors_stay_inline_not_in_toast():
         )
         assert cursor.fetchone()[0] == 0  # no value of these rows is stored out of line
     assert nearest(vectors[1], version=version, k=1, exact=True)[0][0] == "p1"
+
+
+def test_halfvec_setting_builds_and_uses_half_precision_indexes(settings):
+    dims, n = 32, 2000
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "HNSW_HALFVEC": True}
+    version = encoder_version(dims)
+    vecs = clustered_vectors(n, dims, 30, spread=0.5, seed=11)
+    store_vectors(version, _rows(vecs))
+    names = ensure_indexes(version)
+    assert names == [index_name(version, c, half=True) for c in ("embedding", "image_embedding", "text_embedding")]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE recommender_productvector")
+    literal = "[" + ",".join(str(float(x)) for x in vecs[0]) + "]"
+    plan = _explain(
+        f"SELECT product_key FROM recommender_productvector WHERE version_id = %s AND embedding IS NOT NULL "
+        f"ORDER BY embedding::halfvec({dims}) <=> %s::halfvec({dims}) LIMIT 10",
+        [version.pk, literal],
+    )
+    assert index_name(version, "embedding", half=True) in plan
+    queries = clustered_vectors(20, dims, 30, spread=0.5, seed=12)
+    overlap = [
+        len(
+            {k for k, _ in nearest(q, version=version, k=10)}
+            & {k for k, _ in nearest(q, version=version, k=10, exact=True)}
+        )
+        for q in queries
+    ]
+    assert sum(overlap) / (10 * len(queries)) >= 0.9  # half precision barely moves the neighbours
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "HNSW_HALFVEC": False}  # switched back: float32 indexes again
+    assert ensure_indexes(version)[0] == index_name(version, "embedding", half=False) != names[0]
