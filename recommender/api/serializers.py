@@ -144,15 +144,20 @@ class PersonalQuerySerializer(RecommendationQuerySerializer):
 # --- recommendations -------------------------------------------------------------------------
 
 
-class RecommendationSerializer(serializers.Serializer):
+class ProductCardSerializer(serializers.Serializer):
+    """What every result says about its product (recommendations and search alike)."""
+
     product_id = serializers.CharField(help_text="The product's key (its primary key as a string).")
-    score = serializers.FloatField(help_text="The strategy's score; higher is better (pinned products: 1e9).")
-    reason = serializers.CharField(help_text='Why it is shown, for people: "Similar to …", "Because you viewed …".')
-    position = serializers.IntegerField(min_value=1, help_text="1-based rank.")
     title = serializers.CharField(allow_blank=True)
     price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
     category = serializers.CharField(allow_blank=True)
     url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
+
+
+class RecommendationSerializer(ProductCardSerializer):
+    score = serializers.FloatField(help_text="The strategy's score; higher is better (pinned products: 1e9).")
+    reason = serializers.CharField(help_text='Why it is shown, for people: "Similar to …", "Because you viewed …".')
+    position = serializers.IntegerField(min_value=1, help_text="1-based rank.")
 
 
 class RecommendationsSerializer(serializers.Serializer):
@@ -250,13 +255,8 @@ class SuggestParamsSerializer(serializers.Serializer):
     )  # fmt: skip
 
 
-class SearchResultSerializer(serializers.Serializer):
-    product_id = serializers.CharField(help_text="The product's key (its primary key as a string).")
+class SearchResultSerializer(ProductCardSerializer):
     score = serializers.FloatField(help_text="Fused relevance; higher is better (pinned products: 1e9).")
-    title = serializers.CharField(allow_blank=True)
-    price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
-    category = serializers.CharField(allow_blank=True)
-    url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
 
 
 class SearchResponseSerializer(serializers.Serializer):
