@@ -232,3 +232,13 @@ def test_query_vector_ranks_like_the_model():
     folded = query @ features.T
     for row in range(2):
         assert np.argsort(-scores[row]).tolist() == np.argsort(-folded[row]).tolist()
+
+
+def test_row_scaled_puts_every_users_scores_in_zero_to_one():
+    from recommender.behaviour.evaluate import RowScaled
+
+    def raw(histories, types=None):
+        return np.array([[0.0, 2.0, 4.0], [0.0, 0.0, 0.0], [3.0, 30.0, 0.0]], dtype=np.float32)
+
+    scaled = RowScaled(raw)([[0], [1], [2]])
+    assert np.allclose(scaled, [[0.0, 0.5, 1.0], [0.0, 0.0, 0.0], [0.1, 1.0, 0.0]])

@@ -125,9 +125,26 @@ class OwnPurchases:
         return self.repurchase.own(histories, types)
 
 
-def tune_blend(model_scorer, other, valid: EvalSet, counts, metric: str, ks) -> tuple[float, dict]:
+class RowScaled:
+    """A scorer's scores divided by each user's maximum: 0..1, so a blend weight means the same
+    for every user (co-occurrence sums grow with the length of the history)."""
+
+    def __init__(self, scorer) -> None:
+        self.scorer = scorer
+
+    def __call__(self, histories, types=None) -> np.ndarray:
+        s = np.asarray(self.scorer(histories, types), dtype=np.float32)
+        return s / np.maximum(s.max(axis=1, keepdims=True), 1e-9)
+
+
+def tune_blend(
+    model_scorer, other, valid: EvalSet, counts, metric: str, ks, *, mask_history: bool = False
+) -> tuple[float, dict]:
     """The BLEND_GRID weight with the best validation ``metric``."""
-    by_weight = {w: evaluate(Blend(model_scorer, other, w), valid, ks=ks, counts=counts)[metric] for w in BLEND_GRID}
+    by_weight = {
+        w: evaluate(Blend(model_scorer, other, w), valid, ks=ks, counts=counts, mask_history=mask_history)[metric]
+        for w in BLEND_GRID
+    }
     return max(by_weight, key=by_weight.get), by_weight
 
 
@@ -202,7 +219,21 @@ def run_evaluation(
         best_w, by_weight = tune_blend(model_scorer, own, split.valid, counts, "map@12", ks)
         report["blend"] = {"with": "own purchases (recency-decayed)", "valid_map@12_by_weight": by_weight,
                            "weight": best_w}  # fmt: skip
-        scorers = {"behaviour model + repurchase (blend)": Blend(model_scorer, own, best_w), **scorers}
+        # What the customer has not bought yet: the model's sequence signal plus co-occurrence
+        # ("bought with what you bought"), weighted on the validation day's new articles.
+        cooc = RowScaled(scorers["item co-occurrence kNN"])
+        best_c, by_c = tune_blend(model_scorer, cooc, split.valid.only_new(), counts, "map@12", ks, mask_history=True)
+        model_cooc = Blend(model_scorer, cooc, best_c)
+        best_wc, by_wc = tune_blend(model_cooc, own, split.valid, counts, "map@12", ks)
+        report["blend_cooc"] = {"with": "item co-occurrence kNN (row-scaled)", "valid_new_map@12_by_weight": by_c,
+                                "weight": best_c, "repurchase_weight": best_wc,
+                                "valid_map@12_by_repurchase_weight": by_wc}  # fmt: skip
+        scorers = {
+            "behaviour model + co-occurrence + repurchase (blend)": Blend(model_cooc, own, best_wc),
+            "behaviour model + repurchase (blend)": Blend(model_scorer, own, best_w),
+            "behaviour model + co-occurrence (blend)": model_cooc,
+            **scorers,
+        }
         report["test_all"] = _evaluate_all(scorers, split.test, counts, ks)
         report["test_new"] = _evaluate_all(scorers, split.test.only_new(), counts, ks, mask_history=True)
         report["data"]["test_users_new"] = len(split.test.only_new())
@@ -262,6 +293,8 @@ def markdown(report: dict[str, Any], *, title: str = "") -> str:
     else:
         cols = ["map@12", "recall@12", "ndcg@12", "mrr", "coverage@10", "popularity_pct@10"]
         lines += [f"Blend weight of own purchases (validation MAP@12): {report['blend']}", ""]
+        if report.get("blend_cooc"):
+            lines += [f"Co-occurrence blend (validation MAP@12 on new articles): {report['blend_cooc']}", ""]
         lines += ["## Test: all purchased articles", ""] + _table(report["test_all"], cols)
         lines += ["", "## Test: only articles new to the customer (history masked)", ""]
         lines += _table(report["test_new"], cols)
