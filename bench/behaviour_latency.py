@@ -5,10 +5,11 @@
 
 In a throw-away test database of the test suite's embedded Postgres: the 4,385 Amazon items
 become products with their MiniLM vectors (an active 384-d encoder version with HNSW indexes),
-the trained model becomes the active behaviour version, and each shopper's test history
-(<= 50 events) is stored as events. Timed per shopper: ``behaviour_user_vector`` (two queries
-and one forward pass) and the pgvector ``nearest`` query with its vector; and how many of the
-model's own top 10 (full scoring in torch) the HNSW query returns.
+the trained model becomes the active behaviour version (activation, timed, writes the items'
+output vectors and their HNSW index), and each shopper's test history (<= 50 events) is stored
+as events. Timed per shopper: ``behaviour_user_vector`` (two queries and one forward pass) and
+the pgvector ``nearest`` query over the behaviour version's rows; and how many of the model's
+own top 10 (full scoring in torch) the HNSW query returns.
 """
 
 from __future__ import annotations
@@ -73,9 +74,12 @@ def measure(shoppers: int) -> dict:
     store_vectors(encoder, [VectorRow(key=str(i), embedding=v, image_embedding=v, text_embedding=v, title=str(i),
                                       category="", price=None, in_stock=True) for i, v in enumerate(features)])  # fmt: skip
     ensure_indexes(encoder)
+    hidden = json.loads((ARTIFACT / "config.json").read_text())["hyperparameters"]["hidden"]
     behaviour = ModelVersion.objects.create(kind="behaviour", name="amazon", artifact=str(ARTIFACT), state="ready",
-                                            config={"encoder_version_id": encoder.pk})  # fmt: skip
-    activate(behaviour)
+                                            config={"encoder_version_id": encoder.pk}, dimensions=hidden)  # fmt: skip
+    t = time.perf_counter()
+    activate(behaviour)  # writes every product's output vector and its HNSW index
+    activation_s = time.perf_counter() - t
     clear_cache()
     model, _, _ = load_artifact(ARTIFACT, features)
     split = leave_one_out(load_amazon_scientific(DATA).sequences)
@@ -94,7 +98,7 @@ def measure(shoppers: int) -> dict:
         vector = behaviour_user_vector(None, f"s{row}")
         vector_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        hits = nearest(vector, version=encoder, k=10)
+        hits = nearest(vector, version=behaviour, k=10)
         query_ms.append((time.perf_counter() - t) * 1000)
         with torch.inference_mode():
             items, types = pad_left([split.test.histories[row]], 50)
@@ -111,8 +115,9 @@ def measure(shoppers: int) -> dict:
         "what": "behaviour_user_vector (events query + vectors query + forward) and pgvector nearest(k=10)",
         "shoppers": shoppers, "items": int(features.shape[0]), "dimensions": int(features.shape[1]),
         "behaviour_user_vector": pct(vector_ms), "nearest_k10_hnsw": pct(query_ms),
+        "activation_seconds (output vectors + HNSW index)": round(activation_s, 2),
         "hnsw_top10_equals_model_top10": round(float(np.mean(overlap)), 4),
-        "torch_threads": 1, "note": "2 CPU cores shared with other engineers' jobs while this ran",
+        "torch_threads": 1,
     }  # fmt: skip
 
 

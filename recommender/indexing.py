@@ -204,6 +204,10 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             )
         )  # fmt: skip
     store_vectors(version, rows)
+    if version.state == ModelVersion.State.ACTIVE:
+        from recommender.behaviour.item_vectors import refresh_item_vectors
+
+        refresh_item_vectors([r.key for r in rows if r.embedding is not None], version)
     report.image_errors.update(errors)
     if version.state == ModelVersion.State.BUILDING:
         complete_build_if_done(version, adapter.get_queryset().count())

@@ -153,6 +153,10 @@ def activate(version: ModelVersion) -> ModelVersion:
     version.save(update_fields=["state", "activated_at", "progress", "message"])
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
+    else:  # the behaviour model serves from its product output vectors
+        from recommender.behaviour.item_vectors import activate_item_vectors
+
+        activate_item_vectors(version)
     from recommender.cache import bump_global_generation
 
     transaction.on_commit(bump_global_generation)  # cached results came from the old version

@@ -97,12 +97,38 @@ def test_versions_that_cannot_serve_are_refused(admin_client, reindex_delay):
     reindex_delay.assert_not_called()
 
 
-def test_behaviour_models_switch_without_vectors(admin_client, reindex_delay):
-    old = ModelVersion.objects.create(kind="behaviour", name="bpr-1", state=State.ACTIVE)
-    new = ModelVersion.objects.create(kind="behaviour", name="bpr-2", state=State.READY)
+def _behaviour_version(name: str, state: str, folder) -> ModelVersion:
+    """A behaviour version with a saved (untrained) tiny model over the active encoder's products."""
+    import numpy as np
+
+    from recommender.behaviour.config import DEFAULTS
+    from recommender.behaviour.model import BehaviourModel, save_artifact
+
+    encoder = serving_version()
+    keys = sorted(ProductVector.objects.filter(version=encoder).values_list("product_key", flat=True))
+    model = BehaviourModel(np.zeros((len(keys), encoder.dimensions)), {**DEFAULTS, "hidden": 8, "layers": 1, "heads": 1})
+    save_artifact(model, folder / name, item_keys=keys, extra={})
+    return ModelVersion.objects.create(kind="behaviour", name=name, state=state, artifact=str(folder / name),
+                                       dimensions=8, config={"encoder_version_id": encoder.pk})  # fmt: skip
+
+
+def test_behaviour_models_switch_without_reindexing(admin_client, reindex_delay, vector_shop, tmp_path):
+    old = _behaviour_version("seq-1", State.ACTIVE, tmp_path)
+    new = _behaviour_version("seq-2", State.READY, tmp_path)
     admin_client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [new.pk]})
     assert _state(old, new) == (State.RETIRED, State.ACTIVE)
     reindex_delay.assert_not_called()
+    assert ProductVector.objects.filter(version=new).count() == len(vector_shop)  # its output vectors
+
+
+def test_a_behaviour_model_whose_files_are_gone_is_not_activated(admin_client, reindex_delay, vector_shop, tmp_path):
+    old = _behaviour_version("seq-1", State.ACTIVE, tmp_path)
+    new = ModelVersion.objects.create(kind="behaviour", name="lost", state=State.READY, artifact=str(tmp_path / "gone"),
+                                      dimensions=8, config={"encoder_version_id": serving_version().pk})  # fmt: skip
+    page = admin_client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [new.pk]}, follow=True)
+    assert "Lost cannot be activated: its model could not be used" in page.content.decode()
+    assert _state(old, new) == (State.ACTIVE, State.READY)
+    assert not ProductVector.objects.filter(version=new).exists()
 
 
 def test_roll_back_reactivates_the_most_recently_retired_version(admin_client, reindex_delay):

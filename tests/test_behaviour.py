@@ -213,25 +213,44 @@ def test_training_learns_a_deterministic_next_item_pattern():
     assert 1 <= result.best_epoch <= len(result.history)
 
 
-def test_query_vector_ranks_like_the_model():
-    """q = Wᵀ h in the feature space orders unit-norm items exactly like the model's scores."""
+def test_stored_output_vectors_rank_like_the_model():
+    """cos(h, o_i) over the output vectors serving stores orders items exactly like the model's scores;
+    an item the model never saw (index 0) gets its output vector from its features alone."""
     import torch
 
     from recommender.behaviour.model import BehaviourModel, pad_left
 
     rng = np.random.default_rng(1)
     features = rng.normal(size=(40, 12)).astype(np.float32)
-    features /= np.linalg.norm(features, axis=1, keepdims=True)
     torch.manual_seed(0)
     model = BehaviourModel(features, {**DEFAULTS, "hidden": 16, "layers": 1, "heads": 1}).eval()
-    items, types = pad_left([[3, 5, 7], [1]], 50)
     with torch.no_grad():
-        state = model.user_state(items, types)
-        scores = (state @ model.item_table().T).numpy()
-        query = model.query_vectors(state).numpy()
-    folded = query @ features.T
+        model.item_id.weight[1:].normal_()  # trained-looking IDs (row 0, padding, stays zero)
+        items, types = pad_left([[3, 5, 7], [1]], 50)
+        scores = model.scores(items, types).numpy()
+        state = model.user_state(items, types).numpy()
+        stored = model.output_vectors(torch.from_numpy(features), torch.arange(1, 41)).numpy()
+        unseen = model.output_vectors(torch.from_numpy(features[:1]), torch.tensor([0])).numpy()
+        features_only = model.out_adapter(torch.from_numpy(features[:1])).numpy()
+    unit = state / np.linalg.norm(state, axis=1, keepdims=True)
+    cosines = unit @ (stored / np.linalg.norm(stored, axis=1, keepdims=True)).T
+    np.testing.assert_allclose(cosines / model.temperature, scores, rtol=1e-4, atol=1e-4)
     for row in range(2):
-        assert np.argsort(-scores[row]).tolist() == np.argsort(-folded[row]).tolist()
+        assert np.argsort(-scores[row]).tolist() == np.argsort(-cosines[row]).tolist()
+    np.testing.assert_allclose(unseen, features_only, atol=1e-6)
+    assert not np.allclose(stored[0], features_only[0], atol=1e-3)
+
+
+def test_model_rejects_settings_serving_cannot_honour():
+    from recommender.behaviour.model import BehaviourModel
+
+    features = np.ones((3, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        BehaviourModel(features, {**DEFAULTS, "temperature": 0})
+    with pytest.raises(ValueError, match="needs id_embedding"):
+        BehaviourModel(features, {**DEFAULTS, "id_embedding": False, "output_id": "tied"})
+    with pytest.raises(ValueError, match="output_id must be"):
+        BehaviourModel(features, {**DEFAULTS, "output_id": "separate"})
 
 
 def test_row_scaled_puts_every_users_scores_in_zero_to_one():
@@ -242,3 +261,114 @@ def test_row_scaled_puts_every_users_scores_in_zero_to_one():
 
     scaled = RowScaled(raw)([[0], [1], [2]])
     assert np.allclose(scaled, [[0.0, 0.5, 1.0], [0.0, 0.0, 0.0], [0.1, 1.0, 0.0]])
+
+
+# --- item co-occurrence table (what a behaviour version serves) -------------------------------------
+
+# 8 items in 7 shoppers' histories: 0 and 1 share three shoppers, 3 and 7 two, 4 and 6 none.
+COOC_TRAIN = [[0, 1, 2], [0, 1, 3], [4, 1, 2], [5, 6, 0], [2, 3, 5, 7], [6, 0, 1], [7, 3]]
+COOC_HISTORIES = [[0], [1, 2], [3, 0, 1, 5], [6, 4], [2, 7, 3, 0, 1, 5, 6]]
+
+
+def _ranking(scores: np.ndarray, counts: np.ndarray) -> list[int]:
+    """Items with a score, best first; ties (to 5 decimals) broken by popularity, as CoocKNN does."""
+    return sorted(np.flatnonzero(scores > 1e-4).tolist(), key=lambda i: (-round(float(scores[i]), 5), -counts[i], i))
+
+
+def test_cooccurrence_table_scores_like_row_scaled_cooc_knn():
+    from recommender.behaviour.cooccurrence import TableScorer, build_table
+    from recommender.behaviour.evaluate import RowScaled
+
+    counts = item_counts(COOC_TRAIN, 8)
+    knn = CoocKNN(COOC_TRAIN, 8, counts)
+    offline = RowScaled(knn)(COOC_HISTORIES)
+    table = build_table(COOC_TRAIN, 8, neighbours=8)  # every neighbour kept
+    assert (table.recent, table.decay) == (knn.recent, knn.decay)
+    served = TableScorer(table)(COOC_HISTORIES)
+    assert served.shape == (5, 8) and served.max(axis=1) == pytest.approx(np.ones(5))
+    # equal up to CoocKNN's popularity tie-breaker (1e-6), and ranked alike
+    assert np.abs(served - offline).max() < 1e-5, knn.S.toarray().round(3)
+    for row in range(len(COOC_HISTORIES)):
+        assert _ranking(served[row], counts) == _ranking(offline[row], counts), row
+    # 0 and 1 share three of their shoppers (0: 4, 1: 4): cosine 3 / 4; after a single 0 it is the best
+    items, scores = table.scores([0])
+    assert items[0] == 1 and knn.S[0, 1] == pytest.approx(0.75) and scores[0] == 1.0
+    # newest distinct items first, decay 0.7: [1, 2] sums S[2] + 0.7 S[1], scaled by its maximum
+    raw = knn.S.toarray()[2] + 0.7 * knn.S.toarray()[1]
+    assert served[1] == pytest.approx(raw / raw.max(), abs=1e-6)
+    # products the version never saw (-1) are ignored; an empty history scores nothing
+    assert table.scores([-1, 0])[0].tolist() == items.tolist()
+    assert table.scores([])[0].size == 0
+
+
+def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
+    from recommender.behaviour.cooccurrence import FILENAME, TableScorer, build_table, load_table
+
+    S = CoocKNN(COOC_TRAIN, 8, item_counts(COOC_TRAIN, 8)).S.toarray()
+    full = build_table(COOC_TRAIN, 8, neighbours=8)
+    table = build_table(COOC_TRAIN, 8, neighbours=2)
+    assert table.pairs == 16 < full.pairs
+    for item in range(8):
+        neighbours, similarities = table.neighbours(item)
+        best = sorted(np.flatnonzero(S[item]).tolist(), key=lambda j: (-S[item, j], j))[:2]
+        assert neighbours.tolist() == best, item
+        assert similarities == pytest.approx(S[item, best])
+    # 2's most similar are 1 and 4 (a tie at 1 / sqrt(3)): the lower index first, 0.408 ones cut
+    assert table.neighbours(2)[0].tolist() == [1, 4]
+    # a one-item history scores exactly its kept neighbours, with the full table's scores
+    truncated, complete = TableScorer(table)([[5]])[0], TableScorer(full)([[5]])[0]
+    kept = table.neighbours(5)[0]
+    assert np.flatnonzero(truncated).tolist() == sorted(kept.tolist())
+    assert truncated[kept] == pytest.approx(complete[kept])
+
+    assert load_table(tmp_path) is None  # a version trained without a table
+    table.save(tmp_path)
+    loaded = load_table(tmp_path)
+    assert loaded is not None and (loaded.recent, loaded.decay, loaded.n_items) == (5, 0.7, 8)
+    assert TableScorer(loaded)(COOC_HISTORIES) == pytest.approx(TableScorer(table)(COOC_HISTORIES))
+    np.savez(tmp_path / FILENAME, indptr=np.array([0, 5]), indices=np.array([9]), similarities=np.array([1.0]),
+             recent=np.int64(5), decay=np.float64(0.7))  # fmt: skip
+    with pytest.raises(ValueError, match="valid co-occurrence table"):
+        load_table(tmp_path)
+
+
+def test_cooccurrence_tuning_is_skipped_when_nothing_co_occurs():
+    from recommender.behaviour.data import leave_one_out
+    from recommender.behaviour.train import tune_cooccurrence
+
+    def never(histories, types=None):  # no validation pass may run
+        raise AssertionError("scored without co-occurrence")
+
+    split = leave_one_out([[0, 1, 2], [3, 4, 5]])  # each shopper keeps one training item
+    tuned, table = tune_cooccurrence(never, split, {**DEFAULTS, "valid_max_users": 0}, item_counts(split.train, 6))
+    assert table is None and tuned["weight"] == 0.0 and tuned["pairs"] == 0 and "by_weight" not in tuned
+
+
+def test_serving_blend_with_cooccurrence_orders_like_the_offline_blend():
+    """cos + (w_c / |q|) · cooc + (w_r / |q|) · own ranks like Blend(Blend(model, cooc, w_c), own, w_r)."""
+    from recommender.behaviour.evaluate import Blend
+    from recommender.behaviour.serving import BehaviourQuery, blend_scores
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(80, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = rng.normal(size=8)
+    q *= 6.0 / np.linalg.norm(q)
+    cooc = np.zeros(80)
+    cooc[rng.choice(80, 12, replace=False)] = rng.uniform(0.05, 1.0, 12)
+    cooc[np.argmax(cooc)] = 1.0
+    own = np.zeros(80)
+    own[[7, 21, 64]] = [1.0, 0.9, 0.81]
+    w_c, w_r = 4.0, 2.0
+    model = Blend(lambda h, t=None: (x @ q - 1.5)[None], lambda h, t=None: cooc[None], w_c)
+    offline = Blend(model, lambda h, t=None: own[None], w_r)([[0]])[0]
+    unit = (q / np.linalg.norm(q)).astype(np.float32)
+    scores = {str(i): float(cooc[i]) for i in np.flatnonzero(cooc)}
+    query = BehaviourQuery(unit, float(np.linalg.norm(q)), w_r, w_c, scores)
+    similarities = {str(i): float(x[i] @ unit) for i in range(80)}  # what pgvector returns
+    purchased = {str(i): float(own[i]) for i in (7, 21, 64)}
+    served = blend_scores(query, similarities, purchased)
+    assert [int(k) for k, _ in served] == np.argsort(-offline, kind="stable").tolist()
+    # co-occurrence moves products: without it (weight 0) the order is another one
+    plain = blend_scores(BehaviourQuery(unit, query.scale, w_r, 0.0, scores), similarities, purchased)
+    assert [k for k, _ in plain] != [k for k, _ in served]

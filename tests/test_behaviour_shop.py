@@ -130,14 +130,22 @@ def test_train_command_registers_activates_and_serves(vector_shop, behaviour_set
     assert version.metrics["repurchase_weight"] == 0.0
     assert version.metrics["repurchase"] == {"repeat_purchases": 0, "weight": 0.0}
 
-    # a shopper who just viewed a dress: the vector (4-d, unit) lies among the coats
+    # activation stored every product's output vector (hidden 16-d) under the behaviour version
+    from recommender.models import ProductVector
+
+    assert version.dimensions == SMALL["hidden"]
+    stored = ProductVector.objects.filter(version=version)
+    assert stored.count() == ProductVector.objects.filter(version=serving_version()).count() == len(vector_shop)
+    assert stored.get(product_key=vector_shop["dress-out"]).in_stock is False  # filter fields copied
+
+    # a shopper who just viewed a dress: the state (16-d, unit) lies among the coats' output vectors
     _view(vector_shop, "new", ["bag-b", "dress-b"])
     started = time.perf_counter()
     vector = behaviour_user_vector(None, "new")
     latency = time.perf_counter() - started
-    assert vector is not None and vector.shape == (4,)
+    assert vector is not None and vector.shape == (SMALL["hidden"],)
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
-    hits = nearest(vector, k=3)
+    hits = nearest(vector, version=version, k=3)
     back = {v: k for k, v in vector_shop.items()}
     assert back[hits[0][0]].startswith("coat"), [back[k] for k, _ in hits]
     assert latency < 2.0
@@ -216,7 +224,7 @@ def test_repurchase_weight_is_tuned_and_for_you_offers_to_buy_again(vector_shop,
     recs = recommend("for_you", session_key="buyer", limit=5)
     assert (back[recs.keys[0]], recs.items[0].reason) == ("coat-b", "Buy again"), [back[k] for k in recs.keys]
     # the model's candidates follow, with their own reasons
-    model_hits = {k for k, _ in nearest(behaviour_user_vector(None, "buyer"), k=20)}
+    model_hits = {k for k, _ in nearest(behaviour_user_vector(None, "buyer"), version=version, k=20)}
     assert len(recs) == 5 and set(recs.keys[1:]) <= model_hits
     assert all(r.reason.startswith("Because you") for r in recs.items[1:]), [r.reason for r in recs]
 
@@ -234,3 +242,214 @@ def test_repurchase_weight_is_tuned_and_for_you_offers_to_buy_again(vector_shop,
     assert recommend("for_you", session_key="buyer", limit=11).items == excluded.items
     _exclude_purchased(False)
     assert not any(r.reason == "Buy again" for r in recommend("for_you", session_key="buyer", limit=11))
+
+
+# --- the co-occurrence blend ------------------------------------------------------------------------
+
+
+def _wide_shop(keys: dict[str, str], fillers: int = 45) -> dict[str, str]:
+    """``keys`` plus ``fillers`` coat-like products, each a little off the coat axis by a different
+    amount, and "odd", pointing away from every other product: more products than "for you"
+    fetches from pgvector (40), and one that is always the farthest from a query vector."""
+    from recommender.storage import VectorRow, store_vectors
+    from tests.testapp.models import Product
+
+    keys, rows = dict(keys), []
+    for i in range(fillers + 1):
+        name = f"coat-f{i}" if i < fillers else "odd"
+        product = Product.objects.create(name=name, category="coat" if i < fillers else "odd", price=50 + i)
+        keys[name] = str(product.pk)
+        v = np.full(4, 0.02, dtype=np.float32)
+        v[1] = 1.0
+        v[(0, 3)[i % 2]] += 0.003 * (i + 1)
+        if name == "odd":
+            v = -np.ones(4, dtype=np.float32)
+        v /= np.linalg.norm(v)
+        rows.append(VectorRow(key=keys[name], embedding=v, image_embedding=v, text_embedding=v, title=name,
+                              category=product.category, price=product.price))  # fmt: skip
+    store_vectors(serving_version(), rows)
+    return keys
+
+
+def _pairs(keys: dict[str, str], names: tuple[str, str], sessions: int = 10) -> None:
+    """Shoppers who view exactly these two products: they co-occur, and nothing else with them."""
+    start = timezone.now() - timedelta(days=3)
+    Event.objects.bulk_create([
+        Event(type="view", session_key=f"p{s}", product_key=keys[name], created_at=start + timedelta(minutes=s, seconds=i),
+              processed=True)
+        for s in range(sessions) for i, name in enumerate(names)
+    ])  # fmt: skip
+
+
+def _set_weights(version: ModelVersion, **weights: float) -> None:
+    version.metrics = {**version.metrics, **weights}
+    version.save(update_fields=["metrics"])
+    serving.clear_cache()
+
+
+def _diversity_off() -> None:
+    from recommender.models import RecommenderSettings
+
+    settings = RecommenderSettings.get()
+    settings.diversity_lambda = 1.0  # MMR keeps the strategy's order: the blend is compared as ranked
+    settings.save()
+
+
+def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float], list[str]]:
+    """Blend(Blend(ModelScorer, TableScorer, w_c), OwnPurchases, w_r) of the shopper's history over
+    the whole catalogue, by product key, computed from the artifact alone; and the history."""
+    import json
+
+    from recommender.behaviour.baselines import Repurchase
+    from recommender.behaviour.cooccurrence import TableScorer, load_table
+    from recommender.behaviour.data import EVENT_TYPES
+    from recommender.behaviour.evaluate import Blend, OwnPurchases
+    from recommender.behaviour.model import load_artifact
+    from recommender.behaviour.train import ModelScorer
+    from recommender.profiles import product_vectors
+
+    folder = serving.artifact_path(version)
+    keys = json.loads((folder / "items.json").read_text())
+    vectors = product_vectors(serving_version(), keys)
+    model, keys, config = load_artifact(folder, np.stack([vectors[k] for k in keys]))
+    hyper = config["hyperparameters"]
+    history = serving.recent_history(None, session, list(hyper["event_types"]), int(hyper["max_len"]))
+    index = {k: i for i, k in enumerate(keys)}
+    items, types = [[index[k] for k, _ in history]], [[EVENT_TYPES[t] for _, t in history]]
+    with_cooc = Blend(ModelScorer(model), TableScorer(load_table(folder)), version.metrics["cooccurrence_weight"])
+    own = OwnPurchases(Repurchase(np.ones(len(keys))))
+    scores = Blend(with_cooc, own, version.metrics["repurchase_weight"])(items, types)[0]
+    return {k: float(scores[i]) for i, k in enumerate(keys)}, [k for k, _ in history]
+
+
+def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour_settings):
+    from recommender.behaviour.baselines import Repurchase, item_counts
+    from recommender.behaviour.config import behaviour_config
+    from recommender.behaviour.cooccurrence import NEIGHBOURS, TableScorer, build_table, load_table
+    from recommender.behaviour.data import leave_one_out, load_shop
+    from recommender.behaviour.evaluate import BLEND_GRID, Blend, OwnPurchases, tune_blend
+    from recommender.behaviour.model import load_artifact
+    from recommender.behaviour.train import ModelScorer, train_behaviour, valid_sample
+
+    _events(vector_shop)
+    _rebuyers(vector_shop)
+    version = train_behaviour(activate=False)  # activating clears the message
+    tuned = version.metrics["cooccurrence"]
+    weight = version.metrics["cooccurrence_weight"]
+    assert weight in BLEND_GRID and tuned["weight"] == weight and tuned["metric"] == "valid_ndcg@10"
+    assert set(tuned["by_weight"]) == {str(w): 0 for w in BLEND_GRID}.keys()
+    assert tuned["by_weight"][str(weight)] == max(tuned["by_weight"].values())
+    assert tuned["neighbours"] == NEIGHBOURS and tuned["pairs"] > 0 and tuned["seconds"] >= 0
+    assert f"co-occurrence weight {weight:g}" in version.message
+
+    # the saved table is CoocKNN's over the training part of the split, in items.json order
+    folder = serving.artifact_path(version)
+    table = load_table(folder)
+    cfg = behaviour_config()
+    data = load_shop(cfg)
+    split = leave_one_out(data.sequences, data.types, min_length=max(3, int(cfg["min_events"])))
+    expected = build_table(split.train, data.n_items)
+    assert table is not None and table.pairs == tuned["pairs"]
+    for name in ("indptr", "indices", "similarities"):
+        assert np.array_equal(getattr(table, name), getattr(expected, name)), name
+
+    # the repurchase weight was tuned on top of the model + co-occurrence blend: the stored
+    # validation scores are that blend's, recomputed here from the artifact
+    model, keys, _ = load_artifact(folder, data.features)
+    assert keys == data.item_keys
+    counts = item_counts(split.train, data.n_items)
+    blend = Blend(ModelScorer(model), TableScorer(table), weight)
+    _, by_weight = tune_blend(blend, OwnPurchases(Repurchase(counts)), valid_sample(split.valid, cfg), counts,
+                              "map@12", (12,))  # fmt: skip
+    assert version.metrics["repurchase"]["by_weight"] == pytest.approx({str(w): v for w, v in by_weight.items()})
+
+
+def test_for_you_ranks_model_cooccurrence_and_purchases_like_the_offline_blend(vector_shop, behaviour_settings):
+    from recommender.behaviour.serving import behaviour_query
+    from recommender.behaviour.train import train_behaviour
+    from recommender.recommend import recommend
+    from recommender.strategies import Context
+    from recommender.strategies.personal import BUY_AGAIN, for_you
+
+    keys = _wide_shop(vector_shop)
+    _events(keys)
+    _pairs(keys, ("odd", "bag-b"))  # bag-b's only co-occurring product
+    # Output vectors from features alone keep "odd" the farthest product from every shopper.
+    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    _set_weights(version, cooccurrence_weight=64.0, repurchase_weight=2.0)
+    _exclude_purchased(False)
+    _diversity_off()
+    # bought shoes-b, then viewed bag-b (which co-occurs with "odd" only) and a dress
+    _buy_and_view(keys, "fan", [("purchase", "shoes-b"), ("view", "bag-b"), ("view", "dress-b")])
+    back = {v: k for k, v in keys.items()}
+
+    query = behaviour_query(None, "fan")
+    assert query is not None and query.cooccurrence_weight == 64.0 and query.repurchase_weight == 2.0
+    assert [back[k] for k in query.cooccurrence] == ["odd"] and query.cooccurrence[keys["odd"]] == 1.0
+    ctx = Context(version=serving_version(), limit=8, session_key="fan")
+    hits = {k for k, _ in nearest(query.vector, version=version, k=ctx.fetch)}
+    assert len(hits) == 40 and keys["odd"] not in hits  # only co-occurrence suggests it
+
+    served = for_you(ctx)
+    # candidates: the 40 hits, what co-occurrence suggests, what the shopper bought
+    assert {c.key for c in served} == hits | {keys["odd"], keys["shoes-b"]}
+    offline, history = _offline_blend(version, "fan")
+    assert [back[k] for k in history] == ["shoes-b", "bag-b", "dress-b"]
+    expected = sorted((c.key for c in served), key=lambda k: -offline[k])
+    assert [back[c.key] for c in served] == [back[k] for k in expected]
+    reasons = {back[c.key]: c.reason for c in served}
+    assert reasons["shoes-b"] == BUY_AGAIN and reasons["odd"].startswith("Because you")
+
+    # through recommend(): the co-occurring product is on the page, in the blend's order
+    recs = recommend("for_you", session_key="fan", limit=8)
+    assert keys["odd"] in recs.keys and recs.keys == [k for k in expected if k != keys["dress-out"]][:8]
+
+
+def test_versions_without_cooccurrence_serve_the_model_alone(vector_shop, behaviour_settings, caplog):
+    import shutil
+
+    from recommender.behaviour.cooccurrence import FILENAME
+    from recommender.behaviour.serving import behaviour_query
+    from recommender.behaviour.train import train_behaviour
+    from recommender.strategies import Context
+    from recommender.strategies.personal import explain, for_you
+
+    keys = _wide_shop(vector_shop)
+    _events(keys)
+    _pairs(keys, ("odd", "bag-b"))
+    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    _set_weights(version, cooccurrence_weight=8.0, repurchase_weight=0.0)
+    _view(keys, "fan", ["bag-b", "dress-b"])
+    ctx = Context(version=serving_version(), limit=8, session_key="fan")
+
+    def model_alone() -> list:
+        query = behaviour_query(None, "fan")
+        return explain(ctx, nearest(query.vector, version=version, k=ctx.fetch, filters=None))
+
+    # with its table and a weight, co-occurrence adds odd (purchases are excluded: no own part)
+    assert keys["odd"] in [c.key for c in for_you(ctx)]
+    folder = serving.artifact_path(version)
+    saved = folder.parent / "saved.npz"
+    shutil.copy(folder / FILENAME, saved)
+
+    def older_version() -> None:  # trained before co-occurrence: no weight in its metrics
+        version.metrics = {k: v for k, v in version.metrics.items() if not k.startswith("cooccurrence")}
+        version.save(update_fields=["metrics"])
+
+    cases = {
+        "no file": lambda: (folder / FILENAME).unlink(),
+        "weight 0": lambda: (shutil.copy(saved, folder / FILENAME), _set_weights(version, cooccurrence_weight=0.0)),
+        "no weight in the metrics": older_version,
+        "unreadable file": lambda: ((folder / FILENAME).write_bytes(b"not a table"),
+                                    _set_weights(version, cooccurrence_weight=8.0)),
+    }  # fmt: skip
+    for case, change in cases.items():
+        change()
+        version.refresh_from_db()
+        serving.clear_cache()
+        assert (folder / FILENAME).exists() == (case != "no file"), case
+        query = behaviour_query(None, "fan")
+        assert query is not None and query.cooccurrence_weight == 0.0 and not query.cooccurrence, case
+        assert for_you(ctx) == model_alone(), case
+        assert keys["odd"] not in [c.key for c in for_you(ctx)], case
+    assert "co-occurrence table unreadable" in caplog.text

@@ -62,7 +62,13 @@ def plan_activation(version: ModelVersion) -> Activation:
             % {"name": version.name, "state": version.get_state_display()}
         )
     if version.kind != ModelVersion.Kind.ENCODER:
-        activate(version)
+        try:  # writes its product output vectors from its saved model: that must be readable
+            activate(version)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ActivationError(
+                gettext("%(name)s cannot be activated: its model could not be used (%(error)s).")
+                % {"name": version.name, "error": exc}
+            ) from exc
         return Activation(version, True, False, gettext("Activated %(name)s.") % {"name": version.name})
     if state != ModelVersion.State.BUILDING and version_progress(version, catalog_size()).complete:
         activate(version)

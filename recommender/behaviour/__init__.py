@@ -1,11 +1,12 @@
 """Behaviour model: a next-item transformer over shoppers' event sequences, and its offline evaluation.
 
 Training code (``data``, ``model``, ``train``, ``baselines``, ``evaluate``, ``plots``) is kept
-apart from serving (``serving``), which only loads a saved artifact and runs one forward pass::
+apart from serving (``serving``), which only loads a saved artifact and runs one forward pass;
+``repurchase`` and ``cooccurrence`` hold the scores both sides blend with the model::
 
     from recommender.behaviour.serving import behaviour_query, behaviour_user_vector
     vector = behaviour_user_vector(user_id, session_key)   # None -> use the profile vector
-    query = behaviour_query(user_id, session_key)          # + |q| and the repurchase weight
+    query = behaviour_query(user_id, session_key)          # + |q|, the blend weights, co-occurrence
 
     from recommender.behaviour.train import train_behaviour
     version = train_behaviour(activate=True)               # manage.py recommender_train

@@ -137,12 +137,15 @@ class CoocKNN:
         self.recent, self.decay = recent, decay
 
     def weights(self, histories) -> sp.csr_matrix:
+        """(B, n_items): each user's newest distinct items, weighted by recency (what serving uses too)."""
+        from recommender.behaviour.cooccurrence import recency_weights
+
         rows, cols, vals = [], [], []
         for row, history in enumerate(histories):
-            for rank, item in enumerate(list(dict.fromkeys(reversed(history)))[: self.recent]):
+            for item, weight in recency_weights(history, self.recent, self.decay).items():
                 rows.append(row)
                 cols.append(item)
-                vals.append(self.decay**rank)
+                vals.append(weight)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(histories), self.S.shape[0]))
 
     def __call__(self, histories, types=None) -> np.ndarray:

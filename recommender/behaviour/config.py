@@ -18,14 +18,21 @@ DEFAULTS: dict[str, Any] = {
     "ff_mult": 2,
     # The newest events the model reads (SASRec uses 50 on Amazon data).
     "max_len": 50,
-    # Dropout on activations and on the frozen item features (small data overfits fast).
-    "dropout": 0.3,
+    # Dropout on activations and on the frozen item features (small data overfits fast; 0.5
+    # beat 0.3 on Amazon and H&M: bench/results/behaviour_sweep.md).
+    "dropout": 0.5,
     "feature_dropout": 0.1,
     # Input item representation: adapter of the feature vector ("mlp" or "linear") plus a learned
-    # ID embedding when True. The output side is always linear in the feature vector, so that a
-    # user vector can be folded into the item-feature space and searched with pgvector.
+    # ID embedding when True.
     "adapter": "mlp",
     "id_embedding": True,
+    # Output vectors: linear in the feature vector, plus (output_id "tied") the input's ID
+    # embedding, so what the model learns about an item beyond its features also ranks it;
+    # "" ranks by features alone. Serving stores them in pgvector per behaviour version.
+    "output_id": "tied",
+    # Items are scored by cosine(user state, output vector) / temperature; serving queries pgvector
+    # by cosine, so this must stay positive.
+    "temperature": 0.1,
     # Optimisation.
     "epochs": 60,
     "batch_size": 128,

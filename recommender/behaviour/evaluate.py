@@ -157,6 +157,47 @@ def _evaluate_all(scorers: dict, evalset: EvalSet, counts: np.ndarray, ks, *, ma
     return out
 
 
+def hm_split(folder, item_keys: list[str], features: np.ndarray):
+    """(data, split, counts) of the H&M time split; ``counts`` is the popularity of the week
+    before the validation day (the competition's strong baseline)."""
+    from recommender.behaviour import data as D
+    from recommender.behaviour.baselines import item_counts
+
+    data, timed = D.load_hm(folder, item_keys, features)
+    split = D.time_split(timed, split_time=HM_TEST_FROM, valid_time=HM_VALID_FROM, end_time=HM_TEST_END)
+    recent = [[i for t, i in rows if "2020-09-12" <= t < HM_VALID_FROM] for rows in timed.values()]
+    return data, split, item_counts(recent, data.n_items)
+
+
+def hm_blends(model_scorer, split, counts: np.ndarray, cooc) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model's H&M blends by name, and the weights chosen on the validation day.
+
+    Own purchases are weighted on all validation articles (MAP@12); co-occurrence ("bought with
+    what you bought"), what the customer has not bought yet, on the validation day's new
+    articles with the history masked; the full blend adds own purchases to the latter.
+    """
+    from recommender.behaviour.baselines import Repurchase
+
+    ks = (12,)
+    own = OwnPurchases(Repurchase(counts))
+    best_w, by_weight = tune_blend(model_scorer, own, split.valid, counts, "map@12", ks)
+    cooc = RowScaled(cooc)
+    best_c, by_c = tune_blend(model_scorer, cooc, split.valid.only_new(), counts, "map@12", ks, mask_history=True)
+    model_cooc = Blend(model_scorer, cooc, best_c)
+    best_wc, by_wc = tune_blend(model_cooc, own, split.valid, counts, "map@12", ks)
+    chosen = {
+        "blend": {"with": "own purchases (recency-decayed)", "valid_map@12_by_weight": by_weight, "weight": best_w},
+        "blend_cooc": {"with": "item co-occurrence kNN (row-scaled)", "valid_new_map@12_by_weight": by_c,
+                       "weight": best_c, "repurchase_weight": best_wc, "valid_map@12_by_repurchase_weight": by_wc},
+    }  # fmt: skip
+    scorers = {
+        "behaviour model + co-occurrence + repurchase (blend)": Blend(model_cooc, own, best_wc),
+        "behaviour model + repurchase (blend)": Blend(model_scorer, own, best_w),
+        "behaviour model + co-occurrence (blend)": model_cooc,
+    }
+    return scorers, chosen
+
+
 def run_evaluation(
     dataset: str,
     *,
@@ -176,7 +217,7 @@ def run_evaluation(
     from pathlib import Path
 
     from recommender.behaviour import data as D
-    from recommender.behaviour.baselines import Repurchase, item_counts, standard_baselines
+    from recommender.behaviour.baselines import item_counts, standard_baselines
     from recommender.behaviour.config import behaviour_config
     from recommender.behaviour.train import ModelScorer, fit
 
@@ -189,15 +230,10 @@ def run_evaluation(
             raise ValueError("Amazon: pass the item text vectors (bench/behaviour_vectors.py makes them).")
         data = D.load_amazon_scientific(Path(data_dir), features)
     elif dataset == "hm":
-        data, timed = D.load_hm(Path(data_dir), list(item_keys), features)
+        data, split, counts = hm_split(Path(data_dir), list(item_keys), features)
     else:
         data = D.load_shop(cfg)
-    if dataset == "hm":
-        split = D.time_split(timed, split_time=HM_TEST_FROM, valid_time=HM_VALID_FROM, end_time=HM_TEST_END)
-        # Popularity of the last week before the validation day (the competition's strong baseline).
-        recent = [[i for t, i in rows if "2020-09-12" <= t < HM_VALID_FROM] for rows in timed.values()]
-        counts = item_counts(recent, data.n_items)
-    else:
+    if dataset != "hm":
         split = D.leave_one_out(data.sequences, data.types)
         counts = item_counts(split.train, data.n_items)
     report["data"] = {
@@ -215,35 +251,19 @@ def run_evaluation(
     scorers = {"behaviour model": model_scorer, **standard_baselines(split.train, data.features, data.n_items, counts)}
     ks = (10, 50) if dataset != "hm" else (12,)
     if dataset == "hm":
-        own = OwnPurchases(Repurchase(counts))
-        best_w, by_weight = tune_blend(model_scorer, own, split.valid, counts, "map@12", ks)
-        report["blend"] = {"with": "own purchases (recency-decayed)", "valid_map@12_by_weight": by_weight,
-                           "weight": best_w}  # fmt: skip
-        # What the customer has not bought yet: the model's sequence signal plus co-occurrence
-        # ("bought with what you bought"), weighted on the validation day's new articles.
-        cooc = RowScaled(scorers["item co-occurrence kNN"])
-        best_c, by_c = tune_blend(model_scorer, cooc, split.valid.only_new(), counts, "map@12", ks, mask_history=True)
-        model_cooc = Blend(model_scorer, cooc, best_c)
-        best_wc, by_wc = tune_blend(model_cooc, own, split.valid, counts, "map@12", ks)
-        report["blend_cooc"] = {"with": "item co-occurrence kNN (row-scaled)", "valid_new_map@12_by_weight": by_c,
-                                "weight": best_c, "repurchase_weight": best_wc,
-                                "valid_map@12_by_repurchase_weight": by_wc}  # fmt: skip
-        scorers = {
-            "behaviour model + co-occurrence + repurchase (blend)": Blend(model_cooc, own, best_wc),
-            "behaviour model + repurchase (blend)": Blend(model_scorer, own, best_w),
-            "behaviour model + co-occurrence (blend)": model_cooc,
-            **scorers,
-        }
+        blends, chosen = hm_blends(model_scorer, split, counts, scorers["item co-occurrence kNN"])
+        report.update(chosen)
+        scorers = {**blends, **scorers}
         report["test_all"] = _evaluate_all(scorers, split.test, counts, ks)
         report["test_new"] = _evaluate_all(scorers, split.test.only_new(), counts, ks, mask_history=True)
         report["data"]["test_users_new"] = len(split.test.only_new())
     else:
-        heuristic = scorers["transitions + co-occurrence"]
-        best_w, by_weight = tune_blend(model_scorer, heuristic, split.valid, counts, "ndcg@10", ks)
-        report["blend"] = {"with": "transitions + co-occurrence", "valid_ndcg@10_by_weight": by_weight,
+        # What serving ranks by: the model plus item co-occurrence of the shopper's recent items.
+        cooc = RowScaled(scorers["item co-occurrence kNN"])
+        best_w, by_weight = tune_blend(model_scorer, cooc, split.valid, counts, "ndcg@10", ks)
+        report["blend"] = {"with": "item co-occurrence kNN (row-scaled)", "valid_ndcg@10_by_weight": by_weight,
                            "weight": best_w}  # fmt: skip
-        scorers = {**scorers, "behaviour model + transitions/co-occurrence (blend)": Blend(model_scorer, heuristic,
-                                                                                         best_w)}  # fmt: skip
+        scorers = {"behaviour model + co-occurrence (blend)": Blend(model_scorer, cooc, best_w), **scorers}
         report["test"] = _evaluate_all(scorers, split.test, counts, ks)
         report["valid_model"] = evaluate(model_scorer, split.valid, ks=ks, counts=counts)
     if dataset == "amazon-scientific":

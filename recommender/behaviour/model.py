@@ -2,14 +2,14 @@
 
 Input items are ``LayerNorm(adapter(feature) + id_embedding + type_embedding + recency_position)``;
 the adapter is an MLP (or linear) over the frozen feature vector (multimodal product vector or
-text vector), the ID embedding is optional. The score of item ``i`` for a user state ``h`` is::
+text vector), the ID embedding is optional. Each item's *output vector* is::
 
-    score(i) = h · (W x_i + b) = (Wᵀ h) · x_i + h · b
+    o_i = W x_i + b  (+ e_i, the item's ID embedding, when output_id is "tied")
 
-The output side is *linear* in the item's feature vector ``x_i``, so ``q = Wᵀ h`` (the same
-dimension as the stored product vectors) ranks every product exactly like the model does: the
-term ``h · b`` is the same for all items, and the stored fused vectors are L2-normalised, so
-pgvector's cosine order equals the inner-product order. That is what :mod:`.serving` queries.
+and the score of item ``i`` for a user state ``h`` is ``cos(h, o_i) / temperature``. Serving stores every product's ``o_i`` in
+pgvector under the behaviour version (:mod:`.item_vectors`) and queries them with ``h``: the
+cosine order is the model's order. A product the model never saw has ``e_i = 0``: its output
+vector comes from its features alone, so new products are recommended from day one.
 
 Artifacts (``save_artifact``/``load_artifact``): ``config.json`` (hyperparameters and sizes),
 ``items.json`` (item keys in index order), ``model.pt`` (state dict, no feature matrix).
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["BehaviourModel", "load_artifact", "pad_left", "save_artifact"]
@@ -46,6 +47,15 @@ class BehaviourModel(nn.Module):
             self.in_adapter = nn.Linear(self.feature_dim, d)
         else:
             raise ValueError(f"adapter must be 'mlp' or 'linear', not {cfg['adapter']!r}")
+        if cfg.get("output_id") not in ("", None, "tied"):
+            raise ValueError(f"output_id must be '' or 'tied', not {cfg['output_id']!r}")
+        self.temperature = float(cfg.get("temperature") or 0.0)
+        if not self.temperature > 0:
+            raise ValueError(
+                f"temperature must be positive (items are scored by cosine), not {cfg.get('temperature')!r}"
+            )
+        if cfg.get("output_id") and not cfg["id_embedding"]:
+            raise ValueError("output_id 'tied' needs id_embedding")
         self.item_id = nn.Embedding(self.n_items + 1, d, padding_idx=0) if cfg["id_embedding"] else None
         if self.item_id is not None:
             nn.init.normal_(self.item_id.weight, std=0.02)
@@ -61,14 +71,22 @@ class BehaviourModel(nn.Module):
         )  # fmt: skip
         self.encoder = nn.TransformerEncoder(layer, int(cfg["layers"]), enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(d)
-        # Linear in the feature vector: folds into the query vector (module docstring).
+        # Output vectors: linear in the feature vector, plus the ID embedding (module docstring).
         self.out_adapter = nn.Linear(self.feature_dim, d)
 
     # -- items -------------------------------------------------------------------------------------
 
     def item_table(self) -> torch.Tensor:
         """(n_items, hidden) output representations of all items."""
-        return self.out_adapter(self.features[1:])
+        table = self.out_adapter(self.features[1:])
+        if self.output_ids is not None:
+            table = table + self.output_ids.weight[1:]
+        return table
+
+    @property
+    def output_ids(self) -> nn.Embedding | None:
+        """The ID embedding the output side adds ("tied": the input's), or None."""
+        return self.item_id if self.cfg.get("output_id") == "tied" else None
 
     def _embed(self, items: torch.Tensor, types: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
         x = self.in_adapter(self.feature_dropout(self.features[items] if feats is None else feats))
@@ -111,11 +129,18 @@ class BehaviourModel(nn.Module):
 
     def scores(self, items: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
         """(B, n_items) next-item scores over the whole catalogue."""
-        return self.user_state(items, types) @ self.item_table().T
+        return self.logits(self.user_state(items, types), self.item_table())
 
-    def query_vectors(self, state: torch.Tensor) -> torch.Tensor:
-        """(B, feature_dim) vectors q = Wᵀ h: ``q · x_i`` ranks items like :meth:`scores`."""
-        return state @ self.out_adapter.weight
+    def logits(self, state: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(B, n) scores of states against item output vectors: cosine / temperature."""
+        return F.normalize(state, dim=-1) @ F.normalize(table, dim=-1).T / self.temperature
+
+    def output_vectors(self, features: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(n, hidden) output vectors of products by feature rows and 1-based item indices (0: unseen)."""
+        out = self.out_adapter(features)
+        if self.output_ids is not None:
+            out = out + self.output_ids(items)
+        return out
 
 
 def pad_left(

@@ -1,26 +1,34 @@
 """Serving: the active behaviour model turns a shopper's recent events into a query vector.
 
-    vector = behaviour_user_vector(user_id, session_key)       # np.ndarray, or None
-    hits = nearest(vector, version=serving_version(), k=20)   # the usual pgvector query
+    query = behaviour_query(user_id, session_key)                   # BehaviourQuery, or None
+    hits = nearest(query.vector, version=query.version, k=20)       # the usual pgvector query
 
-The vector lives in the serving encoder version's fused-vector space (``q = Wᵀ h``, see
-:mod:`recommender.behaviour.model`), so the pgvector nearest-neighbour search over the stored
-``embedding`` column ranks products as the model does. ``None`` tells the caller to fall back
+The model scores product ``i`` by ``cos(h, o_i) / temperature`` (:mod:`recommender.behaviour.model`):
+``h`` is the shopper's state after their newest event, ``o_i`` the product's output vector,
+stored in pgvector under the behaviour version (:mod:`recommender.behaviour.item_vectors`).
+So ``query.vector = h / |h|`` searched over the behaviour version's rows ranks products as the
+model does, with the shop's filters in the same query. ``None`` tells the caller to fall back
 to the profile vector: no active behaviour model, a model trained on another encoder version's
 vectors, or no history with vectors. A user who opted out of personalisation always gets
 ``None`` (and no profile either: see :mod:`recommender.privacy`).
 
-Buying again: when the active version has a positive ``metrics["repurchase_weight"]`` (tuned
-at training, :func:`recommender.behaviour.train.tune_repurchase`) "for you" blends the model
-with the shopper's own purchases, as offline evaluation proved best on H&M::
+The blend: offline evaluation proved best on H&M the model's log-probabilities plus item
+co-occurrence ("bought with what you bought") plus the shopper's own purchases, each weighted.
+Training tunes both weights on validation (:func:`recommender.behaviour.train.tune_cooccurrence`,
+:func:`recommender.behaviour.train.tune_repurchase`) and stores them in the version's
+``metrics["cooccurrence_weight"]`` and ``metrics["repurchase_weight"]``, the co-occurrence
+neighbours in its artifact (:mod:`recommender.behaviour.cooccurrence`). "For you" blends::
 
-    query = behaviour_query(user_id, session_key)               # vector, scale |q|, weight
-    hits = nearest(query.vector, ...)                           # the model's candidates
-    own = own_purchases(user_id, session_key)                   # product key -> 0.9 ** recency
-    ranked = blend_scores(query, {**purchased_similarities, **dict(hits)}, own)
+    query = behaviour_query(user_id, session_key)    # vector, scale, both weights, co-occurrence
+    hits = nearest(query.vector, version=query.version, ...)   # the model's candidates
+    own = own_purchases(user_id, session_key)        # product key -> 0.9 ** recency
+    ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring and purchased products
+
+A weight of 0 (untuned, or a version without a co-occurrence file) leaves its part out; a version
+with neither serves the model's pgvector order alone.
 
 Only this module runs in the web process; it imports torch lazily and keeps one loaded model
-per active version.
+(with its co-occurrence table) per active version.
 """
 
 from __future__ import annotations
@@ -28,22 +36,27 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from recommender.behaviour.cooccurrence import CooccurrenceTable, load_table
 from recommender.models import Event, ModelVersion
 
 __all__ = [
     "BehaviourQuery",
+    "LoadedVersion",
     "active_behaviour_version",
     "artifact_path",
     "behaviour_query",
     "behaviour_user_vector",
     "blend_scores",
     "clear_cache",
+    "cooccurrence_scores",
+    "cooccurrence_weight",
     "load_version",
     "own_purchases",
     "repurchase_weight",
@@ -51,7 +64,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _LOCK = threading.Lock()
-_LOADED: dict[tuple[int, str], tuple[Any, dict[str, int], dict[str, Any]]] = {}
+
+
+class LoadedVersion(NamedTuple):
+    """A behaviour version as serving holds it: item ``keys`` in ``items.json`` order, ``index`` their inverse."""
+
+    model: Any
+    index: dict[str, int]
+    config: dict[str, Any]
+    keys: list[str]
+    cooccurrence: CooccurrenceTable | None
+
+
+_LOADED: dict[tuple[int, str], LoadedVersion] = {}
 
 
 def active_behaviour_version() -> ModelVersion | None:
@@ -66,17 +91,35 @@ def artifact_path(version: ModelVersion) -> Path:
     return path if path.is_absolute() else model_dir() / path
 
 
-def load_version(version: ModelVersion) -> tuple[Any, dict[str, int], dict[str, Any]]:
-    """(model in eval mode, item key -> index, config), cached per version and artifact."""
+def load_version(version: ModelVersion) -> LoadedVersion:
+    """The model in eval mode, its items, config and co-occurrence table; cached per version and artifact."""
     key = (int(version.pk), str(version.artifact))
     with _LOCK:
         if key not in _LOADED:
             from recommender.behaviour.model import load_artifact
 
-            model, keys, config = load_artifact(artifact_path(version))
+            folder = artifact_path(version)
+            model, keys, config = load_artifact(folder)
             _LOADED.clear()  # one active version at a time
-            _LOADED[key] = (model, {k: i for i, k in enumerate(keys)}, config)
+            index = {k: i for i, k in enumerate(keys)}
+            _LOADED[key] = LoadedVersion(
+                model, index, config, list(keys), _load_cooccurrence(version, folder, len(keys))
+            )
         return _LOADED[key]
+
+
+def _load_cooccurrence(version: ModelVersion, folder: Path, n_items: int) -> CooccurrenceTable | None:
+    """The version's neighbour table; None (the model serves alone) when missing or unusable."""
+    try:
+        table = load_table(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("Behaviour model %s: co-occurrence table unreadable (%s); serving without it", version.pk, exc)
+        return None
+    if table is not None and table.n_items != n_items:
+        logger.warning("Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
+                       version.pk, table.n_items, n_items)  # fmt: skip
+        return None
+    return table
 
 
 def clear_cache() -> None:
@@ -109,32 +152,63 @@ def recent_history(user_id: Any, session_key: str, event_types: list[str], limit
 class BehaviourQuery:
     """The active behaviour model's view of one shopper.
 
-    The model's logit of product ``i`` is ``q · x_i + c`` (``c`` the same for every product, see
-    :mod:`recommender.behaviour.model`). ``vector`` is ``q / |q|``, what pgvector is queried
-    with; the stored ``x_i`` are unit length, so a pgvector similarity ``s_i = cos(q, x_i)``
-    is the logit divided by ``scale = |q|``, minus a constant.
+    The model's logit of product ``i`` is ``cos(h, o_i) / temperature``. ``vector`` is
+    ``h / |h|``, what pgvector is queried with over ``version``'s rows (the output vectors
+    ``o_i``), so a pgvector similarity ``s_i`` is the logit divided by ``scale = 1 / temperature``.
+    ``cooccurrence`` holds the shopper's co-occurrence scores (product key -> 0..1, best first;
+    empty when its weight is 0).
     """
 
     vector: np.ndarray
     scale: float
     repurchase_weight: float
+    cooccurrence_weight: float = 0.0
+    cooccurrence: Mapping[str, float] = field(default_factory=dict)
+    version: ModelVersion | None = None
 
 
-def repurchase_weight(version: ModelVersion) -> float:
-    """The version's tuned weight of the shopper's own purchases (0 when untuned or invalid)."""
+def _tuned_weight(version: ModelVersion, name: str) -> float:
     try:
-        weight = float((version.metrics or {}).get("repurchase_weight") or 0.0)
+        weight = float((version.metrics or {}).get(name) or 0.0)
     except (TypeError, ValueError):
         return 0.0
     return weight if math.isfinite(weight) and weight > 0 else 0.0
 
 
+def repurchase_weight(version: ModelVersion) -> float:
+    """The version's tuned weight of the shopper's own purchases (0 when untuned or invalid)."""
+    return _tuned_weight(version, "repurchase_weight")
+
+
+def cooccurrence_weight(version: ModelVersion) -> float:
+    """The version's tuned weight of item co-occurrence (0 when untuned or invalid).
+
+    Serving also needs the version's table: :func:`behaviour_query` uses 0 without one.
+    """
+    return _tuned_weight(version, "cooccurrence_weight")
+
+
+def cooccurrence_scores(loaded: LoadedVersion, history: list[tuple[str, str]]) -> dict[str, float]:
+    """The shopper's co-occurrence scores, product key -> 0..1, best first, from ``history``
+    ((key, type), oldest first, as :func:`recent_history` returns it); {} without a table.
+
+    :meth:`~recommender.behaviour.cooccurrence.CooccurrenceTable.scores`, the score the weight
+    was tuned with; products the version never saw are left out of the history.
+    """
+    table = loaded.cooccurrence
+    if table is None:
+        return {}
+    items, scores = table.scores([loaded.index[k] for k, _ in history if k in loaded.index])
+    return {loaded.keys[i]: float(s) for i, s in zip(items.tolist(), scores.tolist(), strict=True)}
+
+
 def behaviour_user_vector(
     user_id: Any, session_key: str = "", *, encoder_version: ModelVersion | None = None
 ) -> np.ndarray | None:
-    """The shopper's query vector from the active behaviour model (unit length), or None.
+    """The shopper's state from the active behaviour model (unit length), or None.
 
-    None too for a user who opted out of personalisation.
+    It is queried against the behaviour version's product rows (``BehaviourQuery.version``), not
+    the encoder's. None too for a user who opted out of personalisation.
     """
     query = behaviour_query(user_id, session_key, encoder_version=encoder_version)
     return query.vector if query is not None else None
@@ -143,7 +217,8 @@ def behaviour_user_vector(
 def behaviour_query(
     user_id: Any, session_key: str = "", *, encoder_version: ModelVersion | None = None
 ) -> BehaviourQuery | None:
-    """:func:`behaviour_user_vector` with its scale and the version's repurchase weight, or None."""
+    """:func:`behaviour_user_vector` with its scale, the version's blend weights and the shopper's
+    co-occurrence scores (see :class:`BehaviourQuery`), or None."""
     version = active_behaviour_version()
     if version is None:
         return None
@@ -158,11 +233,12 @@ def behaviour_query(
         logger.debug("Behaviour model %s was trained on another encoder version's vectors", version.pk)
         return None
     try:
-        model, index, config = load_version(version)
+        loaded = load_version(version)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         logger.warning("Behaviour model %s could not be loaded (%s); using profile vectors", version.pk, exc)
         return None
-    hyper = config["hyperparameters"]
+    model, index = loaded.model, loaded.index
+    hyper = loaded.config["hyperparameters"]
     history = recent_history(user_id, session_key, list(hyper["event_types"]), int(hyper["max_len"]))
     if not history:
         return None
@@ -180,12 +256,16 @@ def behaviour_query(
     types = torch.tensor([[EVENT_TYPES.get(t, EVENT_TYPES["view"]) for _, t in history]])
     feats = torch.from_numpy(np.stack([vectors[k] for k, _ in history]))[None]
     with torch.inference_mode():
-        state = model(items, types, feats=feats, padding=torch.zeros_like(items, dtype=torch.bool))[:, -1]
-        query = model.query_vectors(state)[0].float().numpy()
-    norm = float(np.linalg.norm(query))
+        state = model(items, types, feats=feats, padding=torch.zeros_like(items, dtype=torch.bool))[0, -1]
+    state = state.float().numpy()
+    norm = float(np.linalg.norm(state))
     if not norm > 0 or not math.isfinite(norm):
         return None
-    return BehaviourQuery((query / norm).astype(np.float32), norm, repurchase_weight(version))
+    cooc_weight = cooccurrence_weight(version) if loaded.cooccurrence is not None else 0.0
+    return BehaviourQuery(
+        (state / norm).astype(np.float32), 1.0 / model.temperature, repurchase_weight(version), cooc_weight,
+        cooccurrence_scores(loaded, history) if cooc_weight > 0 else {}, version,
+    )  # fmt: skip
 
 
 def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
@@ -218,19 +298,29 @@ def blend_scores(
 ) -> list[tuple[str, float]]:
     """(product key, score) best first: the offline ``Blend`` order, in pgvector similarity units.
 
-    ``similarities`` holds ``cos(q, x_i)`` of every candidate (pgvector's for the model's
-    nearest products, computed from the stored vectors for purchased ones), ``own`` the
-    own-purchase scores. The offline blend is ``log_softmax(logits)_i + w · own_i`` with
-    ``logits_i = |q| · cos_i + c``; the log-softmax subtracts one number per shopper, so::
+    ``similarities`` holds ``cos(h, o_i)`` of every candidate (pgvector's for the model's
+    nearest products, computed from the stored output vectors for the others), ``own`` the
+    own-purchase scores, ``query.cooccurrence`` the co-occurrence scores. The offline blend,
+    ``Blend(Blend(model, co-occurrence, w_c), own purchases, w_r)``, is
+    ``log_softmax(log_softmax(logits) + w_c · cooc)_i + w_r · own_i`` with
+    ``logits_i = scale · cos_i`` (``scale = 1 / temperature``); each log-softmax subtracts one
+    number per shopper, so::
 
-        blend_i = |q| · (cos_i + (w / |q|) · own_i) + constant
+        blend_i = scale · (cos_i + (w_c / scale) · cooc_i + (w_r / scale) · own_i) + constant
 
-    and the score returned is ``cos_i + (w / |q|) · own_i``: the same order as the blend (over
-    the candidates, and since they are the model's top products plus every purchased one, over
-    the catalogue's top too), while a model candidate keeps its pgvector similarity, the score
-    the profile path gives. Scores stay positive-scaled similarities rather than
+    and the score returned is ``cos_i + (w_c / scale) · cooc_i + (w_r / scale) · own_i``: the
+    same order as the blend over the candidates, while a model candidate with neither part keeps
+    its pgvector similarity, the score the profile path gives. With every purchased product among
+    the candidates, a product outside them scores at most the lowest hit's cosine plus
+    ``w_c / scale`` times the best co-occurrence score left out, so the top of the list is the
+    catalogue's top too down to that score. Scores stay positive-scaled similarities rather than
     log-probabilities because merchandising boosts multiply scores and diversity rescales them.
     """
-    step = query.repurchase_weight / query.scale
-    scored = [(key, float(sim) + step * own.get(key, 0.0)) for key, sim in similarities.items()]
+    step_c = query.cooccurrence_weight / query.scale
+    step_r = query.repurchase_weight / query.scale
+    cooc = query.cooccurrence
+    scored = [
+        (key, float(sim) + step_c * cooc.get(key, 0.0) + step_r * own.get(key, 0.0))
+        for key, sim in similarities.items()
+    ]
     return sorted(scored, key=lambda row: -row[1])

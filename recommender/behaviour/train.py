@@ -8,8 +8,9 @@
 Softmax cross-entropy over the whole catalogue at every position of every training sequence
 (sampled softmax with shared uniform negatives above ``full_softmax_max_items``), Adam, early
 stopping on validation NDCG@10 (the best epoch's weights are kept), seeded. On the shop,
-``train_behaviour`` then tunes the weight of the shopper's own purchases (``tune_repurchase``)
-that serving blends with the model.
+``train_behaviour`` then builds the item co-occurrence table and tunes its weight
+(``tune_cooccurrence``), then, on top of that blend, the weight of the shopper's own purchases
+(``tune_repurchase``): the blend serving ranks "for you" with.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,7 +30,20 @@ from recommender.behaviour.data import EvalSet
 from recommender.behaviour.evaluate import evaluate
 from recommender.behaviour.model import BehaviourModel, pad_left
 
-__all__ = ["ModelScorer", "TrainResult", "fit", "resolve_device", "train_behaviour", "tune_repurchase", "valid_sample"]
+if TYPE_CHECKING:
+    from recommender.behaviour.baselines import Scorer
+    from recommender.behaviour.cooccurrence import CooccurrenceTable
+
+__all__ = [
+    "ModelScorer",
+    "TrainResult",
+    "fit",
+    "resolve_device",
+    "train_behaviour",
+    "tune_cooccurrence",
+    "tune_repurchase",
+    "valid_sample",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +161,9 @@ def fit(
                 negatives = torch.randint(0, n_items, (int(cfg["sampled_negatives"]),), generator=generator).to(device)
                 candidates, y = torch.unique(torch.cat([y, negatives]), return_inverse=True)
                 y = y[: len(h)]
-                logits = h @ table[candidates].T
+                logits = model.logits(h, table[candidates])
             else:
-                logits = h @ table.T
+                logits = model.logits(h, table)
             loss = F.cross_entropy(logits, y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -187,13 +201,50 @@ def fit(
 
 # --- this shop ------------------------------------------------------------------------------------
 
+# The validation metric the co-occurrence weight is tuned on: the shop's early-stopping metric.
+COOCCURRENCE_METRIC = "ndcg@10"
 # The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
 REPURCHASE_METRIC = "map@12"
 
 
-def tune_repurchase(model: BehaviourModel, data, split, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The weight of the shopper's own purchases in ``log_softmax(model) + weight * own``, and how it was found.
+def tune_cooccurrence(
+    model_scorer: Scorer, split, cfg: dict[str, Any], counts: np.ndarray
+) -> tuple[dict[str, Any], CooccurrenceTable | None]:
+    """The item co-occurrence table of ``split.train`` and its weight in ``log_softmax(model) + weight * cooc``.
 
+    Returns (how it was found, the :class:`~recommender.behaviour.cooccurrence.CooccurrenceTable`
+    or None). The weight is tuned on exactly what serving computes (each item's ``NEIGHBOURS``
+    best, through :class:`~recommender.behaviour.cooccurrence.TableScorer`) with the offline
+    evaluation's search (``tune_blend`` over ``BLEND_GRID``) on the validation users early
+    stopping used, so it costs at most nine validation passes. ``counts`` (item popularity in
+    ``split.train``) sizes the table. Skipped (weight 0, no table, no passes) when no two
+    products share a shopper: there is no co-occurrence to weigh.
+    """
+    from recommender.behaviour.cooccurrence import NEIGHBOURS, TableScorer, build_table
+    from recommender.behaviour.evaluate import tune_blend
+
+    started = time.perf_counter()
+    table = build_table(split.train, len(counts))
+    out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
+    if not table.pairs:
+        return {**out, "seconds": round(time.perf_counter() - started, 2)}, None
+    valid = valid_sample(split.valid, cfg)
+    weight, by_weight = tune_blend(model_scorer, TableScorer(table), valid, counts, COOCCURRENCE_METRIC, (10,))
+    out.update(
+        weight=float(weight),
+        metric=f"valid_{COOCCURRENCE_METRIC}",
+        by_weight={str(w): float(v) for w, v in by_weight.items()},
+        valid_users=len(valid),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return out, table
+
+
+def tune_repurchase(scorer: Scorer, data, split, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The weight of the shopper's own purchases in ``log_softmax(scorer) + weight * own``, and how it was found.
+
+    ``scorer(histories, types) -> (B, n_items)``: the model (:class:`ModelScorer`), or its blend
+    with co-occurrence that serving ranks with, which the weight is then tuned on top of.
     Exactly the offline evaluation's search (:func:`~recommender.behaviour.evaluate.tune_blend`
     over ``BLEND_GRID`` with :class:`~recommender.behaviour.evaluate.OwnPurchases`, purchases only),
     on the validation users early stopping used (``valid_max_users``), so it costs at most nine
@@ -210,9 +261,7 @@ def tune_repurchase(model: BehaviourModel, data, split, cfg: dict[str, Any]) -> 
     started = time.perf_counter()
     counts = item_counts(split.train, data.n_items)
     valid = valid_sample(split.valid, cfg)
-    weight, by_weight = tune_blend(
-        ModelScorer(model), OwnPurchases(Repurchase(counts)), valid, counts, REPURCHASE_METRIC, (12,)
-    )
+    weight, by_weight = tune_blend(scorer, OwnPurchases(Repurchase(counts)), valid, counts, REPURCHASE_METRIC, (12,))
     out.update(
         weight=float(weight),
         metric=f"valid_{REPURCHASE_METRIC}",
@@ -236,9 +285,11 @@ def train_behaviour(
     Sequences are each user's (or anonymous session's) views, clicks, add-to-carts and
     purchases in time order; item features are the serving encoder version's fused vectors.
     Leave-one-out: the newest item of every sequence is the test target, the one before it the
-    validation target (early stopping, and :func:`tune_repurchase`, whose weight is stored as
-    ``metrics["repurchase_weight"]`` and used by "for you" when the shop keeps purchased
-    products in recommendations). ``activate=True`` activates the new version;
+    validation target: early stopping, then :func:`tune_cooccurrence` (its table is saved as
+    ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``) and,
+    on top of that blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
+    the shop keeps purchased products in recommendations); "for you" serves the blend.
+    ``activate=True`` activates the new version;
     ``activate=None`` activates it when ``auto_activate`` is set and its validation NDCG@10
     beats the active version's recorded one (or none is active). Returns the ModelVersion.
     """
@@ -246,7 +297,9 @@ def train_behaviour(
 
     from recommender.behaviour.baselines import ProfileVector, item_counts
     from recommender.behaviour.config import behaviour_config
+    from recommender.behaviour.cooccurrence import TableScorer
     from recommender.behaviour.data import leave_one_out, load_shop
+    from recommender.behaviour.evaluate import Blend
     from recommender.behaviour.model import save_artifact
     from recommender.behaviour.plots import plot_epochs
     from recommender.behaviour.serving import active_behaviour_version
@@ -265,15 +318,20 @@ def train_behaviour(
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     version = ModelVersion.objects.create(
         kind=ModelVersion.Kind.BEHAVIOUR, name=name or f"behaviour {stamp}", config=cfg,
-        state=ModelVersion.State.TRAINING, dimensions=int(data.features.shape[1]),
+        state=ModelVersion.State.TRAINING, dimensions=int(cfg["hidden"]),  # its product output vectors
     )  # fmt: skip
     try:
         result = fit(data.features, split.train, split.valid, cfg, train_types=split.train_types,
                      progress=progress, on_epoch=on_epoch)  # fmt: skip
         counts = item_counts(split.train, data.n_items)
-        test = evaluate(ModelScorer(result.model), split.test, ks=(10, 50), counts=counts)
+        model_scorer = ModelScorer(result.model)
+        test = evaluate(model_scorer, split.test, ks=(10, 50), counts=counts)
         profile = evaluate(ProfileVector(data.features), split.test, ks=(10, 50), counts=counts)
-        repurchase = tune_repurchase(result.model, data, split, cfg)
+        cooccurrence, table = tune_cooccurrence(model_scorer, split, cfg, counts)
+        blend = (
+            Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
+        )
+        repurchase = tune_repurchase(blend, data, split, cfg)
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
             "valid": {k: v for k, v in result.best_valid.items()},
@@ -283,11 +341,15 @@ def train_behaviour(
             "train_seconds": round(result.seconds, 1),
             "sequences": len(data.sequences),
             "items": data.n_items,
+            "cooccurrence_weight": cooccurrence["weight"],
+            "cooccurrence": cooccurrence,
             "repurchase_weight": repurchase["weight"],
             "repurchase": repurchase,
         }
         save_artifact(result.model, folder, item_keys=data.item_keys,
                       extra={"encoder_version_id": data.info["encoder_version"], "metrics": metrics})  # fmt: skip
+        if table is not None:  # saved even with weight 0: an admin may set the weight later
+            table.save(folder)
         plot_epochs(result.history, folder / "training_curves.png", title=version.name)
     except Exception as exc:
         version.state, version.message = ModelVersion.State.FAILED, f"{type(exc).__name__}: {exc}"
@@ -303,7 +365,7 @@ def train_behaviour(
     version.state, version.progress = ModelVersion.State.READY, 1.0
     version.message = (
         f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
-        f"repurchase weight {repurchase['weight']:g}"
+        f"co-occurrence weight {cooccurrence['weight']:g}, repurchase weight {repurchase['weight']:g}"
     )
     version.save()
     if activate is None and cfg["auto_activate"]:

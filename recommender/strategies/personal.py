@@ -1,14 +1,17 @@
 """Personal strategies: recommended for you, recently viewed.
 
-"For you" queries the product vectors with the active behaviour model's user vector, else
-the shopper's profile vector; a shopper with no history gets trending products. Each
+"For you" queries the active behaviour model's product output vectors with the shopper's state
+(both in pgvector under the behaviour version), else the encoder's product vectors with the
+shopper's profile vector; a shopper with no history gets trending products. Each
 result carries the reason: the past product it is closest to.
 
-When the shop keeps purchased products in recommendations (``exclude_purchased`` off: fashion
-basics, groceries) and the active behaviour model was trained with a positive repurchase weight,
-"for you" also ranks the shopper's own purchases among the model's candidates, scored like the
-offline blend that beat both (:func:`recommender.behaviour.serving.blend_scores`); those carry
-the reason "Buy again". With ``exclude_purchased`` on, nothing of this runs.
+The active behaviour model's candidates are blended as the offline evaluation proved best
+(:func:`recommender.behaviour.serving.blend_scores`): when its version has a positive
+co-occurrence weight, the products that co-occur with the shopper's recent ones join the
+model's candidates; when the shop also keeps purchased products in recommendations
+(``exclude_purchased`` off: fashion basics, groceries) and the version has a positive
+repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With both
+weights 0 (or purchases excluded and no co-occurrence weight) the model's order stands alone.
 
 A user who opted out of personalisation is treated as a shopper without history: "for you"
 is trending and "recently viewed" is empty, whatever events are stored.
@@ -69,7 +72,7 @@ def recently_viewed(ctx: Context) -> list[Candidate]:
 def for_you(ctx: Context) -> list[Candidate]:
     vector, query = None, None
     if ctx.version is not None and ctx.personalised:
-        # The active behaviour model first (its query vector lives in the item space), else the profile.
+        # The active behaviour model first (its state queries its own product rows), else the profile.
         from recommender.behaviour.serving import behaviour_query
 
         query = behaviour_query(ctx.user_id, ctx.session_key, encoder_version=ctx.version)
@@ -81,25 +84,33 @@ def for_you(ctx: Context) -> list[Candidate]:
     flt = VectorFilter(
         categories=ctx.categories, exclude_categories=ctx.exclude_categories, exclude_keys=sorted(ctx.exclude_keys)
     )
-    hits = nearest(vector, version=ctx.version, k=ctx.fetch, filters=flt)
-    if query is not None and query.repurchase_weight > 0 and not RecommenderSettings.get().exclude_purchased:
-        return with_own_purchases(ctx, query, hits)
+    space = query.version if query is not None and query.version is not None else ctx.version
+    hits = nearest(vector, version=space, k=ctx.fetch, filters=flt)
+    if query is not None:
+        buy_again = query.repurchase_weight > 0 and not RecommenderSettings.get().exclude_purchased
+        if buy_again or query.cooccurrence_weight > 0:
+            return blended(ctx, query, hits, buy_again=buy_again)
     return explain(ctx, hits)
 
 
-def with_own_purchases(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]]) -> list[Candidate]:
-    """The model's ``hits`` and the shopper's own purchases, in the blended order; purchases "Buy again".
+def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], *, buy_again: bool) -> list[Candidate]:
+    """The model's ``hits``, the top co-occurring products and (``buy_again``) the shopper's own
+    purchases, in the blended order; purchases carry "Buy again".
 
-    A purchased product's model score is its cosine to the query vector, computed from its
-    stored vector like pgvector computes it for ``hits``; purchases without a vector in the
-    serving version cannot be scored and are left out. Category and stock filters apply later
+    Co-occurrence adds its ``ctx.fetch`` best products (the query's scores, empty when its weight
+    is 0). A candidate that is not a hit gets its model score, the cosine of the query vector and
+    its stored output vector, as pgvector computes it for ``hits``; candidates without a row in
+    the behaviour version cannot be scored and are left out. Category and stock filters apply later
     (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
     """
     from recommender.behaviour.serving import blend_scores, own_purchases
 
-    own = {k: s for k, s in own_purchases(ctx.user_id, ctx.session_key).items() if k not in ctx.exclude_keys}
+    own: dict[str, float] = {}
+    if buy_again:
+        own = {k: s for k, s in own_purchases(ctx.user_id, ctx.session_key).items() if k not in ctx.exclude_keys}
+    related = [k for k in query.cooccurrence if k not in ctx.exclude_keys][: ctx.fetch]
     similarities = dict(hits)
-    vectors = product_vectors(ctx.version, [k for k in own if k not in similarities])
+    vectors = product_vectors(query.version or ctx.version, [k for k in (*related, *own) if k not in similarities])
     for key, vec in vectors.items():
         norm = float(np.linalg.norm(vec))
         similarities[key] = float(vec @ query.vector) / norm if norm > 0 else 0.0

@@ -1,0 +1,157 @@
+"""Hyperparameter sweep of the behaviour model on Amazon "Scientific" (leave-one-out, full ranking).
+
+    python bench/behaviour_sweep.py --grid quick hm-quick          # CPU: a smoke run
+    python bench/behaviour_sweep.py --grid amazon hm --jobs 12 --device cuda --out sweep.json
+
+Each configuration trains with early stopping on validation NDCG@10 and is scored on the test
+users alone and blended with item co-occurrence kNN (Amazon; the weight chosen on validation) or
+in the H&M blends of ``run_evaluation`` (``hm_blends``). Configurations run in parallel processes (one GPU holds several of
+these small models). Needs no Django: it uses ``behaviour.config.DEFAULTS`` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = {
+    "amazon": ROOT.parent / "shared" / "data" / "amazon_scientific",
+    "hm": ROOT.parent / "shared" / "data" / "hm_fashion",
+}
+FEATURES = {"amazon": ROOT / "var" / "behaviour" / "amazon_scientific_minilm.npy",
+            "hm": ROOT / "var" / "behaviour" / "hm_items.npz"}  # fmt: skip
+
+# What bench/behaviour_amazon.py and bench/behaviour_hm.py run with (more patience).
+BASE = {
+    "amazon": {"lr": 2e-3, "batch_size": 128, "patience": 6, "epochs": 100},
+    "hm": {"lr": 2e-3, "batch_size": 256, "max_len": 30, "patience": 4, "epochs": 40},
+}
+# Variations of the defaults (behaviour.config.DEFAULTS): output_id "tied", temperature 0.1, dropout 0.5.
+GRIDS: dict[str, list[dict[str, Any]]] = {
+    "quick": [{"epochs": 1}, {"epochs": 1, "output_id": ""}],
+    "hm-quick": [{"epochs": 1}],
+    "amazon": [
+        {},
+        {"temperature": 0.07},
+        {"temperature": 0.05},
+        {"temperature": 0.2},
+        {"hidden": 128},
+        {"layers": 3},
+        {"dropout": 0.3},
+        {"lr": 1e-3, "batch_size": 256},
+        {"feature_dropout": 0.3},
+        {"output_id": ""},
+    ],
+    "hm": [
+        {},
+        {"temperature": 0.07},
+        {"temperature": 0.07, "max_len": 50},
+        {"epochs": 80},
+        {"output_id": ""},
+    ],
+}
+
+
+KEEP = {"amazon": ("recall@10", "ndcg@10", "recall@50", "ndcg@50"), "hm": ("map@12", "recall@12")}
+
+
+def run_one(
+    dataset: str, overrides: dict[str, Any], data_dir: str, features_path: str, device: str, threads: int
+) -> dict[str, Any]:
+    """Train one configuration; its validation/test metrics alone and in the blends."""
+    import numpy as np
+
+    from recommender.behaviour import data as D
+    from recommender.behaviour.baselines import CoocKNN, item_counts
+    from recommender.behaviour.config import DEFAULTS
+    from recommender.behaviour.evaluate import Blend, RowScaled, evaluate, hm_blends, hm_split, tune_blend
+    from recommender.behaviour.train import ModelScorer, fit
+
+    cfg = {**DEFAULTS, **BASE[dataset], "device": device, "torch_threads": threads, **overrides}
+    if dataset == "hm":
+        stored = np.load(features_path)
+        data, split, counts = hm_split(Path(data_dir), [str(k) for k in stored["ids"]], stored["vectors"])
+    else:
+        data = D.load_amazon_scientific(Path(data_dir), np.load(features_path))
+        split = D.leave_one_out(data.sequences, data.types)
+        counts = item_counts(split.train, data.n_items)
+    started = time.perf_counter()
+    result = fit(data.features, split.train, split.valid, cfg)
+    model = ModelScorer(result.model)
+    cooc = CoocKNN(split.train, data.n_items, counts)
+
+    def pick(metrics: dict) -> dict:
+        return {k: round(float(metrics[k]), 4) for k in KEEP[dataset]}
+
+    row = {"dataset": dataset, "overrides": overrides, "best_epoch": result.best_epoch,
+           "epochs_run": len(result.history), "train_seconds": round(result.seconds, 1), "device": result.device}  # fmt: skip
+    if dataset == "hm":
+        ks = (12,)
+        blends, chosen = hm_blends(model, split, counts, cooc)
+        scorers = {"model": model, **blends}
+        row["chosen"] = {k: v["weight"] for k, v in chosen.items()} | {"cooc+repurchase": chosen["blend_cooc"][
+            "repurchase_weight"]}  # fmt: skip
+        for name, scorer in scorers.items():
+            row[f"test_all {name}"] = pick(evaluate(scorer, split.test, ks=ks, counts=counts))
+            row[f"test_new {name}"] = pick(evaluate(scorer, split.test.only_new(), ks=ks, counts=counts,
+                                                    mask_history=True))  # fmt: skip
+    else:
+        ks = (10, 50)
+        weight, by_weight = tune_blend(model, RowScaled(cooc), split.valid, counts, "ndcg@10", ks)
+        row.update(
+            valid=pick(evaluate(model, split.valid, ks=ks)),
+            test=pick(evaluate(model, split.test, ks=ks)),
+            blend_weight=weight,
+            valid_blend=round(float(by_weight[weight]), 4),
+            test_blend=pick(evaluate(Blend(model, RowScaled(cooc), weight), split.test, ks=ks)),
+        )
+    row["seconds"] = round(time.perf_counter() - started, 1)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", nargs="+", choices=sorted(GRIDS), default=["amazon"])
+    parser.add_argument("--data", nargs="*", default=[], help="dataset=folder overrides")
+    parser.add_argument("--features", nargs="*", default=[], help="dataset=file overrides")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--out", default=str(ROOT / "var" / "behaviour" / "sweep.json"))
+    args = parser.parse_args()
+    data = {**DATA, **dict(x.split("=", 1) for x in args.data)}
+    features = {**FEATURES, **dict(x.split("=", 1) for x in args.features)}
+    jobs = []
+    for grid in args.grid:
+        dataset = "hm" if grid.startswith("hm") else "amazon"
+        if not Path(data[dataset]).exists() or not Path(features[dataset]).exists():
+            print(f"Skipping {grid}: {data[dataset]} or {features[dataset]} is missing (bench/behaviour_vectors.py).")
+            continue
+        jobs += [
+            (dataset, o, str(data[dataset]), str(features[dataset]), args.device, args.threads) for o in GRIDS[grid]
+        ]
+    rows: list[dict[str, Any]] = []
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(run_one, *job): job[:2] for job in jobs}
+        for future in as_completed(futures):
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 - one bad configuration must not lose the others
+                row = {"overrides": futures[future], "error": f"{type(exc).__name__}: {exc}"}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            Path(args.out).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
