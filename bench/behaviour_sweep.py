@@ -2,6 +2,7 @@
 
     python bench/behaviour_sweep.py --grid quick hm-quick          # CPU: a smoke run
     python bench/behaviour_sweep.py --grid amazon hm --jobs 12 --device cuda --out sweep.json
+    python bench/behaviour_sweep.py --report bench/results/behaviour_sweep_h200_*.json   # .md + .png
 
 Each configuration trains with early stopping on validation NDCG@10 and is scored on the test
 users alone and blended with item co-occurrence kNN (Amazon; the weight chosen on validation) or
@@ -31,7 +32,7 @@ FEATURES = {"amazon": ROOT / "var" / "behaviour" / "amazon_scientific_minilm.npy
 # What bench/behaviour_amazon.py and bench/behaviour_hm.py run with (more patience).
 BASE = {
     "amazon": {"lr": 2e-3, "batch_size": 128, "patience": 6, "epochs": 100},
-    "hm": {"lr": 2e-3, "batch_size": 256, "max_len": 30, "patience": 4, "epochs": 40},
+    "hm": {"lr": 2e-3, "batch_size": 256, "max_len": 30, "patience": 4, "epochs": 60},
 }
 # Variations of the defaults (behaviour.config.DEFAULTS): output_id "tied", temperature 0.1, dropout 0.5.
 GRIDS: dict[str, list[dict[str, Any]]] = {
@@ -39,22 +40,23 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "hm-quick": [{"epochs": 1}],
     "amazon": [
         {},
-        {"temperature": 0.07},
-        {"temperature": 0.05},
+        {"temperature": 0.15},
         {"temperature": 0.2},
         {"hidden": 128},
         {"layers": 3},
-        {"dropout": 0.3},
-        {"lr": 1e-3, "batch_size": 256},
-        {"feature_dropout": 0.3},
-        {"output_id": ""},
+        {"lr": 1e-3, "patience": 10},
+        {"feature_dropout": 0.2},
+        {"max_len": 20},
+        {"ff_mult": 4},
+        {"weight_decay": 0.05},
     ],
     "hm": [
         {},
         {"temperature": 0.07},
-        {"temperature": 0.07, "max_len": 50},
         {"epochs": 80},
-        {"output_id": ""},
+        {"max_len": 50},
+        {"hidden": 128},
+        {"lr": 1e-3, "epochs": 80},
     ],
 }
 
@@ -98,6 +100,11 @@ def run_one(
         scorers = {"model": model, **blends}
         row["chosen"] = {k: v["weight"] for k, v in chosen.items()} | {"cooc+repurchase": chosen["blend_cooc"][
             "repurchase_weight"]}  # fmt: skip
+        row["valid model"] = pick(evaluate(model, split.valid, ks=ks, counts=counts))
+        row["valid_new cooc blend"] = round(float(max(chosen["blend_cooc"]["valid_new_map@12_by_weight"].values())), 4)
+        row["valid_all full blend"] = round(
+            float(max(chosen["blend_cooc"]["valid_map@12_by_repurchase_weight"].values())), 4
+        )
         for name, scorer in scorers.items():
             row[f"test_all {name}"] = pick(evaluate(scorer, split.test, ks=ks, counts=counts))
             row[f"test_new {name}"] = pick(evaluate(scorer, split.test.only_new(), ks=ks, counts=counts,
@@ -116,8 +123,72 @@ def run_one(
     return row
 
 
+SWEEP_NOTE = (
+    "Each configuration lists what it changes from the defaults of its day. Sweeps 1 and 2 ran before "
+    'the defaults changed: then output_id "" (features-only output vectors), dropout 0.3 and inner-product '
+    "scores (in both, a configuration without a temperature scores by inner product). Sweep 2 chose "
+    'output_id "tied", dropout 0.5, temperature 0.1 (best validation blend NDCG@10 and model Recall@10/50), '
+    "now the defaults; sweep 3 varies those. Choices are made on the validation columns only."
+)
+
+
+def _label(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {json.dumps(v)}" for k, v in overrides.items()) or "defaults"
+
+
+def report(files: list[str], out: Path) -> None:
+    """``<out>.md`` (every run, the validation column first: it is what a choice may use) and ``<out>.png``."""
+    from recommender.behaviour.evaluate import VQREC
+    from recommender.behaviour.plots import _figure, _save
+
+    lines = ["# Behaviour model sweeps (bench/behaviour_sweep.py)", "", SWEEP_NOTE, ""]
+    amazon_rows = []
+    for name in files:
+        rows = [r for r in json.loads(Path(name).read_text()) if "error" not in r]
+        device = rows[0]["device"] if rows else "?"
+        lines += [f"## {Path(name).name} ({device})", ""]
+        lines += ["Amazon Scientific, leave-one-out; blend = model + item co-occurrence (weight chosen on validation).",
+                  "", ("| configuration | best epoch | s | valid blend N@10 | R@10 | N@10 | R@50 | N@50 | blend R@10 | "
+                  "blend N@10 | blend R@50 | blend N@50 |"), "|---" * 12 + "|"]  # fmt: skip
+        for r in sorted((r for r in rows if r["dataset"] == "amazon"), key=lambda r: -r["valid_blend"]):
+            t, b = r["test"], r["test_blend"]
+            amazon_rows.append((f"{Path(name).stem[-1]}: {_label(r['overrides'])}", r))
+            lines.append(f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
+                         f"{r['valid_blend']:.4f} | " + " | ".join(f"{x[k]:.4f}" for x in (t, b) for k in KEEP["amazon"])
+                         + " |")  # fmt: skip
+        hm = [r for r in rows if r["dataset"] == "hm"]
+        if hm:
+            full, cooc = (
+                "behaviour model + co-occurrence + repurchase (blend)",
+                "behaviour model + co-occurrence (blend)",
+            )
+            lines += ["", "H&M time split; MAP@12 / Recall@12 of the test days, all articles and new ones.", "",
+                      ("| configuration | best epoch | s | valid new blend MAP | model all | model new | full blend all "
+                      "MAP | R@12 | co-occurrence blend new MAP | R@12 |"), "|---" * 10 + "|"]  # fmt: skip
+            for r in hm:
+                lines.append(f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
+                             f"{r.get('valid_new cooc blend', '')} | {r['test_all model']['map@12']:.4f} | "
+                             f"{r['test_new model']['map@12']:.4f} | {r['test_all ' + full]['map@12']:.4f} | "
+                             f"{r['test_all ' + full]['recall@12']:.4f} | {r['test_new ' + cooc]['map@12']:.4f} | "
+                             f"{r['test_new ' + cooc]['recall@12']:.4f} |")  # fmt: skip
+        lines.append("")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    figure = _figure(10, 0.32 * len(amazon_rows) + 1.5)
+    axes = figure.subplots()
+    labels = [label for label, _ in amazon_rows]
+    for offset, key, colour in ((-0.2, "recall@10", "tab:blue"), (0.2, "recall@50", "tab:orange")):
+        axes.barh([i + offset for i in range(len(labels))], [r["test_blend"][key] for _, r in amazon_rows],
+                  height=0.4, color=colour, label=f"blend {key}")  # fmt: skip
+        axes.axvline(VQREC[key], color=colour, linestyle="--", label=f"VQ-Rec {key}")
+    axes.set_yticks(range(len(labels)), labels, fontsize=7)
+    axes.set_xlabel("test recall (Amazon Scientific)")
+    axes.legend(fontsize=7, loc="lower right")
+    _save(figure, out.with_suffix(".png"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--report", nargs="*", help="only render these result files to bench/results/behaviour_sweep")
     parser.add_argument("--grid", nargs="+", choices=sorted(GRIDS), default=["amazon"])
     parser.add_argument("--data", nargs="*", default=[], help="dataset=folder overrides")
     parser.add_argument("--features", nargs="*", default=[], help="dataset=file overrides")
@@ -126,6 +197,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", default=str(ROOT / "var" / "behaviour" / "sweep.json"))
     args = parser.parse_args()
+    if args.report:
+        report(args.report, ROOT / "bench" / "results" / "behaviour_sweep")
+        return 0
     data = {**DATA, **dict(x.split("=", 1) for x in args.data)}
     features = {**FEATURES, **dict(x.split("=", 1) for x in args.features)}
     jobs = []

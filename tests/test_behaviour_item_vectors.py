@@ -58,15 +58,20 @@ def _output_vector(version: ModelVersion, key: str) -> np.ndarray:
     return out[0].numpy()
 
 
-def test_new_products_get_output_vectors_through_the_embedding_pipeline(
-    tiny_encoder, behaviour_settings, django_capture_on_commit_callbacks
-):
+def _trained_shop() -> tuple[list, ModelVersion]:
+    """The indexing tests' catalogue, embedded by the tiny encoder, browsed, and an active behaviour model."""
     from recommender.behaviour.train import train_behaviour
 
     products = _catalog()
     reindex()
     _browse(products)
-    version = train_behaviour(activate=True)
+    return products, train_behaviour(activate=True)
+
+
+def test_new_products_get_output_vectors_through_the_embedding_pipeline(
+    tiny_encoder, behaviour_settings, django_capture_on_commit_callbacks
+):
+    products, version = _trained_shop()
     rows = {r.product_key: r for r in ProductVector.objects.filter(version=version)}
     assert set(rows) == {str(p.pk) for p in products}
     key = str(products[2].pk)
@@ -97,12 +102,7 @@ def test_new_products_get_output_vectors_through_the_embedding_pipeline(
 def test_a_behaviour_model_for_another_encoder_version_writes_nothing(
     tiny_encoder, behaviour_settings, django_capture_on_commit_callbacks
 ):
-    from recommender.behaviour.train import train_behaviour
-
-    products = _catalog()
-    reindex()
-    _browse(products)
-    version = train_behaviour(activate=True)
+    _, version = _trained_shop()
     version.config = {**version.config, "encoder_version_id": serving_version().pk + 1000}
     version.save(update_fields=["config"])
     with django_capture_on_commit_callbacks(execute=True):

@@ -221,22 +221,13 @@ def tune_cooccurrence(
     products share a shopper: there is no co-occurrence to weigh.
     """
     from recommender.behaviour.cooccurrence import NEIGHBOURS, TableScorer, build_table
-    from recommender.behaviour.evaluate import tune_blend
 
     started = time.perf_counter()
     table = build_table(split.train, len(counts))
     out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
     if not table.pairs:
         return {**out, "seconds": round(time.perf_counter() - started, 2)}, None
-    valid = valid_sample(split.valid, cfg)
-    weight, by_weight = tune_blend(model_scorer, TableScorer(table), valid, counts, COOCCURRENCE_METRIC, (10,))
-    out.update(
-        weight=float(weight),
-        metric=f"valid_{COOCCURRENCE_METRIC}",
-        by_weight={str(w): float(v) for w, v in by_weight.items()},
-        valid_users=len(valid),
-        seconds=round(time.perf_counter() - started, 2),
-    )
+    out.update(_tune(model_scorer, TableScorer(table), split, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
     return out, table
 
 
@@ -252,7 +243,7 @@ def tune_repurchase(scorer: Scorer, data, split, cfg: dict[str, Any]) -> dict[st
     twice: there is no re-buying for the weight to predict.
     """
     from recommender.behaviour.baselines import Repurchase, item_counts
-    from recommender.behaviour.evaluate import OwnPurchases, tune_blend
+    from recommender.behaviour.evaluate import OwnPurchases
     from recommender.behaviour.repurchase import repeat_purchases
 
     out: dict[str, Any] = {"repeat_purchases": repeat_purchases(data.sequences, data.types), "weight": 0.0}
@@ -260,16 +251,23 @@ def tune_repurchase(scorer: Scorer, data, split, cfg: dict[str, Any]) -> dict[st
         return out
     started = time.perf_counter()
     counts = item_counts(split.train, data.n_items)
-    valid = valid_sample(split.valid, cfg)
-    weight, by_weight = tune_blend(scorer, OwnPurchases(Repurchase(counts)), valid, counts, REPURCHASE_METRIC, (12,))
-    out.update(
-        weight=float(weight),
-        metric=f"valid_{REPURCHASE_METRIC}",
-        by_weight={str(w): float(v) for w, v in by_weight.items()},
-        valid_users=len(valid),
-        seconds=round(time.perf_counter() - started, 2),
-    )
+    out.update(_tune(scorer, OwnPurchases(Repurchase(counts)), split, cfg, counts, REPURCHASE_METRIC, (12,), started))
     return out
+
+
+def _tune(scorer, other, split, cfg: dict[str, Any], counts, metric: str, ks, started: float) -> dict[str, Any]:
+    """``tune_blend`` of ``other`` on the validation users early stopping used, as stored in metrics."""
+    from recommender.behaviour.evaluate import tune_blend
+
+    valid = valid_sample(split.valid, cfg)
+    weight, by_weight = tune_blend(scorer, other, valid, counts, metric, ks)
+    return {
+        "weight": float(weight),
+        "metric": f"valid_{metric}",
+        "by_weight": {str(w): float(v) for w, v in by_weight.items()},
+        "valid_users": len(valid),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def train_behaviour(
