@@ -17,7 +17,10 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from recommender import indexing, product_sync
-from recommender.behaviour.tasks import train_behaviour_task  # noqa: F401 - registers recommender.train_behaviour
+from recommender.behaviour.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
+    activate_behaviour_task,
+    train_behaviour_task,
+)
 from recommender.conf import app_settings
 
 logger = logging.getLogger(__name__)

@@ -115,7 +115,9 @@ def _behaviour_version(name: str, state: str, folder) -> ModelVersion:
 def test_behaviour_models_switch_without_reindexing(admin_client, reindex_delay, vector_shop, tmp_path):
     old = _behaviour_version("seq-1", State.ACTIVE, tmp_path)
     new = _behaviour_version("seq-2", State.READY, tmp_path)
-    admin_client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [new.pk]})
+    page = admin_client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [new.pk]}, follow=True)
+    # the recommender.activate_behaviour task (eager here; test_celery_worker runs it in a worker)
+    assert "its product vectors are being written" in page.content.decode()
     assert _state(old, new) == (State.RETIRED, State.ACTIVE)
     reindex_delay.assert_not_called()
     assert ProductVector.objects.filter(version=new).count() == len(vector_shop)  # its output vectors

@@ -41,3 +41,47 @@ def test_real_worker_over_redis(tmp_path):
     if broker is None:
         pytest.skip("REDIS_URL is not set; .ci/run starts redis-server and sets it.")
     _run_sync_through(broker, tmp_path)
+
+
+def _behaviour_version(name: str, folder, encoder, keys: list[str]):
+    """A behaviour version over ``encoder``'s products whose saved model is in ``folder / name``."""
+    import numpy as np
+
+    from recommender.behaviour.config import DEFAULTS
+    from recommender.behaviour.model import BehaviourModel, save_artifact
+    from recommender.models import ModelVersion
+
+    model = BehaviourModel(
+        np.zeros((len(keys), 3), dtype=np.float32), {**DEFAULTS, "hidden": 8, "layers": 1, "heads": 1}
+    )
+    save_artifact(model, folder / name, item_keys=keys, extra={})
+    return ModelVersion.objects.create(kind="behaviour", name=name, state="ready", artifact=str(folder / name),
+                                       dimensions=8, config={"encoder_version_id": encoder.pk})  # fmt: skip
+
+
+def test_real_worker_activates_a_behaviour_model_or_says_why_not(tmp_path):
+    """The admin's behaviour activation runs here: the worker writes the output vectors, then switches."""
+    from recommender.models import ModelVersion
+
+    products = [Product.objects.create(name=f"p{i}", category="c", in_stock=True) for i in range(4)]
+    encoder = encoder_version(3)
+    store_vectors(
+        encoder, [VectorRow(key=str(p.pk), embedding=[1, i, 0], category="c") for i, p in enumerate(products)]
+    )
+    keys = [str(p.pk) for p in products]
+    good = _behaviour_version("good", tmp_path, encoder, keys)
+    lost = _behaviour_version("lost", tmp_path, encoder, keys)
+    (tmp_path / "lost" / "model.pt").unlink()  # its files went missing after training
+
+    broker = filesystem_broker(tmp_path)
+    with running_worker(broker, tmp_path / "worker.log") as worker:
+        broker.app.send_task("recommender.activate_behaviour", args=[good.pk])
+        broker.app.send_task("recommender.activate_behaviour", args=[lost.pk])
+        done = wait_until(lambda: ModelVersion.objects.filter(pk=lost.pk, message__startswith="Activation failed").exists()
+                          and ModelVersion.objects.get(pk=good.pk).state == "active", timeout=90)  # fmt: skip
+        assert done, f"the worker did not finish both activations:\n{worker.log()}"
+
+    assert ProductVector.objects.filter(version=good).count() == len(products)
+    lost.refresh_from_db()
+    assert lost.state == "ready" and "model.pt" in lost.message
+    assert not ProductVector.objects.filter(version=lost).exists()

@@ -3,7 +3,9 @@
 Activating an encoder version whose vectors cover the catalog switches at once (and queues a
 non-forced reindex so products changed meanwhile catch up); otherwise the version is built
 beside the active one and switches when complete. Roll-back re-activates the most recently
-retired version the same way. Training sends ``recommender.train_encoder``.
+retired version the same way. Training sends ``recommender.train_encoder``. Activating a
+behaviour version sends ``recommender.activate_behaviour``: writing its product output vectors
+takes minutes on a large catalogue, so the version switches when the worker has written them.
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ class ActivationError(Exception):
 
 @dataclass
 class Activation:
-    """What activating a version did, and whether its vectors need a reindex task."""
+    """What activating a version did, and whether its vectors need a reindex task (encoders) or a
+    worker to write them and switch (behaviour models)."""
 
     version: ModelVersion
     active: bool
     reindex: bool
     message: str
+    background: bool = False
 
 
 def plan_activation(version: ModelVersion) -> Activation:
@@ -62,14 +66,20 @@ def plan_activation(version: ModelVersion) -> Activation:
             % {"name": version.name, "state": version.get_state_display()}
         )
     if version.kind != ModelVersion.Kind.ENCODER:
-        try:  # writes its product output vectors from its saved model: that must be readable
-            activate(version)
+        from recommender.behaviour.serving import load_version
+
+        try:  # its product output vectors come from its saved model: that must be readable now
+            load_version(version)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise ActivationError(
                 gettext("%(name)s cannot be activated: its model could not be used (%(error)s).")
                 % {"name": version.name, "error": exc}
             ) from exc
-        return Activation(version, True, False, gettext("Activated %(name)s.") % {"name": version.name})
+        return Activation(
+            version, False, False,
+            gettext("Activating %(name)s: its product vectors are being written; it serves once they are.")
+            % {"name": version.name}, background=True,
+        )  # fmt: skip
     if state != ModelVersion.State.BUILDING and version_progress(version, catalog_size()).complete:
         activate(version)
         return Activation(
@@ -216,6 +226,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         if outcome.reindex:
             send_task(request, tasks.reindex, version.pk, False)
+        if outcome.background and not send_task(request, tasks.activate_behaviour_task, version.pk):
+            return
         self.message_user(request, outcome.message, messages.SUCCESS if outcome.active else messages.INFO)
 
     @admin.action(description=_("Activate selected version"), permissions=["change"])

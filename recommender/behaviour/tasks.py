@@ -1,6 +1,7 @@
 """Celery task of the behaviour model (import it from ``recommender.tasks`` so autodiscovery sees it).
 
 from recommender.behaviour.tasks import train_behaviour_task   # "recommender.train_behaviour"
+from recommender.behaviour.tasks import activate_behaviour_task   # "recommender.activate_behaviour"
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-__all__ = ["train_behaviour_task"]
+__all__ = ["activate_behaviour_task", "train_behaviour_task"]
 
 
 @shared_task(name="recommender.train_behaviour")
@@ -18,3 +19,23 @@ def train_behaviour_task(overrides: dict[str, Any] | None = None, activate: bool
     from recommender.behaviour.train import train_behaviour
 
     return train_behaviour(overrides=overrides, activate=activate).pk
+
+
+@shared_task(name="recommender.activate_behaviour")
+def activate_behaviour_task(version_id: int) -> int:
+    """Activate a behaviour version: write its product output vectors, then switch (minutes on a
+    large catalogue, hence a task). A failure leaves the active version serving and says why on
+    the version. Returns how many product rows the version serves from."""
+    from django.db import transaction
+
+    from recommender.models import ModelVersion, ProductVector
+    from recommender.versions import activate
+
+    version = ModelVersion.objects.get(pk=version_id, kind=ModelVersion.Kind.BEHAVIOUR)
+    try:
+        with transaction.atomic():
+            activate(version)  # writes the output vectors (recommender.behaviour.item_vectors)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(message=f"Activation failed: {type(exc).__name__}: {exc}")
+        raise
+    return ProductVector.objects.filter(version=version).count()
