@@ -108,7 +108,8 @@ def refresh_item_vectors(keys: Iterable[str], encoder_version: ModelVersion) -> 
         return 0
 
 
-def activate_item_vectors(version: ModelVersion) -> int:
+def activate_item_vectors(version: ModelVersion, *, progress: bool = False, model: Any = None,
+                          item_index: dict[str, int] | None = None) -> int:  # fmt: skip
     """Write ``version``'s rows and index (when missing); drop those of retired behaviour versions.
 
     Only the active version serves, so only it keeps rows: a version trained without being
@@ -116,7 +117,7 @@ def activate_item_vectors(version: ModelVersion) -> int:
     """
     written = 0
     if not ProductVector.objects.filter(version=version).exists():
-        written = store_item_vectors(version)
+        written = store_item_vectors(version, model=model, item_index=item_index, progress=progress)
     ensure_indexes(version, ["embedding"])
     for old in ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.RETIRED):
         if ProductVector.objects.filter(version=old).exists():

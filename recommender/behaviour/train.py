@@ -373,5 +373,11 @@ def train_behaviour(
         old = (current.metrics or {}).get("valid", {}).get("ndcg@10", -1.0) if current else -1.0
         activate = metrics["valid"].get("ndcg@10", 0.0) > old
     if activate:
+        from recommender.behaviour.item_vectors import activate_item_vectors
+
+        # Its product output vectors first, from the model in hand (with a progress bar on the
+        # command line); activation then finds them written.
+        index = {key: i for i, key in enumerate(data.item_keys)}
+        activate_item_vectors(version, progress=progress, model=result.model.cpu(), item_index=index)
         activate_version(version)
     return version
