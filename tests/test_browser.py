@@ -52,6 +52,11 @@ def browser(monkeypatch):
         )  # fmt: skip
         yield browser
         browser.close()
+        # The test's ORM calls ran inside Playwright's greenlet, on a connection of their own:
+        # close it, or the test database cannot be dropped at the end of the session.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture
