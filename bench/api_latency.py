@@ -73,12 +73,15 @@ def main() -> None:
     print(f"catalog and events ready in {build_seconds:.1f} s: {data['summary']}")
 
     results = measure(data, args.requests, args.seed)
+    behaviour_rows, behaviour = measure_behaviour(data, args.requests)
+    results += behaviour_rows
     report = {
         "what": "p50/p95 latency of each REST API endpoint, Django test client in-process",
         "catalog": data["summary"],
         "requests_per_endpoint": args.requests,
         "build_seconds": round(build_seconds, 1),
         "environment": environment(),
+        "behaviour": behaviour,
         "results": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -265,6 +268,44 @@ def measure(data: dict, n_requests: int, seed: int) -> list[dict]:
     return results
 
 
+def measure_behaviour(data: dict, n_requests: int) -> tuple[list[dict], dict]:
+    """``GET for-you/`` again once a behaviour model serves: the shopper's state, pgvector over the
+    version's product output vectors, and the co-occurrence (and repurchase) blend."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from recommender.behaviour.serving import behaviour_query
+    from recommender.behaviour.train import train_behaviour
+    from recommender.models import RecommenderSettings
+
+    t0 = time.perf_counter()
+    version = train_behaviour(overrides={"epochs": 5, "torch_threads": 1}, activate=True)
+    info = {
+        "training_and_activation_seconds": round(time.perf_counter() - t0, 1),
+        "epochs": 5,
+        "valid_ndcg@10": round(version.metrics["valid"].get("ndcg@10", 0.0), 4),
+        "cooccurrence_weight": version.metrics.get("cooccurrence_weight"),
+        "repurchase_weight": version.metrics.get("repurchase_weight"),
+        "shoppers_served_by_the_model": sum(behaviour_query(u.pk) is not None for u in data["users"]),
+        "shoppers": len(data["users"]),
+    }
+    shoppers = []
+    for user in data["users"]:
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        shoppers.append(client)
+    plan = [(shoppers[i % len(shoppers)], reverse("recommender_api:for-you")) for i in range(n_requests)]
+    results = []
+    settings = RecommenderSettings.get()
+    for cache_seconds, label in ((0, "off"), (300, "on")):
+        settings.cache_seconds = cache_seconds
+        settings.save()
+        warm = plan if cache_seconds else plan[:20]
+        results.append(timed("GET for-you/ (behaviour model)", label, plan, warm, lambda c, url: c.get(url)))
+        print(f"  {results[-1]}")
+    return results, info
+
+
 def count_results(response) -> int:
     return len(response.json().get("results", []))
 
@@ -367,7 +408,9 @@ def markdown(report: dict) -> str:
         f"for-you, recently-viewed and events rotate over {MEASURED_SHOPPERS} logged-in shoppers with history. "
         "The product page is the demo's template rendered whole for those shoppers (bestsellers): it records a "
         "view and renders similar, bought-together, also-viewed and recently-viewed slots; results/request "
-        "counts the cards on the page."
+        "counts the cards on the page. `for-you/` runs on the profile vector; `for-you/ (behaviour model)` runs "
+        "after a behaviour model was trained on these events and activated: the shopper's state, pgvector over "
+        "the version's product output vectors, and the co-occurrence/repurchase blend."
     )
     machine = (
         f"Machine: {env['cpu_count']} CPUs ({env['machine']}, shared with other work), Python {env['python']}, "
@@ -390,6 +433,8 @@ def markdown(report: dict) -> str:
             r["mean_results"],
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if report.get("behaviour"):
+        lines += ["", f"Behaviour model for the last rows: {report['behaviour']}."]
     lines += ["", "![latency by endpoint](api_latency.png)"]
     lines += ["", machine, ""]
     return "\n".join(lines)

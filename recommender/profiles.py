@@ -24,7 +24,7 @@ import numpy as np
 from django.db.models import Q
 from django.utils import timezone
 
-from recommender.models import Event, EventType, ModelVersion, ProductVector, Profile, RecommenderSettings
+from recommender.models import Event, EventType, ModelVersion, Profile, RecommenderSettings
 from recommender.privacy import personalisation_enabled
 from recommender.versions import encoder_for, serving_version
 
@@ -60,8 +60,10 @@ def event_weights(events: Iterable[Event], settings: RecommenderSettings) -> lis
 
 
 def product_vectors(version: ModelVersion, keys: Iterable[str], column: str = "embedding") -> dict[str, np.ndarray]:
-    rows = ProductVector.objects.filter(version=version, product_key__in=set(keys)).exclude(**{f"{column}__isnull": True})
-    return {key: np.asarray(vec, dtype=np.float32) for key, vec in rows.values_list("product_key", column)}
+    """Product key -> stored vector (float32) in ``version``; keys without one are absent."""
+    from recommender.storage import fetch_vectors
+
+    return fetch_vectors(version, keys, column)
 
 
 def query_vectors(version: ModelVersion, queries: list[str]) -> dict[str, np.ndarray]:

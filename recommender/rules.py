@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from recommender.models import MerchandisingRule, ModelVersion, ProductVector
+from recommender.models import MerchandisingRule, ModelVersion
 from recommender.strategies.base import Candidate
 
 # Pinned products never number more than this per slot, whatever the rules say.
@@ -36,14 +36,14 @@ def product_facts(version: ModelVersion | None, keys: Iterable[str]) -> dict[str
     """Filter fields and fused vectors of ``keys`` in one query."""
     if version is None:
         return {}
-    rows = ProductVector.objects.filter(version=version, product_key__in=set(keys)).values_list(
-        "product_key", "title", "category", "price", "in_stock", "sellable", "embedding"
-    )
+    from recommender.storage import vector_rows
+
+    fields = ("title", "category", "price", "in_stock", "sellable")
+    rows = vector_rows(version, keys, fields, with_vector_only=False)
     return {
-        key: ProductFacts(key, title, category, price, bool(stock and sellable),
-                          None if vec is None else np.asarray(vec, dtype=np.float32))
-        for key, title, category, price, stock, sellable, vec in rows
-    }  # fmt: skip
+        key: ProductFacts(key, title, category, price, bool(stock and sellable), vec)
+        for key, (title, category, price, stock, sellable, vec) in rows.items()
+    }
 
 
 def rule_matches(rule: MerchandisingRule, facts: ProductFacts) -> bool:

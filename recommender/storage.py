@@ -178,6 +178,57 @@ def store_vectors(version: ModelVersion, rows: Iterable[VectorRow]) -> int:
     return len(objs)
 
 
+# Columns of ProductVector that vector_rows may read beside the key and the vector.
+ROW_FIELDS = ("title", "document", "category", "price", "in_stock", "sellable", "status", "content_hash")
+
+
+def vector_rows(
+    version: ModelVersion,
+    keys: Iterable[str],
+    fields: Sequence[str] = (),
+    column: str = "embedding",
+    *,
+    with_vector_only: bool = True,
+) -> dict[str, tuple]:
+    """Product key -> (*fields, ``column`` vector as float32 or None) of ``keys`` in ``version``.
+
+    Read in PostgreSQL's binary format: parsing pgvector's text form costs ~0.15 ms a vector in
+    Python, and a "for you" request reads a few hundred (measured: a third of its time).
+    ``with_vector_only`` leaves out rows whose vector is null.
+    """
+    if column not in VECTOR_COLUMNS:
+        raise ValueError(f"Unknown vector column {column!r}")
+    unknown = set(fields) - set(ROW_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown product vector fields {sorted(unknown)}")
+    keys = list(set(keys))
+    if not keys:
+        return {}
+    import psycopg
+
+    sql = (
+        f"SELECT {', '.join(['product_key', *fields, column])} FROM {ProductVector._meta.db_table} "
+        "WHERE version_id = %s AND product_key = ANY(%s)" + (f" AND {column} IS NOT NULL" if with_vector_only else "")
+    )
+    connection.ensure_connection()
+    # Django's cursors bind on the client side, which has no binary results: a plain psycopg
+    # cursor on the same connection (and transaction) does.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [version.pk, keys], binary=True)
+        rows = cursor.fetchall()
+    return {row[0]: (*row[1:-1], _vector(row[-1])) for row in rows}
+
+
+def _vector(data: bytes | None) -> np.ndarray | None:
+    """pgvector's binary form (vector_send): int16 dimensions, int16 unused, big-endian float4s."""
+    return None if data is None else np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
+
+
+def fetch_vectors(version: ModelVersion, keys: Iterable[str], column: str = "embedding") -> dict[str, np.ndarray]:
+    """Product key -> stored ``column`` vector (float32) of ``keys`` in ``version``; keys without one are absent."""
+    return {key: row[-1] for key, row in vector_rows(version, keys, (), column).items()}
+
+
 def delete_product_vectors(keys: Iterable[str]) -> int:
     """Remove every version's vectors of these products (they left the catalog)."""
     deleted, _ = ProductVector.objects.filter(product_key__in=list(keys)).delete()

@@ -198,3 +198,33 @@ def test_halfvec_setting_builds_and_uses_half_precision_indexes(settings):
 
     settings.RECOMMENDER = {**settings.RECOMMENDER, "HNSW_HALFVEC": False}  # switched back: float32 indexes again
     assert ensure_indexes(version)[0] == index_name(version, "embedding", half=False) != names[0]
+
+
+def test_vector_rows_read_in_binary_equal_what_the_orm_reads():
+    from recommender.storage import fetch_vectors, vector_rows
+
+    version = encoder_version(5)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3, 5)).astype(np.float32)
+    store_vectors(version, [
+        VectorRow(key="a", embedding=vectors[0], text_embedding=vectors[1], title="A", category="c1",
+                  price=Decimal("12.5000"), in_stock=False),
+        VectorRow(key="b", embedding=vectors[2], title="B", category="c2", price=None),
+        VectorRow(key="c", embedding=None, status="failed", title="C"),
+    ])  # fmt: skip
+    orm = dict(ProductVector.objects.filter(version=version).values_list("product_key", "embedding"))
+
+    got = fetch_vectors(version, ["a", "b", "c", "unknown"])
+    assert set(got) == {"a", "b"}  # no vector, or no row: absent
+    for key in got:
+        assert got[key].dtype == np.float32 and np.array_equal(got[key], np.asarray(orm[key], dtype=np.float32))
+    assert set(fetch_vectors(version, ["a", "b"], "text_embedding")) == {"a"}
+
+    rows = vector_rows(version, ["a", "c"], ("title", "price", "in_stock"), with_vector_only=False)
+    assert rows["a"][:3] == ("A", Decimal("12.5000"), False) and np.array_equal(rows["a"][3], vectors[0])
+    assert rows["c"] == ("C", None, True, None)
+    assert fetch_vectors(version, []) == {}
+    with pytest.raises(ValueError, match="Unknown product vector fields"):
+        vector_rows(version, ["a"], ("title; DROP TABLE x",))
+    with pytest.raises(ValueError, match="Unknown vector column"):
+        fetch_vectors(version, ["a"], "id")

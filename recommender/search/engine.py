@@ -22,11 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from recommender.conf import app_settings
 from recommender.events import shopper, shopper_session_id
-from recommender.models import MerchandisingRule, ModelVersion, ProductVector
+from recommender.models import MerchandisingRule, ModelVersion
 from recommender.rules import ProductFacts, apply_rules
 from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
 from recommender.search.dense import dense_ranking, query_vector
@@ -153,15 +151,17 @@ def search(
 
 def _facts(version: ModelVersion, keys: list[str], filters: SearchFilters, with_vectors: bool) -> tuple[dict, dict]:
     """(ProductFacts per key, fused vectors per key when asked) in one query."""
-    columns = ["product_key", "title", "category", "price", "in_stock", "sellable"]
-    rows = ProductVector.objects.filter(version=version, product_key__in=keys)
+    from recommender.storage import vector_rows
+
+    fields = ("title", "category", "price", "in_stock", "sellable")
     facts, vectors = {}, {}
-    for row in rows.values_list(*columns, *(["embedding"] if with_vectors else [])):
-        key, title, category, price, in_stock, sellable = row[:6]
+    for key, (title, category, price, in_stock, sellable, vec) in vector_rows(
+        version, keys, fields, with_vector_only=False
+    ).items():
         ok = filters.allows(category=category, price=price, in_stock=in_stock, sellable=sellable)
         facts[key] = ProductFacts(key, title, category, price, ok, None)
-        if with_vectors and row[6] is not None:
-            vectors[key] = np.asarray(row[6], dtype=np.float32)
+        if with_vectors and vec is not None:
+            vectors[key] = vec
     return facts, vectors
 
 
