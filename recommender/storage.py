@@ -212,8 +212,9 @@ def vector_rows(
     )
     connection.ensure_connection()
     # Django's cursors bind on the client side, which has no binary results: a plain psycopg
-    # cursor on the same connection (and transaction) does.
-    with psycopg.Cursor(connection.connection) as cursor:
+    # cursor on the same connection (and transaction) does; its errors become Django's, so a
+    # database outage is handled like any other query's (503 in the API, an empty slot on pages).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, [version.pk, keys], binary=True)
         rows = cursor.fetchall()
     return {row[0]: (*row[1:-1], _vector(row[-1])) for row in rows}
