@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from recommender.models import ModelVersion, ProductVector
-from recommender.storage import VectorRow, drop_indexes, ensure_indexes, store_vectors
+from recommender.storage import VectorRow, drop_indexes, ensure_indexes, store_vectors, vector_rows
 
 __all__ = ["activate_item_vectors", "encoder_version_of", "refresh_item_vectors", "store_item_vectors"]
 
@@ -62,23 +62,30 @@ def store_item_vectors(
     encoder = encoder_version_of(version)
     if encoder is None:
         raise ValueError(f"Behaviour version {version.pk} names no encoder version whose vectors it reads.")
-    rows = ProductVector.objects.filter(version=encoder, embedding__isnull=False).order_by("product_key")
+    pending = (
+        ProductVector.objects.filter(version=encoder, embedding__isnull=False)
+        .order_by("product_key")
+        .values_list("product_key", flat=True)
+    )
     if keys is not None:
-        rows = rows.filter(product_key__in=list(keys))
+        pending = pending.filter(product_key__in=list(keys))
     written, last = 0, None
-    fields = ("product_key", "embedding", *FILTER_FIELDS)
-    with tqdm(total=rows.count(), disable=not progress, desc="Behaviour item vectors", unit="product") as bar:
-        while batch := list((rows if last is None else rows.filter(product_key__gt=last)).values_list(*fields)[:BATCH]):
-            last = batch[-1][0]
-            feats = torch.from_numpy(np.stack([np.asarray(r[1], dtype=np.float32) for r in batch]))
-            items = torch.tensor([item_index.get(r[0], -1) + 1 for r in batch])  # 0: never seen in training
+    with tqdm(total=pending.count(), disable=not progress, desc="Behaviour item vectors", unit="product") as bar:
+        while batch := list((pending if last is None else pending.filter(product_key__gt=last))[:BATCH]):
+            last = batch[-1]
+            rows = vector_rows(encoder, batch, FILTER_FIELDS)  # key -> (*filter fields, vector)
+            batch = [key for key in batch if key in rows]  # a product deleted meanwhile is gone
+            if not batch:
+                continue
+            feats = torch.from_numpy(np.stack([rows[key][-1] for key in batch]))
+            items = torch.tensor([item_index.get(key, -1) + 1 for key in batch])  # 0: never seen in training
             with torch.inference_mode():
                 out = model.output_vectors(feats, items).float().numpy()
             written += store_vectors(
                 version,
                 [
-                    VectorRow(key, out[i], **dict(zip(FILTER_FIELDS, values, strict=True)))
-                    for i, (key, _, *values) in enumerate(batch)
+                    VectorRow(key, out[i], **dict(zip(FILTER_FIELDS, rows[key][:-1], strict=True)))
+                    for i, key in enumerate(batch)
                 ],
             )
             bar.update(len(batch))
