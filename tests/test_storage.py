@@ -223,6 +223,7 @@ def test_vector_rows_read_in_binary_equal_what_the_orm_reads():
     rows = vector_rows(version, ["a", "c"], ("title", "price", "in_stock"), with_vector_only=False)
     assert rows["a"][:3] == ("A", Decimal("12.5000"), False) and np.array_equal(rows["a"][3], vectors[0])
     assert rows["c"] == ("C", None, True, None)
+    assert vector_rows(version, ["a", "c"], ("title",), None) == {"a": ("A", None), "c": ("C", None)}
     assert fetch_vectors(version, []) == {}
     with pytest.raises(ValueError, match="Unknown product vector fields"):
         vector_rows(version, ["a"], ("title; DROP TABLE x",))

@@ -155,8 +155,9 @@ def _facts(version: ModelVersion, keys: list[str], filters: SearchFilters, with_
 
     fields = ("title", "category", "price", "in_stock", "sellable")
     facts, vectors = {}, {}
+    column = "embedding" if with_vectors else None  # no vectors read unless asked for
     for key, (title, category, price, in_stock, sellable, vec) in vector_rows(
-        version, keys, fields, with_vector_only=False
+        version, keys, fields, column, with_vector_only=False
     ).items():
         ok = filters.allows(category=category, price=price, in_stock=in_stock, sellable=sellable)
         facts[key] = ProductFacts(key, title, category, price, ok, None)
