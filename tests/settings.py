@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "recommender",
     "tests.testapp",
+    "tests.foreignshop",  # issue 14's foreign shop: UUID sku, cents, stock count, FK category
     "shopdemo.catalog",  # the demo's product model: real-data tests load H&M articles into it
 ]
 MIDDLEWARE = [
