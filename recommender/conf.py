@@ -56,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # Products per embedding task; smaller batches lose less work when a worker dies.
     "EMBED_BATCH_SIZE": 64,
     # Celery queue of the embedding tasks, so GPU workers can be dedicated to it.
-    "EMBEDDINGS_QUEUE": "embeddings",
+    # None: the default Celery queue, so the plain `celery -A proj worker` takes embedding work.
+    "EMBEDDINGS_QUEUE": None,
     # Images larger than this many pixels are rejected (decompression bombs).
     "MAX_IMAGE_PIXELS": 40_000_000,
     # HNSW index build parameters (pgvector). m=16, ef_construction=64 are pgvector's
