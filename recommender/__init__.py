@@ -54,7 +54,31 @@ _EXPORTS = {
     "encoder_for": ("versions", "encoder_for"), "serving_version": ("versions", "serving_version"),
 }  # fmt: skip
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "EventError",
+    "Recommendation",
+    "Recommendations",
+    "SearchFilters",
+    "SearchResults",
+    "UnknownStrategy",
+    "VectorFilter",
+    "__version__",
+    "delete_user_data",
+    "encoder_for",
+    "export_user_data",
+    "merge_session",
+    "nearest",
+    "personalisation_enabled",
+    "recommend",
+    "record_event",
+    "reindex",
+    "related_searches",
+    "search_by_image",
+    "search_products",
+    "serving_version",
+    "set_personalisation",
+    "suggest",
+]
 
 
 def __getattr__(name: str) -> Any:

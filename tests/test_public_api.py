@@ -25,6 +25,10 @@ def test_search_products_is_the_search_function_and_the_subpackage_keeps_its_nam
     assert recommender.search.__name__ == "recommender.search"  # the subpackage, not shadowed
 
 
+def test_all_lists_exactly_the_lazy_exports():
+    assert sorted(recommender.__all__) == sorted(["__version__", *recommender._EXPORTS])
+
+
 def test_unknown_names_are_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         recommender.nope  # noqa: B018

@@ -11,8 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from recommender.admin import reports
-from recommender.admin import charts
+from recommender.admin import charts, reports
 from recommender.admin.base import ReadOnlyAdmin, require_perm, view_context
 from recommender.admin.forms import AnalyticsPeriodForm
 from recommender.models import SlotStat
