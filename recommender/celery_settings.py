@@ -32,5 +32,7 @@ def broker_from_env(environ: Mapping[str, str] = os.environ) -> tuple[str, dict[
     except ValueError as exc:
         raise ImproperlyConfigured(f"CELERY_BROKER_TRANSPORT_OPTIONS must be a JSON object: {exc}") from exc
     if not isinstance(options, dict):
-        raise ImproperlyConfigured("CELERY_BROKER_TRANSPORT_OPTIONS must be a JSON object, e.g. {\"visibility_timeout\": 3600}")
+        raise ImproperlyConfigured(
+            'CELERY_BROKER_TRANSPORT_OPTIONS must be a JSON object, e.g. {"visibility_timeout": 3600}'
+        )
     return (url or EAGER_BROKER_URL), options, not url
