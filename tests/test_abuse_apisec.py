@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from recommender.checks import check_trusted_proxies
+from recommender.models import ProfileAccessLog, SlotStat
+from recommender.privacy import export_user_data
 from recommender.proxies import client_address, parse_proxies
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +113,65 @@ def test_forwarded_header_without_declared_proxies_warns_once(vector_shop, setti
     settings.RECOMMENDER = {**settings.RECOMMENDER, "TRUSTED_PROXIES": None}
     settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
     assert check_trusted_proxies() == []  # declared to DRF: honoured as well
+
+
+# --- 4: reading another shopper's history --------------------------------------------------
+
+DENIED = {"detail": "You may not read this user's recommendations."}
+
+
+def grant_profile_view(user) -> None:
+    user.user_permissions.add(Permission.objects.get(codename="view_profile", content_type__app_label="recommender"))
+
+
+@pytest.fixture
+def shopper_with_history(vector_shop):
+    alice = get_user_model().objects.create_user("alice")
+    post_event(logged_in(alice), type="view", product_id=vector_shop["coat-c"])
+    return alice
+
+
+def test_staff_without_the_permission_learn_nothing_not_even_who_exists(shopper_with_history):
+    staff = logged_in(get_user_model().objects.create_user("clerk", is_staff=True))
+    for name in ("for-you", "recently-viewed"):
+        existing = staff.get(url(name), {"user": shopper_with_history.pk})
+        missing = staff.get(url(name), {"user": shopper_with_history.pk + 1000})
+        malformed = staff.get(url(name), {"user": "abc"})
+        assert [r.status_code for r in (existing, missing, malformed)] == [403, 403, 403]
+        assert existing.json() == missing.json() == malformed.json() == DENIED
+    assert not ProfileAccessLog.objects.exists()
+
+
+def test_permitted_reads_are_logged_for_the_auditor(vector_shop, shopper_with_history, admin_client):
+    support = get_user_model().objects.create_user("support")  # no admin access needed for the API
+    grant_profile_view(support)
+    client = logged_in(support)
+    slot_before = SlotStat.objects.filter(slot="api").count()
+    response = client.get(url("recently-viewed"), {"user": shopper_with_history.pk})
+    assert response.status_code == 200 and [r["product_id"] for r in response.json()["results"]] == [
+        vector_shop["coat-c"]
+    ]
+    assert client.get(url("for-you"), {"user": shopper_with_history.pk}).status_code == 200
+    missing = client.get(url("for-you"), {"user": shopper_with_history.pk + 1000})
+    assert missing.status_code == 403 and missing.json() == DENIED  # the same answer as no permission
+    assert SlotStat.objects.filter(slot="api").count() == slot_before  # staff looking is no impression
+    client.get(url("for-you"))  # their own results: nothing to log
+
+    log = list(ProfileAccessLog.objects.order_by("created_at").values_list("viewer", "viewer_name", "subject",
+                                                                           "subject_key", "endpoint"))  # fmt: skip
+    who = (support.pk, "support", shopper_with_history.pk, str(shopper_with_history.pk))
+    assert log == [(*who, "recently_viewed"), (*who, "for_you")]
+
+    page = admin_client.get(reverse("admin:recommender_profileaccesslog_changelist"))
+    assert page.status_code == 200 and b"support" in page.content and b"recently_viewed" in page.content
+    entry = ProfileAccessLog.objects.first()
+    assert admin_client.get(reverse("admin:recommender_profileaccesslog_change", args=[entry.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:recommender_profileaccesslog_add")).status_code == 403
+    deleted = admin_client.post(reverse("admin:recommender_profileaccesslog_delete", args=[entry.pk]), {"post": "yes"})
+    assert deleted.status_code == 403 and ProfileAccessLog.objects.count() == 2
+
+    reads = export_user_data(shopper_with_history)["profile_reads"]
+    assert [r["endpoint"] for r in reads] == ["recently_viewed", "for_you"]
+    assert all("support" not in str(r) for r in reads)  # when and what, not which staff member
+    support.delete()  # the audit trail outlives the reader's account
+    assert ProfileAccessLog.objects.filter(viewer=None, viewer_name="support").count() == 2

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
@@ -125,20 +122,10 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
 class PersonalQuerySerializer(RecommendationQuerySerializer):
     user = serializers.CharField(
-        required=False, max_length=CatalogAdapter.MAX_KEY_LENGTH,
-        help_text="Staff only: the id of the user whose results to show (others get 403).",
-    )  # fmt: skip
-
-    def validate_user(self, value: str) -> AbstractBaseUser:
-        model = get_user_model()
-        try:
-            pk = model._meta.pk.to_python(value)
-        except (DjangoValidationError, ValueError, TypeError):
-            pk = None
-        user = model._default_manager.filter(pk=pk).first() if pk is not None else None
-        if user is None:
-            raise ValidationError(f"Unknown user {value!r}.")
-        return user
+        required=False,
+        help_text="Readers with the recommender.view_profile permission only: the id of the user whose results "
+        "to show (every read is logged). Anyone else, and any unknown id, gets the same 403.",
+    )  # checked and looked up by the view's permission class (api/permissions.py), before this
 
 
 # --- recommendations -------------------------------------------------------------------------

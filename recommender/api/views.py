@@ -24,7 +24,7 @@ from recommender.api import schema as docs
 from recommender.api.exceptions import ExceptionHandler, with_database_outage_handling
 from recommender.api.lookups import product_key_or_404, reader
 from recommender.api.parsers import LimitedJSONParser
-from recommender.api.permissions import StaffMayNameUser
+from recommender.api.permissions import MayReadNamedUser
 from recommender.api.results import result_rows
 from recommender.api.serializers import (
     EventInputSerializer,
@@ -35,6 +35,7 @@ from recommender.api.serializers import (
 )
 from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
 from recommender.events import EventError, record_event, shopper
+from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
 
 
@@ -63,21 +64,26 @@ class RecommendationView(ApiView):
 
     strategy: ClassVar[str] = ""
     query_serializer_class: ClassVar[type[Serializer]] = RecommendationQuerySerializer
+    # Whose results a permitted reader asked for with ?user= (set by MayReadNamedUser).
+    named_user: Any = None
 
     def get(self, request: Request, product_id: str | None = None) -> Response:
         params = validated(self.query_serializer_class, request.query_params, request)
         product_key = product_key_or_404(product_id) if product_id is not None else ""
-        user, session_key = reader(request, params.get("user"))
+        user, session_key = reader(request, self.named_user)
+        if self.named_user is not None:  # logged before anything is served: no read goes unrecorded
+            ProfileAccessLog.record(request.user, self.named_user, self.strategy)
         recs = recommend(
             self.strategy, product_key=product_key, user=user, session_key=session_key, limit=params["limit"],
-            slot=params["slot"], categories=params["category"], record_impression=True,
+            slot=params["slot"], categories=params["category"],
+            record_impression=self.named_user is None,  # support staff looking is not a shopper's impression
         )  # fmt: skip
         return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
 
 
 class PersonalRecommendationView(RecommendationView):
     # AllowAny stays listed so the schema says authentication is optional here.
-    permission_classes = (AllowAny, StaffMayNameUser)
+    permission_classes = (AllowAny, MayReadNamedUser)
     query_serializer_class = PersonalQuerySerializer
 
 
