@@ -8,6 +8,11 @@ Events are written synchronously to Postgres (nothing is lost when the broker is
 profile update is queued after commit and caught up by beat if the broker could not take it.
 Anonymous shoppers are identified by a stable id kept in their Django session, which survives
 the session-key rotation at login, so their history merges into the user (see ``merge_session``).
+
+Requests that the browser marks ``Sec-Fetch-Site: cross-site`` (a link, form or redirect on
+another site; ``SameSite=Lax`` session cookies travel with top-level navigations) record nothing:
+``record_event(request=...)`` returns None and stores nothing, unless the host sets
+``RECOMMENDER["RECORD_CROSS_SITE_EVENTS"] = True`` (see :func:`records_events`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from recommender.conf import app_settings
 from recommender.models import Event, EventType, SlotStat
 
 logger = logging.getLogger(__name__)
@@ -65,6 +71,25 @@ def shopper(request: Any, *, create: bool = True) -> tuple[AbstractBaseUser | No
     return None, shopper_session_id(request, create=create)
 
 
+def is_cross_site(request: Any) -> bool:
+    """Whether the browser says another site caused this request (``Sec-Fetch-Site: cross-site``).
+
+    Browsers set the header themselves (scripts cannot); requests without it (older browsers,
+    server-to-server calls) count as same-site.
+    """
+    meta = getattr(request, "META", None) or {}
+    return str(meta.get("HTTP_SEC_FETCH_SITE", "")).strip().lower() == "cross-site"
+
+
+def records_events(request: Any) -> bool:
+    """Whether a request may write to the shopper's history (events, search log, profile).
+
+    Not when another site caused it: a link elsewhere must not put products or searches into a
+    logged-in shopper's profile (nor into trending, nor the search log's suggestions).
+    """
+    return request is None or app_settings.RECORD_CROSS_SITE_EVENTS or not is_cross_site(request)
+
+
 def clean_text(value: Any, limit: int) -> str:
     """Whitespace-normalised text without NUL characters (Postgres text cannot hold them)."""
     return " ".join(str(value or "").replace("\x00", " ").split())[:limit]
@@ -85,8 +110,14 @@ def record_event(
     created_at: datetime | None = None,
     check_product: bool = True,
     update_profile: bool = True,
-) -> Event:
-    """Validate and store one event; raises :class:`EventError` naming the bad field."""
+) -> Event | None:
+    """Validate and store one event; raises :class:`EventError` naming the bad field.
+
+    Returns None, storing nothing, for a ``request`` another site caused (:func:`records_events`).
+    """
+    if not records_events(request):
+        logger.debug("Cross-site %s event not recorded.", type)
+        return None
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)
     if type not in EventType.values:

@@ -9,13 +9,17 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import ImproperlyConfigured
+from django.template import RequestContext, Template
+from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from recommender.checks import check_trusted_proxies
-from recommender.models import ProfileAccessLog, SlotStat
+from recommender.events import SESSION_ID_KEY, record_event
+from recommender.models import Event, ProfileAccessLog, SearchQuery, SlotStat
 from recommender.privacy import export_user_data
 from recommender.proxies import client_address, parse_proxies
 
@@ -175,3 +179,63 @@ def test_permitted_reads_are_logged_for_the_auditor(vector_shop, shopper_with_hi
     assert all("support" not in str(r) for r in reads)  # when and what, not which staff member
     support.delete()  # the audit trail outlives the reader's account
     assert ProfileAccessLog.objects.filter(viewer=None, viewer_name="support").count() == 2
+
+
+# --- 6: another site's links and forms write to a logged-in shopper's profile ---------------
+
+CROSS_SITE = {"HTTP_SEC_FETCH_SITE": "cross-site"}
+
+
+def page_request(user, path: str = "/", **meta):
+    """A page request as the middleware leaves it: with a session and the logged-in user."""
+    request = RequestFactory().get(path, **meta)
+    SessionMiddleware(lambda r: None).process_request(request)
+    request.user = user
+    return request
+
+
+def render_page(source: str, request, **context) -> str:
+    return Template("{% load recommender_tags recommender_search %}" + source).render(RequestContext(request, context))
+
+
+def test_a_cross_site_link_to_a_product_page_records_no_view(vector_shop, settings):
+    alice = get_user_model().objects.create_user("alice")
+    product = vector_shop["coat-a"]
+    visitor = page_request(AnonymousUser(), **CROSS_SITE)
+    render_page("{% record_view key %}", page_request(alice, **CROSS_SITE), key=product)
+    render_page("{% record_view key %}", visitor, key=product)
+    assert not Event.objects.exists() and SESSION_ID_KEY not in visitor.session  # not even a session
+    assert record_event("view", request=page_request(alice, **CROSS_SITE), product_key=product) is None
+
+    for same_site in ("same-origin", "same-site", "none"):  # "none": typed, bookmarked
+        render_page("{% record_view key %}", page_request(alice, HTTP_SEC_FETCH_SITE=same_site), key=product)
+    render_page("{% record_view key %}", page_request(alice), key=product)  # no header: older browsers
+    assert Event.objects.filter(user=alice, type="view").count() == 4
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "RECORD_CROSS_SITE_EVENTS": True}
+    render_page("{% record_view key %}", page_request(alice, **CROSS_SITE), key=product)
+    assert Event.objects.filter(user=alice, type="view").count() == 5
+
+
+def test_a_cross_site_link_to_the_search_page_logs_no_search(vector_shop):
+    alice = get_user_model().objects.create_user("alice")
+    render_page("{% search_results %}", page_request(alice, "/?q=red+coat", **CROSS_SITE))
+    response = logged_in(alice).get(url("search"), {"q": "blue coat"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200  # the results are served, nothing is written
+    assert not Event.objects.exists() and not SearchQuery.objects.exists()
+    render_page("{% search_results %}", page_request(alice, "/?q=red+coat", HTTP_SEC_FETCH_SITE="same-origin"))
+    assert list(Event.objects.values_list("user", "type", "query")) == [(alice.pk, "search", "red coat")]
+    assert SearchQuery.objects.count() == 1
+
+
+def test_cross_site_event_posts_are_refused_with_a_reason(vector_shop, settings):
+    product = vector_shop["coat-a"]
+    refused = post_event(APIClient(), {"Sec-Fetch-Site": "cross-site"}, type="view", product_id=product)
+    assert refused.status_code == 403 and "RECORD_CROSS_SITE_EVENTS" in refused.json()["detail"]
+    assert not Event.objects.exists() and settings.SESSION_COOKIE_NAME not in refused.cookies
+    assert (
+        post_event(APIClient(), {"Sec-Fetch-Site": "same-origin"}, type="view", product_id=product).status_code == 201
+    )
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "RECORD_CROSS_SITE_EVENTS": True}
+    assert post_event(APIClient(), {"Sec-Fetch-Site": "cross-site"}, type="view", product_id=product).status_code == 201
+    assert Event.objects.count() == 2

@@ -42,7 +42,9 @@ FORBIDDEN_USER = OpenApiResponse(
 )
 NOT_FOUND = OpenApiResponse(DETAIL, description="Unknown product.")
 CSRF_FAILED = OpenApiResponse(
-    DETAIL, description="A logged-in shopper's request without a valid X-CSRFToken header, or wrong credentials."
+    DETAIL,
+    description="A logged-in shopper's request without a valid X-CSRFToken header, a request another site caused "
+    "(Sec-Fetch-Site: cross-site), or wrong credentials.",
 )
 TOO_LARGE = OpenApiResponse(DETAIL, description="The body is larger than 64 KiB.")
 UNSUPPORTED = OpenApiResponse(DETAIL, description="The body is not application/json.")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -34,9 +34,17 @@ from recommender.api.serializers import (
     RecommendationsSerializer,
 )
 from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
-from recommender.events import EventError, record_event, shopper
+from recommender.events import EventError, record_event, records_events, shopper
 from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
+
+
+class CrossSiteEvent(PermissionDenied):
+    default_detail = (
+        "Events from requests another site caused (Sec-Fetch-Site: cross-site) are not recorded. A shop whose "
+        "pages live on another site than this API sets RECOMMENDER['RECORD_CROSS_SITE_EVENTS'] = True."
+    )
+    default_code = "cross_site"
 
 
 def validated(serializer_class: type[Serializer], data: Any, request: Request) -> dict[str, Any]:
@@ -160,7 +168,8 @@ class RecentlyViewedView(PersonalRecommendationView):
         "Stores a view, click, add_to_cart, purchase or search of the current shopper: the logged-in user, "
         "else the anonymous session (created when the request has none). Requests authenticated by the "
         "session cookie must send Django's CSRF token in the X-CSRFToken header. Throttled per user or "
-        'client IP (scope "recommender-events", default 120/min).'
+        'client IP (scope "recommender-events", default 120/min). Requests a browser marks '
+        '"Sec-Fetch-Site: cross-site" are refused (403) unless RECORD_CROSS_SITE_EVENTS is set.'
     ),
     tags=["events"],
     request=EventInputSerializer,
@@ -192,6 +201,8 @@ class EventView(ApiView):
         return with_event_throttle(super().get_throttles())
 
     def post(self, request: Request) -> Response:
+        if not records_events(request):  # before anything else: no session for another site's visitor
+            raise CrossSiteEvent()
         data = validated(EventInputSerializer, request.data, request)
         user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
         try:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from recommender.conf import app_settings
-from recommender.events import shopper, shopper_session_id
+from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
 from recommender.rules import ProductFacts, apply_rules
 from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
@@ -135,6 +135,7 @@ def search(
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
+    record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
     version = serving_version()
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)

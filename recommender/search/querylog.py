@@ -27,7 +27,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from recommender.events import MAX_RESULT_COUNT, EventError, record_event, shopper
+from recommender.events import MAX_RESULT_COUNT, EventError, record_event, records_events, shopper
 from recommender.models import Event, EventType, SearchQuery
 from recommender.search.normalize import normalize_query
 
@@ -64,10 +64,13 @@ def log_search(
     """Record one search: an Event (profiles, analytics) and, for text, a SearchQuery row (suggestions).
 
     ``kind="image"`` records a search by image (``query`` is ignored): the event only, with an
-    empty query. Returns the log row, or None when none was written.
+    empty query. Returns the log row, or None when none was written (also for a cross-site
+    ``request``, which records nothing).
     """
     if kind not in SEARCH_KINDS:
         raise ValueError(f"Unknown search kind {kind!r}; expected one of {', '.join(SEARCH_KINDS)}.")
+    if not records_events(request):  # another site caused the search: not the shopper's doing
+        return None
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)  # like the event endpoint: gives the shopper an id
     if kind == IMAGE:
