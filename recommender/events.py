@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from recommender.conf import app_settings
 from recommender.models import Event, EventType, SlotStat
+from recommender.slots import is_known_slot
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,13 @@ def record_event(
             raise EventError("product_id", f"A {type} event needs a product.")
         if check_product and not _product_exists(product_key):
             raise EventError("product_id", f"Unknown product {product_key!r}.")
+    slot, strategy = clean_text(slot, 64), clean_text(strategy, 64)
+    if slot and not is_known_slot(slot):
+        raise EventError(
+            "slot",
+            f"Unknown slot {slot!r}: events may name the slots the shop shows (rendered by a template tag today "
+            'or yesterday, the admin\'s default slots, "api", "search" or RECOMMENDER[\'SLOTS\']).',
+        )
     query = clean_text(query, MAX_QUERY_LENGTH)
     if type == EventType.SEARCH and not query and strategy != "image":  # a photo search has no words
         raise EventError("query", "A search event needs a query (or strategy 'image' for a search by image).")
@@ -148,13 +156,13 @@ def record_event(
         product_key=product_key,
         query=query,
         result_count=result_count,
-        slot=clean_text(slot, 64),
-        strategy=clean_text(strategy, 64),
+        slot=slot,
+        strategy=strategy,
         quantity=quantity,
         created_at=created_at or timezone.now(),
     )
-    if type == EventType.CLICK and slot:
-        SlotStat.bump(slot, strategy or "unknown", clicks=1)
+    if type == EventType.CLICK and slot:  # counted while the slot's impressions that day allow
+        SlotStat.add_capped(timezone.localdate(event.created_at), slot, strategy or "unknown", "clicks")
     if type == EventType.PURCHASE:
         _count_conversion(event)
     _invalidate_shopper_cache(user, session_key)
@@ -185,8 +193,10 @@ def _count_conversion(purchase: Event) -> None:
         .order_by("-created_at")
         .first()
     )
-    if click is not None:
-        SlotStat.bump(click.slot, click.strategy or "unknown", conversions=1)
+    if click is not None:  # counted on the click's row, while its clicks allow
+        SlotStat.add_capped(
+            timezone.localdate(click.created_at), click.slot, click.strategy or "unknown", "conversions"
+        )
 
 
 def _invalidate_shopper_cache(user: AbstractBaseUser | None, session_key: str) -> None:

@@ -17,9 +17,10 @@ from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from recommender.analytics import last_days, slot_performance
 from recommender.checks import check_trusted_proxies
 from recommender.events import SESSION_ID_KEY, record_event
-from recommender.models import Event, ProfileAccessLog, SearchQuery, SlotStat
+from recommender.models import Event, ProfileAccessLog, RecommenderSettings, SearchQuery, SlotStat
 from recommender.privacy import export_user_data
 from recommender.proxies import client_address, parse_proxies
 
@@ -222,10 +223,16 @@ def test_a_cross_site_link_to_the_search_page_logs_no_search(vector_shop):
     render_page("{% search_results %}", page_request(alice, "/?q=red+coat", **CROSS_SITE))
     response = logged_in(alice).get(url("search"), {"q": "blue coat"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 200  # the results are served, nothing is written
-    assert not Event.objects.exists() and not SearchQuery.objects.exists()
-    render_page("{% search_results %}", page_request(alice, "/?q=red+coat", HTTP_SEC_FETCH_SITE="same-origin"))
+    assert not Event.objects.exists() and not SearchQuery.objects.exists() and not SlotStat.objects.exists()
+    html = render_page("{% search_results %}", page_request(alice, "/?q=red+coat", HTTP_SEC_FETCH_SITE="same-origin"))
     assert list(Event.objects.values_list("user", "type", "query")) == [(alice.pk, "search", "red coat")]
     assert SearchQuery.objects.count() == 1
+    # (7) A shown page of results is the "search" slot's impressions, which cap its clicks.
+    shown = html.count("data-rec-product=")
+    assert shown == 3 and SlotStat.objects.get(slot="search", strategy="search").impressions == shown
+    for _ in range(shown + 2):
+        record_event("click", user=alice, product_key=vector_shop["coat-a"], slot="search", strategy="search")
+    assert SlotStat.objects.get(slot="search", strategy="search").clicks == shown
 
 
 def test_cross_site_event_posts_are_refused_with_a_reason(vector_shop, settings):
@@ -239,3 +246,66 @@ def test_cross_site_event_posts_are_refused_with_a_reason(vector_shop, settings)
     settings.RECOMMENDER = {**settings.RECOMMENDER, "RECORD_CROSS_SITE_EVENTS": True}
     assert post_event(APIClient(), {"Sec-Fetch-Site": "cross-site"}, type="view", product_id=product).status_code == 201
     assert Event.objects.count() == 2
+
+
+# --- 7: made-up slots and clicks -------------------------------------------------------------
+
+
+def test_made_up_slots_count_nothing_and_clicks_never_exceed_impressions(vector_shop):
+    client = APIClient()
+    shown = client.get(url("trending"), {"slot": "made-up"})
+    assert shown.status_code == 200  # served all the same
+    assert not SlotStat.objects.filter(slot="made-up").exists()
+    refused = post_event(client, type="click", product_id=vector_shop["coat-a"], slot="made-up", strategy="trending")
+    assert refused.status_code == 400 and "Unknown slot 'made-up'" in refused.json()["slot"][0]
+    assert not Event.objects.filter(type="click").exists()
+
+    # The review's 300 %: one page of the default "api" slot, then three clicks per shown product.
+    for name in ("coat-a", "coat-b", "coat-a", "shoes-a"):
+        post_event(APIClient(), type="view", product_id=vector_shop[name])
+    rows = client.get(url("trending")).json()["results"]
+    assert len(rows) == 3
+    for row in rows * 3:
+        response = post_event(client, type="click", product_id=row["product_id"], slot="api", strategy="trending")
+        assert response.status_code == 201  # the shopper's clicks still count for their profile
+    assert Event.objects.filter(type="click").count() == 9
+    (stat,) = slot_performance(last_days(1))
+    assert (stat.slot, stat.impressions, stat.clicks) == ("api", 3, 3) and stat.ctr == 1.0
+    # A strategy the slot never showed has no impressions to click.
+    post_event(client, type="click", product_id=rows[0]["product_id"], slot="api", strategy="similar")
+    assert not SlotStat.objects.filter(slot="api", strategy="similar").exists()
+
+
+def test_conversions_never_exceed_clicks(vector_shop):
+    alice = get_user_model().objects.create_user("alice")
+    SlotStat.bump("home", "for_you", impressions=8)
+    record_event("click", user=alice, product_key=vector_shop["bag-a"], slot="home", strategy="for_you")
+    for _ in range(3):
+        record_event("purchase", user=alice, product_key=vector_shop["bag-a"])
+    stat = SlotStat.objects.get(slot="home", strategy="for_you")
+    assert (stat.impressions, stat.clicks, stat.conversions) == (8, 1, 1)
+
+
+def test_declared_slots_count(vector_shop, settings):
+    client = APIClient()
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SLOTS": ["app-home"]}
+    client.get(url("trending"), {"slot": "app-home"})  # the setting
+    client.get(url("similar", vector_shop["dress-a"]), {"slot": "product", "limit": 2})  # admin default slot
+    settings_row = RecommenderSettings.get()
+    settings_row.slot_strategies = {**settings_row.slot_strategies, "sale": "trending"}
+    settings_row.save()
+    client.get(url("similar", vector_shop["dress-a"]), {"slot": "sale", "limit": 2})  # added in the admin
+    shown = {(s.slot, s.strategy): s.impressions for s in SlotStat.objects.all()}
+    assert shown == {("product", "similar"): 2, ("sale", "similar"): 2}  # trending: no events, no results
+
+    # A slot a template tag rendered declares itself: the beacon's clicks on it count.
+    html = render_page('{% similar_products key limit=3 slot="pdp-similar" %}', page_request(AnonymousUser()),
+                       key=vector_shop["dress-a"])  # fmt: skip
+    assert 'data-rec-slot="pdp-similar"' in html
+    clicked = post_event(client, type="click", product_id=vector_shop["dress-b"], slot="pdp-similar",
+                         strategy="similar")  # fmt: skip
+    assert clicked.status_code == 201
+    stat = SlotStat.objects.get(slot="pdp-similar", strategy="similar")
+    assert (stat.impressions, stat.clicks) == (3, 1)
+    client.get(url("trending"), {"slot": "pdp-similar"})  # API clients may show results under it too
+    assert SlotStat.objects.get(slot="pdp-similar", strategy="trending").impressions == 1  # dress-b, clicked

@@ -92,7 +92,8 @@ def staff_client():
 # --- recommendations ------------------------------------------------------------------------
 
 
-def test_similar_rows_carry_catalog_fields_and_count_impressions(vector_shop):
+def test_similar_rows_carry_catalog_fields_and_count_impressions(vector_shop, settings):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SLOTS": ["pdp"]}  # an API slot must be declared
     client = APIClient()
     response = client.get(url("similar", vector_shop["dress-a"]), {"limit": 3, "slot": "pdp"})
     assert response.status_code == 200, response.content
@@ -262,8 +263,10 @@ def test_logged_in_event_belongs_to_the_user(vector_shop, alice):
     assert (event.user, event.quantity, event.product_key) == (alice, 3, vector_shop["bag-a"])
 
 
-def test_click_counts_for_its_slot_and_long_names_are_cut(vector_shop):
+def test_click_counts_for_its_slot_and_long_names_are_cut(vector_shop, settings):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SLOTS": ["pdp", "s" * 64]}
     client = APIClient()
+    client.get(url("similar", vector_shop["dress-a"]), {"limit": 3, "slot": "pdp"})  # 3 impressions
     post_event(client, type="click", product_id=vector_shop["coat-a"], slot="pdp", strategy="similar")
     assert SlotStat.objects.get(slot="pdp", strategy="similar").clicks == 1
     response = post_event(client, type="click", product_id=vector_shop["coat-a"], slot="s" * 300, strategy="t" * 300)

@@ -113,7 +113,9 @@ class RecommendationQuerySerializer(serializers.Serializer):
     category = CategoryListField()
     slot = serializers.CharField(
         required=False, allow_blank=True, default="",
-        help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} characters).',
+        help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} '
+        'characters). Impressions count only for declared slots: "api", "search", RECOMMENDER["SLOTS"], the '
+        "admin's default slots and slots the shop's template tags render; others are served but not counted.",
     )  # fmt: skip
 
     def validate_slot(self, value: str) -> str:
@@ -164,7 +166,10 @@ class EventInputSerializer(serializers.Serializer):
     query = NullAsBlankCharField(
         trim_whitespace=False, help_text="The search text (required for search); cut to 500 characters."
     )
-    slot = NullAsBlankCharField(help_text="Where a clicked product was shown (counts the click for that slot).")
+    slot = NullAsBlankCharField(
+        help_text="Where a clicked product was shown (counts the click for that slot, up to the slot's impressions "
+        "that day). Must be a declared slot (see the recommendation endpoints' slot parameter), else 400."
+    )
     strategy = NullAsBlankCharField(help_text="The strategy that recommended a clicked product.")
     quantity = serializers.IntegerField(required=False, allow_null=True, default=1, min_value=1, max_value=MAX_QUANTITY)
     result_count = serializers.IntegerField(

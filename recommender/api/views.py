@@ -37,6 +37,7 @@ from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
 from recommender.events import EventError, record_event, records_events, shopper
 from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
+from recommender.slots import is_known_slot
 
 
 class CrossSiteEvent(PermissionDenied):
@@ -84,7 +85,8 @@ class RecommendationView(ApiView):
         recs = recommend(
             self.strategy, product_key=product_key, user=user, session_key=session_key, limit=params["limit"],
             slot=params["slot"], categories=params["category"],
-            record_impression=self.named_user is None,  # support staff looking is not a shopper's impression
+            # Only declared slots count (recommender/slots.py); support staff looking is no impression.
+            record_impression=self.named_user is None and is_known_slot(params["slot"]),
         )  # fmt: skip
         return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
 

@@ -35,7 +35,7 @@ from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
-from recommender.search.querylog import log_search
+from recommender.search.querylog import count_search_impressions, log_search
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
@@ -147,6 +147,7 @@ def search(
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
         log_search(parsed.raw, results.total, user=user, session_key=session_key)
+        count_search_impressions(results)
     return results
 
 

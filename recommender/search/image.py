@@ -20,7 +20,7 @@ from recommender.images import ImageLoadError, load_image
 from recommender.search.dense import dense_ranking
 from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
-from recommender.search.querylog import IMAGE, log_search
+from recommender.search.querylog import IMAGE, count_search_impressions, log_search
 from recommender.search.results import SearchResults
 from recommender.versions import encoder_for, serving_version
 
@@ -95,4 +95,5 @@ def search_by_image(
     finish_results(results, retrieve, filters, version, user, session_key, weights=weights)
     if record and (request is not None or user is not None or session_key):
         log_search("", results.total, kind=IMAGE, user=user, session_key=session_key)
+        count_search_impressions(results)
     return results
