@@ -76,6 +76,16 @@ DEFAULTS: dict[str, Any] = {
     "BEHAVIOUR": {},
     # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.
     "EVENT_RETENTION_DAYS": 365,
+    # --- abuse-proofing (docs/security.md) ---
+    # The host's reverse proxies, whose X-Forwarded-For the throttles may believe: None (the
+    # peer address is the client), a number of proxies, or a list of proxy IPs/CIDRs.
+    "TRUSTED_PROXIES": None,
+    # Record personalising events (views, searches, API events) from requests the browser marks
+    # "Sec-Fetch-Site: cross-site": off, so a link on another site cannot write to a profile.
+    "RECORD_CROSS_SITE_EVENTS": False,
+    # Slot names the REST API may count impressions and clicks under, besides "api", "search",
+    # the admin's default slots and the slots template tags render.
+    "SLOTS": [],
     # Template tags render an empty slot and log when recommendations fail; True raises
     # instead (useful while developing).
     "TEMPLATE_ERRORS_RAISE": False,
