@@ -3,6 +3,7 @@
 from recommender.models.analytics import SlotStat
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
+from recommender.models.moderation import PublishedQuery, SuggestionRule
 from recommender.models.privacy import PersonalisationOptOut
 from recommender.models.profiles import Profile
 from recommender.models.rules import MerchandisingRule
@@ -19,8 +20,10 @@ __all__ = [
     "PersonalisationOptOut",
     "ProductVector",
     "Profile",
+    "PublishedQuery",
     "RecommenderSettings",
     "SearchQuery",
     "SlotStat",
     "SuggestionPhrase",
+    "SuggestionRule",
 ]
