@@ -35,7 +35,7 @@ from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
-from recommender.search.querylog import count_search_impressions, log_search
+from recommender.search.querylog import count_search_impressions, live_session, log_search
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
@@ -104,11 +104,15 @@ def ranked_lists(
 
 
 def shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
-    """(user, session id) to personalise and log with: the given ones, else the request's."""
+    """(user, session id) to personalise and log with: the given ones, else the request's.
+
+    ``create`` gives the shopper an id in a session they already have; a search never creates a
+    session (a cookie-less script would otherwise make one per request).
+    """
     if request is None or user is not None or session_key:
         return user, session_key
     if create:
-        return shopper(request)
+        return shopper(request, create=live_session(request))
     req_user = getattr(request, "user", None)
     return (req_user if req_user is not None and req_user.is_authenticated else None,
             shopper_session_id(request, create=False))  # fmt: skip
@@ -146,7 +150,7 @@ def search(
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
-        log_search(parsed.raw, results.total, user=user, session_key=session_key)
+        log_search(parsed.raw, results.total, request=request, user=user, session_key=session_key)
         count_search_impressions(results)
     return results
 

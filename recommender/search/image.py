@@ -94,6 +94,6 @@ def search_by_image(
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
     finish_results(results, retrieve, filters, version, user, session_key, weights=weights)
     if record and (request is not None or user is not None or session_key):
-        log_search("", results.total, kind=IMAGE, user=user, session_key=session_key)
+        log_search("", results.total, kind=IMAGE, request=request, user=user, session_key=session_key)
         count_search_impressions(results)
     return results

@@ -4,8 +4,10 @@
     ensure_phrases(version)    # queue a first build when the table is empty (cheap check, cached)
 
 Kinds:
-- ``query``: logged queries that led to a click or purchase and were searched by at least the
-  admin's privacy threshold of distinct sessions (re-checked when serving); popularity is a
+- ``query``: logged queries that led to a click or purchase, were searched by at least the
+  admin's privacy threshold of distinct shoppers (accounts or network addresses, by their salted
+  ``client_hash``; re-checked when serving) and that moderation allows
+  (``recommender.search.moderation``: the admin's list, URL/e-mail/phone patterns); popularity is a
   recency-weighted count (half-life ``QUERY_HALF_LIFE_DAYS``; a click adds one, a purchase two)
   and ``related`` lists the queries searched by the same sessions.
 - ``product``: product titles; ``category``: categories and, when ``SEARCH_FACET_ATTRIBUTES``
@@ -32,6 +34,7 @@ from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings, SearchQuery
 from recommender.models.suggestions import SuggestionPhrase
+from recommender.search.moderation import moderation
 from recommender.search.normalize import normalize_query, tokenize
 from recommender.versions import serving_version
 
@@ -161,24 +164,25 @@ def _colour_categories(rows: list[tuple]) -> Counter[str]:
 
 
 def _query_phrases(now: Any) -> list[SuggestionPhrase]:
-    """Logged queries above the privacy threshold that led to a click or purchase."""
+    """Logged queries above the privacy threshold that led to a click or purchase, if moderation allows."""
     since = now - timedelta(days=int(app_settings.SEARCH_LOG_DAYS))
     min_sessions = max(1, int(RecommenderSettings.get().suggestion_min_sessions))
     table = SearchQuery._meta.db_table
     sql = f"""
-        SELECT normalized, count(DISTINCT session_hash) AS sessions,
+        SELECT normalized, count(DISTINCT client_hash) AS sessions,
                sum(power(0.5, extract(epoch FROM %s - created_at) / %s)
                    * (1 + clicked::int + 2 * purchased::int)) AS popularity,
                max(created_at) AS last_seen
         FROM {table}
-        WHERE created_at >= %s AND session_hash <> '' AND normalized <> ''
+        WHERE created_at >= %s AND client_hash <> '' AND normalized <> ''
           AND length(normalized) <= %s
         GROUP BY normalized
-        HAVING count(DISTINCT session_hash) >= %s AND bool_or(clicked OR purchased)
+        HAVING count(DISTINCT client_hash) >= %s AND bool_or(clicked OR purchased)
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, QUERY_HALF_LIFE_DAYS * 86400.0, since, MAX_PHRASE_LENGTH, min_sessions])
-        rows = cursor.fetchall()
+        rules = moderation()
+        rows = [row for row in cursor.fetchall() if rules.allows(row[0])]
     related = _related([r[0] for r in rows], since)
     out = []
     for normalized, sessions, popularity, last_seen in rows:
