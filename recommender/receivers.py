@@ -89,7 +89,8 @@ def products_were_indexed(sender: Any, version: ModelVersion, keys: list[str], *
     """Products embedded into the serving version: their words, names and category join the
     suggestion table now (a version being built gets its vocabulary when it is activated)."""
     if version.state == ModelVersion.State.ACTIVE and version.kind == ModelVersion.Kind.ENCODER:
-        add_catalog_phrases(version, list(keys))
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
+            add_catalog_phrases(version, list(keys))
 
 
 def catalog_was_indexed(sender: Any, version: ModelVersion, **kwargs: Any) -> None:

@@ -51,8 +51,11 @@ MIN_LENGTH = 3
 # Category names and corrections change with the catalog (suggestion refresh), not per request.
 CATEGORY_CACHE_SECONDS = 300
 CORRECTION_CACHE_SECONDS = 300
-# Words sharing a partial word's first letter that are compared with it (most frequent first).
-PREFIX_CANDIDATES = 5000
+# Words sharing a partial word's first letter that are compared with it, most frequent first
+# (typos are of common words). H&M's 3,778 words have at most 310 per first letter, compared in
+# 35 ms on a busy 2-core machine; computed only when few phrases start with the typed text, and
+# cached per word.
+PREFIX_CANDIDATES = 1000
 
 
 def max_edits(word: str) -> int:
@@ -221,7 +224,7 @@ def _correct_prefixes(words: list[str]) -> dict[str, str]:
         whole: tuple[int, float, str] | None = None
         prefixed: tuple[int, float, str] | None = None
         for candidate, popularity in options:
-            distance, prefix = prefix_distances(word, candidate)
+            distance, prefix = prefix_distances(word, candidate, budget)
             if distance <= budget and (whole is None or (distance, -popularity, candidate) < whole):
                 whole = (distance, -popularity, candidate)
             if prefix <= budget and (prefixed is None or (prefix, -popularity, candidate) < prefixed):
@@ -233,10 +236,10 @@ def _correct_prefixes(words: list[str]) -> dict[str, str]:
     return {w: fix for w, fix in out.items() if not fix.startswith(w)}
 
 
-def prefix_distances(a: str, b: str) -> tuple[int, int]:
+def prefix_distances(a: str, b: str, limit: int | None = None) -> tuple[int, int]:
     """(distance from ``a`` to ``b``, smallest distance from ``a`` to a beginning of ``b``), both
     optimal-string-alignment distances, from one table: its last row holds ``a`` against every
-    prefix of ``b``."""
+    prefix of ``b``. With ``limit``, stops as soon as both must exceed it: (limit + 1, limit + 1)."""
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -246,6 +249,8 @@ def prefix_distances(a: str, b: str) -> tuple[int, int]:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
             if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
                 current[j] = min(current[j], previous2[j - 2] + 1)
+        if limit is not None and min(current) > limit:
+            return limit + 1, limit + 1
         previous2, previous = previous, current
     return previous[-1], min(previous)
 
