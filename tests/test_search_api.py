@@ -46,12 +46,14 @@ def test_search_reply_shape(client, catalog):
     assert body["strategy"] == "search" and body["total"] >= 2 and body["did_you_mean"] is None
     assert len(body["results"]) == 2
     first = body["results"][0]
-    assert set(first) == {"product_id", "score", "title", "price", "category", "url"}
+    assert set(first) == {"product_id", "score", "reason", "position", "title", "price", "category", "url"}
     assert (
         first["category"] == "Sweater"
         and isinstance(first["score"], float)
         and re.fullmatch(r"\d+\.\d\d", first["price"])
     )
+    assert [r["position"] for r in body["results"]] == [1, 2]
+    assert first["reason"] == "Matches “pullover” in the title"  # "Wool jumper": the lexicon says jumper
     assert {f["value"] for f in body["facets"]["category"]} >= {"Sweater"}
 
 

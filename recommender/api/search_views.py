@@ -79,7 +79,8 @@ def _filters(params: dict[str, Any]) -> SearchFilters:
 
 
 def response_body(results: SearchResults) -> dict[str, Any]:
-    """The search reply: each hit joined with the catalog's title, price, category and URL."""
+    """The search reply: each hit (with its position and reason) joined with the catalog's title,
+    price, category and URL."""
     adapter = get_adapter()
     products = {adapter.key(p): p for p in adapter.products_by_keys(results.keys)}
     rows = []
@@ -89,9 +90,9 @@ def response_body(results: SearchResults) -> dict[str, Any]:
             continue
         price = adapter.price(product)
         rows.append({
-            "product_id": hit.product_key, "score": hit.score, "title": adapter.title(product),
-            "price": None if price is None else str(price), "category": adapter.category(product),
-            "url": product_url(product),
+            "product_id": hit.product_key, "score": hit.score, "reason": hit.reason, "position": hit.position,
+            "title": adapter.title(product), "price": None if price is None else str(price),
+            "category": adapter.category(product), "url": product_url(product),
         })  # fmt: skip
     return {
         "strategy": results.strategy, "total": results.total, "results": rows, "facets": results.facets,

@@ -36,6 +36,7 @@ from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
 from recommender.search.querylog import count_search_impressions, live_session, log_search
+from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
@@ -133,6 +134,9 @@ def search(
 
     Raises :class:`EmptyQuery` when the query has no searchable words.
     """
+    version = serving_version()
+    if version is not None:
+        ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
     parsed = parse_query(query)
     if not parsed.positive:
         raise EmptyQuery("The query has no words to search for.")
@@ -141,12 +145,11 @@ def search(
     offset = max(0, min(int(offset), MAX_OFFSET))
     record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
-    version = serving_version()
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
-        ensure_phrases(version)
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
-        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key)
+        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key,
+                       explain=lambda hit: text_reason(parsed, hit))  # fmt: skip
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
@@ -216,10 +219,12 @@ def finish_results(
     session_key: str,
     *,
     weights: Mapping[str, float] | None = None,
+    explain: Callable[[SearchHit], str] | None = None,
 ) -> None:
     """Fuse ``retrieve(filters)``, check eligibility, rerank, apply rules; fill total, facets and hits.
 
-    ``retrieve`` is called again with a facet's own filter lifted, for disjunctive facet counts.
+    ``retrieve`` is called again with a facet's own filter lifted, for disjunctive facet counts;
+    ``explain`` gives each hit of the page its ``reason``.
     """
     weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
     k = float(app_settings.SEARCH_RRF_K)
@@ -253,3 +258,5 @@ def finish_results(
         )
         for i, c in enumerate(page)
     ]  # fmt: skip
+    if explain is not None:
+        results.hits = [replace(hit, reason=explain(hit)) for hit in results.hits]
