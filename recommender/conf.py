@@ -193,10 +193,7 @@ app_settings = AppSettings(DEFAULTS, IMPORT_STRINGS)
 
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
-        app_settings.reload()
-        from recommender.catalog import get_adapter
-
-        get_adapter.cache_clear()
+        app_settings.reload()  # recommender.catalog forgets its cached adapter on the same signal
 
 
 setting_changed.connect(_reload_on_change)
