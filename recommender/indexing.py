@@ -26,6 +26,7 @@ from django.db import models
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
+from recommender.product_sync import changed_keys, filter_values, forget_cached_results, sync_product_fields
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
 
@@ -155,8 +156,6 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     report.skipped = len(unchanged)
     if unchanged:
         # Texts and images are the same, but stock or price may not be.
-        from recommender.product_sync import sync_product_fields
-
         sync_product_fields([i.key for i in unchanged])
     if not todo:
         return report
@@ -203,7 +202,11 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
                 in_stock=adapter.in_stock(item.product), sellable=item.key in sellable,
             )
         )  # fmt: skip
+    # A re-embedded product may also have changed category, stock or price: cached results go.
+    changed = changed_keys({i.key: filter_values(i.product, i.key in sellable) for i in todo})
     store_vectors(version, rows)
+    if changed:
+        forget_cached_results()
     if version.state == ModelVersion.State.ACTIVE:
         from recommender.behaviour.item_vectors import refresh_item_vectors
 

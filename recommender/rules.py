@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from recommender.models import MerchandisingRule, ModelVersion
+from recommender.models import MerchandisingRule, ModelVersion, ProductVector
 from recommender.strategies.base import Candidate
 
 # Pinned products never number more than this per slot, whatever the rules say.
@@ -44,6 +44,15 @@ def product_facts(version: ModelVersion | None, keys: Iterable[str]) -> dict[str
         key: ProductFacts(key, title, category, price, bool(stock and sellable), vec)
         for key, (title, category, price, stock, sellable, vec) in rows.items()
     }
+
+
+def servable_keys(version: ModelVersion | None, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are in stock and sellable in ``version`` now (one query on the unique
+    (version, product) index): what a cached result is re-checked against before it is served."""
+    if version is None or not keys:
+        return set()
+    rows = ProductVector.objects.filter(version=version, product_key__in=list(keys), in_stock=True, sellable=True)
+    return set(rows.values_list("product_key", flat=True))
 
 
 def rule_matches(rule: MerchandisingRule, facts: ProductFacts) -> bool:
