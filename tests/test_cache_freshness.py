@@ -37,7 +37,10 @@ def _api_similar(client, item, limit: int) -> list[str]:
 
 @pytest.mark.parametrize("change", [{"stock_count": 0}, {"listed": False}], ids=["sold-out", "unlisted"])
 def test_a_product_that_goes_off_sale_leaves_cached_results_at_once(
-    foreign_shop, change, client, django_capture_on_commit_callbacks  # noqa: F811
+    foreign_shop,  # noqa: F811
+    change,
+    client,
+    django_capture_on_commit_callbacks,
 ):
     assert RecommenderSettings.get().cache_seconds > 0  # the cache is on (300 s by default)
     audrey, wrap = foreign_shop["AUDREY DRESS"], foreign_shop["Wrap dress"]
@@ -96,7 +99,9 @@ def test_a_category_change_leaves_cached_category_results(foreign_shop, django_c
 
 
 def test_changes_that_alter_nothing_stored_keep_the_cache(
-    foreign_shop, django_capture_on_commit_callbacks, monkeypatch  # noqa: F811
+    foreign_shop,  # noqa: F811
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
     """Selling one of several pieces (a count from 5 to 4) changes no stored field: cached
     results stay; a price change (price rules read it) does not."""

@@ -25,10 +25,12 @@ from typing import Any
 
 from django import template
 from django.db import transaction
+from django.middleware.csrf import get_token
 from django.template.base import FilterExpression, Parser, Token, token_kwargs
 from django.template.loader import select_template
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from recommender.catalog import get_adapter
@@ -201,13 +203,19 @@ def record_view(context: template.Context, product: Any) -> str:
     return ""
 
 
-@register.simple_tag
-def recommender_beacon() -> str:
-    """The click/view beacon script, pointed at the events endpoint."""
-    from django.templatetags.static import static
+@register.simple_tag(takes_context=True)
+def recommender_beacon(context: template.Context) -> str:
+    """The click/view beacon script, pointed at the events endpoint.
 
+    Logged-in shoppers' events are session-authenticated, so the API checks CSRF: the beacon
+    sends the ``csrftoken`` cookie's value, and this makes sure the response sets that cookie
+    (``get_token``), also on pages without a form.
+    """
+    request = context.get("request")
+    if request is not None:
+        get_token(request)
     try:
         endpoint = reverse("recommender_api:events")
     except NoReverseMatch:
         endpoint = ""
-    return mark_safe(f'<script src="{static("recommender/beacon.js")}" data-endpoint="{endpoint}" defer></script>')
+    return format_html('<script src="{}" data-endpoint="{}" defer></script>', static("recommender/beacon.js"), endpoint)
