@@ -11,7 +11,9 @@
     {% recommender_beacon %}                    (click/view beacon script)
 
 Each rendered slot counts impressions and marks its links (``data-rec-*``) so the beacon can
-attribute clicks. The slot template is ``recommender/slots/<strategy>.html``, falling back to
+attribute clicks. On a product page, "for you", trending and recently viewed leave out the
+product that ``{% record_view %}`` recorded earlier in the same request (or the one given as
+``exclude=``). The slot template is ``recommender/slots/<strategy>.html``, falling back to
 ``recommender/slot.html``: override either in your project. A failing recommender never breaks
 the page: the slot renders empty and the error is logged (set
 ``RECOMMENDER["TEMPLATE_ERRORS_RAISE"] = True`` to raise instead while developing).
@@ -40,6 +42,8 @@ logger = logging.getLogger(__name__)
 register = template.Library()
 
 ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template", "exclude"}
+# Where {% record_view %} leaves the page's product for the slots rendered after it.
+CURRENT_PRODUCT_ATTR = "recommender_product_key"
 DEFAULT_TITLES = {
     "similar": _("Similar products"),
     "for_you": _("Recommended for you"),
@@ -89,19 +93,40 @@ def product_key_of(value: Any) -> str:
     return get_adapter().key(value)
 
 
+def current_product_key(request: Any) -> str:
+    """The product ``{% record_view %}`` recorded on this request ("" when none)."""
+    return str(getattr(request, CURRENT_PRODUCT_ATTR, "") or "")
+
+
 class RecommendationNode(template.Node):
-    def __init__(self, strategy: str, product: FilterExpression | None, options: dict[str, FilterExpression], asvar: str | None):
+    def __init__(
+        self,
+        strategy: str,
+        product: FilterExpression | None,
+        options: dict[str, FilterExpression],
+        asvar: str | None,
+        *,
+        product_slot: bool = True,
+    ):
         self.strategy = strategy
         self.product = product
         self.options = options
         self.asvar = asvar
+        self.product_slot = product_slot  # about a product; else about the shopper or the shop
+
+    def _product_key(self, context: template.Context) -> str:
+        key = product_key_of(self.product.resolve(context)) if self.product else ""
+        if not key and not self.product_slot:
+            # A shopper or shop slot on a product page: that product is left out.
+            key = current_product_key(context.get("request"))
+        return key
 
     def _recommend(self, context: template.Context, opts: dict[str, Any]) -> tuple[Any, list[Any]]:
         from recommender.recommend import recommend
 
         recs = recommend(
             self.strategy,
-            product_key=product_key_of(self.product.resolve(context)) if self.product else "",
+            product_key=self._product_key(context),
             request=context.get("request"),
             limit=int(opts.get("limit") or 8),
             slot=str(opts.get("slot") or self.strategy),
@@ -166,7 +191,7 @@ def _parse(parser: Parser, token: Token, strategy: str, needs_product: bool) -> 
         raise template.TemplateSyntaxError(
             f"'{tag}' does not take {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(ALLOWED_OPTIONS))}"
         )
-    return RecommendationNode(strategy, product, options, asvar)
+    return RecommendationNode(strategy, product, options, asvar, product_slot=needs_product)
 
 
 def _register(tag_name: str, strategy: str, needs_product: bool) -> None:
@@ -194,8 +219,10 @@ def record_view(context: template.Context, product: Any) -> str:
     if request is None:
         return ""
     try:
+        key = product_key_of(product)
+        setattr(request, CURRENT_PRODUCT_ATTR, key)  # the shopper and shop slots after this leave it out
         with transaction.atomic():  # a savepoint, as for the slots
-            record_event("view", request=request, product_key=product_key_of(product))
+            record_event("view", request=request, product_key=key)
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
