@@ -9,11 +9,13 @@
     {% recently_viewed exclude=product %}       (leave the current product out)
     {% record_view product %}                   (a product page view; renders nothing)
     {% recommender_beacon %}                    (click/view beacon script)
+    {% recommender_styles %}                    (in <head>: the slots' stylesheet)
 
 Each rendered slot counts impressions and marks its links (``data-rec-*``) so the beacon can
 attribute clicks. On a product page, "for you", trending and recently viewed leave out the
 product that ``{% record_view %}`` recorded earlier in the same request (or the one given as
-``exclude=``). The slot template is ``recommender/slots/<strategy>.html``, falling back to
+``exclude=``). The first slot of a page links the slots' stylesheet (``RECOMMENDER["STYLESHEET"]``)
+unless ``{% recommender_styles %}`` already did. The slot template is ``recommender/slots/<strategy>.html``, falling back to
 ``recommender/slot.html``: override either in your project. A failing recommender never breaks
 the page: the slot renders empty and the error is logged (set
 ``RECOMMENDER["TEMPLATE_ERRORS_RAISE"] = True`` to raise instead while developing).
@@ -44,6 +46,9 @@ register = template.Library()
 ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template", "exclude"}
 # Where {% record_view %} leaves the page's product for the slots rendered after it.
 CURRENT_PRODUCT_ATTR = "recommender_product_key"
+DEFAULT_STYLESHEET = "recommender/recommender.css"
+# Set on the request once the stylesheet is linked: one <link> per page, however many slots.
+STYLESHEET_LINKED_ATTR = "recommender_stylesheet_linked"
 DEFAULT_TITLES = {
     "similar": _("Similar products"),
     "for_you": _("Recommended for you"),
@@ -91,6 +96,41 @@ def product_key_of(value: Any) -> str:
     if isinstance(value, (str, int)):
         return str(value)
     return get_adapter().key(value)
+
+
+def stylesheet_url() -> str:
+    """URL of the slots' stylesheet from ``RECOMMENDER["STYLESHEET"]`` ("" when it is off)."""
+    value = app_settings.STYLESHEET
+    if value is True:
+        return static(DEFAULT_STYLESHEET)
+    if not value:
+        return ""
+    value = str(value)
+    return value if value.startswith(("/", "http://", "https://")) else static(value)
+
+
+def stylesheet_link(request: Any) -> str:
+    """The stylesheet's ``<link>``, for the first caller on this request only ("" when off)."""
+    url = stylesheet_url()
+    if not url or getattr(request, STYLESHEET_LINKED_ATTR, False):
+        return ""
+    if request is not None:
+        setattr(request, STYLESHEET_LINKED_ATTR, True)
+    return format_html('<link rel="stylesheet" href="{}">', url)
+
+
+class LazyStylesheetLink:
+    """``stylesheet_link`` evaluated when a slot template renders it: an overriding template that
+    leaves it out does not use up the page's one link."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+    def __html__(self) -> str:
+        return stylesheet_link(self.request)
+
+    def __str__(self) -> str:
+        return self.__html__()
 
 
 def current_product_key(request: Any) -> str:
@@ -162,6 +202,7 @@ class RecommendationNode(template.Node):
                 "strategy": self.strategy,
                 "slot": recs.slot if recs else "",
                 "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
+                "stylesheet_link": LazyStylesheetLink(context.get("request")),
             },
             context.get("request"),
         )
@@ -228,6 +269,12 @@ def record_view(context: template.Context, product: Any) -> str:
             raise
         logger.exception("Could not record a product view.")
     return ""
+
+
+@register.simple_tag(takes_context=True)
+def recommender_styles(context: template.Context) -> str:
+    """The slots' stylesheet ``<link>`` for the page's ``<head>`` (slots then link nothing)."""
+    return stylesheet_link(context.get("request"))
 
 
 @register.simple_tag(takes_context=True)
