@@ -13,6 +13,8 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
+from recommender.proxies import forwarded_header_seen, trusted_proxies
+
 RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
 MIN_PGVECTOR = (0, 7)
@@ -148,3 +150,38 @@ def check_vector_dimensions(app_configs: Any = None, databases: Any = None, **kw
             )
         ]
     return []
+
+
+@register(RECOMMENDER_TAG)
+def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list:
+    """TRUSTED_PROXIES is usable, and declared when requests arrive through proxies.
+
+    The web processes note in the cache when X-Forwarded-For arrives while no proxy is declared
+    (``recommender.proxies``); with a shared cache (Redis, Memcached, database) a ``manage.py
+    check`` on the server sees that note.
+    """
+    try:
+        proxies = trusted_proxies()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint='Use None, a number of proxies (1), or a list such as ["10.0.0.0/8", "127.0.0.1"].',
+                id="recommender.E006",
+            )
+        ]
+    rest = getattr(settings, "REST_FRAMEWORK", None) or {}
+    if proxies is not None or rest.get("NUM_PROXIES") is not None:
+        return []
+    seen = forwarded_header_seen()
+    if seen is None:
+        return []
+    return [
+        Warning(
+            f"Requests carried X-Forwarded-For (last noted {seen}) but no proxies are declared: throttles "
+            "count every client behind your proxy as one address.",
+            hint='Set RECOMMENDER["TRUSTED_PROXIES"] to your reverse proxies\' addresses (e.g. ["10.0.0.0/8"]) '
+            "or their number (1); never trust the header without a proxy that overwrites it.",
+            id="recommender.W002",
+        )
+    ]

@@ -56,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # Products per embedding task; smaller batches lose less work when a worker dies.
     "EMBED_BATCH_SIZE": 64,
     # Celery queue of the embedding tasks, so GPU workers can be dedicated to it.
-    "EMBEDDINGS_QUEUE": "embeddings",
+    # None: the default Celery queue, so the plain `celery -A proj worker` takes embedding work.
+    "EMBEDDINGS_QUEUE": None,
     # Images larger than this many pixels are rejected (decompression bombs).
     "MAX_IMAGE_PIXELS": 40_000_000,
     # Images whose long side is more than this many times the short side are rejected: padded to
@@ -78,6 +79,16 @@ DEFAULTS: dict[str, Any] = {
     "BEHAVIOUR": {},
     # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.
     "EVENT_RETENTION_DAYS": 365,
+    # --- abuse-proofing (docs/security.md) ---
+    # The host's reverse proxies, whose X-Forwarded-For the throttles may believe: None (the
+    # peer address is the client), a number of proxies, or a list of proxy IPs/CIDRs.
+    "TRUSTED_PROXIES": None,
+    # Record personalising events (views, searches, API events) from requests the browser marks
+    # "Sec-Fetch-Site: cross-site": off, so a link on another site cannot write to a profile.
+    "RECORD_CROSS_SITE_EVENTS": False,
+    # Slot names the REST API may count impressions and clicks under, besides "api", "search",
+    # the admin's default slots and the slots template tags render.
+    "SLOTS": [],
     # Template tags render an empty slot and log when recommendations fail; True raises
     # instead (useful while developing).
     "TEMPLATE_ERRORS_RAISE": False,

@@ -8,6 +8,11 @@ Events are written synchronously to Postgres (nothing is lost when the broker is
 profile update is queued after commit and caught up by beat if the broker could not take it.
 Anonymous shoppers are identified by a stable id kept in their Django session, which survives
 the session-key rotation at login, so their history merges into the user (see ``merge_session``).
+
+Requests that the browser marks ``Sec-Fetch-Site: cross-site`` (a link, form or redirect on
+another site; ``SameSite=Lax`` session cookies travel with top-level navigations) record nothing:
+``record_event(request=...)`` returns None and stores nothing, unless the host sets
+``RECOMMENDER["RECORD_CROSS_SITE_EVENTS"] = True`` (see :func:`records_events`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from recommender.conf import app_settings
 from recommender.models import Event, EventType, SlotStat
+from recommender.slots import is_known_slot
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,25 @@ def shopper(request: Any, *, create: bool = True) -> tuple[AbstractBaseUser | No
     return None, shopper_session_id(request, create=create)
 
 
+def is_cross_site(request: Any) -> bool:
+    """Whether the browser says another site caused this request (``Sec-Fetch-Site: cross-site``).
+
+    Browsers set the header themselves (scripts cannot); requests without it (older browsers,
+    server-to-server calls) count as same-site.
+    """
+    meta = getattr(request, "META", None) or {}
+    return str(meta.get("HTTP_SEC_FETCH_SITE", "")).strip().lower() == "cross-site"
+
+
+def records_events(request: Any) -> bool:
+    """Whether a request may write to the shopper's history (events, search log, profile).
+
+    Not when another site caused it: a link elsewhere must not put products or searches into a
+    logged-in shopper's profile (nor into trending, nor the search log's suggestions).
+    """
+    return request is None or app_settings.RECORD_CROSS_SITE_EVENTS or not is_cross_site(request)
+
+
 def clean_text(value: Any, limit: int) -> str:
     """Whitespace-normalised text without NUL characters (Postgres text cannot hold them)."""
     return " ".join(str(value or "").replace("\x00", " ").split())[:limit]
@@ -85,8 +111,14 @@ def record_event(
     created_at: datetime | None = None,
     check_product: bool = True,
     update_profile: bool = True,
-) -> Event:
-    """Validate and store one event; raises :class:`EventError` naming the bad field."""
+) -> Event | None:
+    """Validate and store one event; raises :class:`EventError` naming the bad field.
+
+    Returns None, storing nothing, for a ``request`` another site caused (:func:`records_events`).
+    """
+    if not records_events(request):
+        logger.debug("Cross-site %s event not recorded.", type)
+        return None
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)
     if type not in EventType.values:
@@ -101,6 +133,13 @@ def record_event(
             raise EventError("product_id", f"A {type} event needs a product.")
         if check_product and not _product_exists(product_key):
             raise EventError("product_id", f"Unknown product {product_key!r}.")
+    slot, strategy = clean_text(slot, 64), clean_text(strategy, 64)
+    if slot and not is_known_slot(slot):
+        raise EventError(
+            "slot",
+            f"Unknown slot {slot!r}: events may name the slots the shop shows (rendered by a template tag today "
+            'or yesterday, the admin\'s default slots, "api", "search" or RECOMMENDER[\'SLOTS\']).',
+        )
     query = clean_text(query, MAX_QUERY_LENGTH)
     if type == EventType.SEARCH and not query and strategy != "image":  # a photo search has no words
         raise EventError("query", "A search event needs a query (or strategy 'image' for a search by image).")
@@ -117,13 +156,13 @@ def record_event(
         product_key=product_key,
         query=query,
         result_count=result_count,
-        slot=clean_text(slot, 64),
-        strategy=clean_text(strategy, 64),
+        slot=slot,
+        strategy=strategy,
         quantity=quantity,
         created_at=created_at or timezone.now(),
     )
-    if type == EventType.CLICK and slot:
-        SlotStat.bump(slot, strategy or "unknown", clicks=1)
+    if type == EventType.CLICK and slot:  # counted while the slot's impressions that day allow
+        SlotStat.add_capped(timezone.localdate(event.created_at), slot, strategy or "unknown", "clicks")
     if type == EventType.PURCHASE:
         _count_conversion(event)
     _invalidate_shopper_cache(user, session_key)
@@ -154,8 +193,10 @@ def _count_conversion(purchase: Event) -> None:
         .order_by("-created_at")
         .first()
     )
-    if click is not None:
-        SlotStat.bump(click.slot, click.strategy or "unknown", conversions=1)
+    if click is not None:  # counted on the click's row, while its clicks allow
+        SlotStat.add_capped(
+            timezone.localdate(click.created_at), click.slot, click.strategy or "unknown", "conversions"
+        )
 
 
 def _invalidate_shopper_cache(user: AbstractBaseUser | None, session_key: str) -> None:

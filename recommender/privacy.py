@@ -4,6 +4,7 @@
     delete_user_data(user)      # events, profiles and session links; the query log keeps only
                                 # anonymous aggregates (session hashes of the user's sessions go)
     prune_events(days)          # retention: events older than RECOMMENDER["EVENT_RETENTION_DAYS"]
+                                # (query log and profile access log too)
 
     set_personalisation(user, False)   # opt out: profiles deleted, non-personal results from now on
     personalisation_enabled(user)      # False once opted out (a user, its pk, or None for anonymous)
@@ -29,7 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from recommender.models import Event, ModelVersion, PersonalisationOptOut, Profile, SearchQuery
+from recommender.models import Event, ModelVersion, PersonalisationOptOut, Profile, ProfileAccessLog, SearchQuery
 
 __all__ = [
     "delete_user_data",
@@ -140,6 +141,12 @@ def export_user_data(user: Any) -> dict[str, Any]:
             }
             for q in searches
         ],
+        # Staff reads of the user's personal results (the API's ?user=): when and what, not who:
+        # the reader's identity is the staff member's data, kept in the shop's audit log.
+        "profile_reads": [
+            {"endpoint": r.endpoint, "created_at": r.created_at.isoformat()}
+            for r in ProfileAccessLog.objects.filter(subject=user).order_by("created_at")
+        ],
         # Behaviour models are trained on all shoppers' events: list the versions whose training
         # window includes this user's events (they are retrained without them after deletion).
         "model_versions_trained_on_user_events": [
@@ -172,8 +179,9 @@ def delete_user_data(user: Any) -> dict[str, int]:
 
 
 def prune_events(days: float) -> int:
-    """Delete events (and query-log rows) older than ``days``; returns how many events went."""
+    """Delete events (and query-log and profile-access-log rows) older than ``days``; returns how many events went."""
     cutoff = timezone.now() - timedelta(days=days)
     deleted = Event.objects.filter(created_at__lt=cutoff).delete()[0]
     SearchQuery.objects.filter(created_at__lt=cutoff).delete()
+    ProfileAccessLog.objects.filter(created_at__lt=cutoff).delete()
     return deleted

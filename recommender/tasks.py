@@ -3,8 +3,9 @@
 The host project owns the Celery app (see ``tasks/celery.py`` in this repository);
 these are ``shared_task``s so they bind to whatever app the host runs. Tasks take product
 keys, re-read everything inside, and are idempotent, so ``acks_late`` redelivery after a
-worker crash repeats work without duplicating rows. Embedding tasks are sent to
-``RECOMMENDER["EMBEDDINGS_QUEUE"]`` so GPU workers can be dedicated to them.
+worker crash repeats work without duplicating rows. Embedding tasks go to Celery's default
+queue, which the documented ``celery -A <project> worker`` consumes; naming a queue in
+``RECOMMENDER["EMBEDDINGS_QUEUE"]`` sends them there instead, so GPU workers can be dedicated to it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def embed_products(keys: list[str], version_ids: list[int] | None = None, force:
 
 @shared_task(name="recommender.reindex", acks_late=True, reject_on_worker_lost=True)
 def reindex(version_id: int | None = None, force: bool = False) -> dict:
-    """Queue the whole catalog in batches on the embeddings queue."""
+    """Queue the whole catalog in batches (on ``EMBEDDINGS_QUEUE`` when one is set)."""
     from recommender.models import ModelVersion
 
     version = ModelVersion.objects.get(pk=version_id) if version_id else None
@@ -64,6 +65,16 @@ def embed_pending() -> dict:
     return {"embedded": report.embedded, "failed": report.failed}
 
 
+def embeddings_routing() -> dict[str, str]:
+    """``apply_async`` options for embedding work: the named queue, or none (Celery's routing).
+
+    Without ``EMBEDDINGS_QUEUE`` the host's ``task_routes`` / default queue decide, so a plain
+    worker takes the work; with it, only workers started with ``-Q <that queue>`` do.
+    """
+    queue = app_settings.EMBEDDINGS_QUEUE
+    return {"queue": queue} if queue else {}
+
+
 def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = None, force: bool = False) -> bool:
     """Send an embedding task; when the broker is down, mark the rows pending instead.
 
@@ -72,7 +83,7 @@ def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
     """
     try:
         embed_products.apply_async(
-            args=[list(keys), version_ids, force], queue=app_settings.EMBEDDINGS_QUEUE, retry_policy=PUBLISH_RETRY
+            args=[list(keys), version_ids, force], retry_policy=PUBLISH_RETRY, **embeddings_routing()
         )
         return True
     except Exception as exc:  # kombu raises many types for an unreachable broker

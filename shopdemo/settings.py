@@ -12,11 +12,11 @@ cookies, HSTS for DJANGO_HSTS_SECONDS, default one hour) and DJANGO_ALLOWED_HOST
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
+from recommender.celery_settings import broker_from_env
 from recommender.embedded import database_settings
 from shopdemo.secret_key import load_or_create_secret_key
 
@@ -90,9 +90,7 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
 # Celery: a real broker when CELERY_BROKER_URL is set, else eager (stated in the log).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_TASK_ALWAYS_EAGER = broker_from_env()
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 if CELERY_TASK_ALWAYS_EAGER:

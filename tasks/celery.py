@@ -2,8 +2,9 @@
 
 Configuration comes from Django settings under the ``CELERY_`` namespace; the broker from
 ``CELERY_BROKER_URL`` (environment). Tasks of installed apps are autodiscovered, so
-``recommender.tasks`` registers itself. Embedding tasks go to their own queue so GPU
-workers can take them: ``celery -A tasks worker -Q embeddings``.
+``recommender.tasks`` registers itself. Every task goes to the default queue, so
+``celery -A tasks worker`` runs them all; with ``RECOMMENDER["EMBEDDINGS_QUEUE"]`` set, embedding
+tasks go to that queue instead, for dedicated (GPU) workers: ``celery -A tasks worker -Q embeddings``.
 """
 
 from __future__ import annotations

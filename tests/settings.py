@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+from recommender.celery_settings import broker_from_env
 from recommender.embedded import database_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,8 +68,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Tests run tasks in-process unless a test starts a real worker (tests/test_celery_worker.py).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
-CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS", "{}"))
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS, _ = broker_from_env()
 if os.environ.get("RECOMMENDER_TEST_WORKER_DB"):
     CELERY_TASK_ALWAYS_EAGER = False
 

@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender.forms import validate_event_weights
+from recommender.admin.forms import validate_event_weights
 from recommender.models import (
     Event,
     EventType,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from recommender import analytics
+from recommender.admin import reports
 from recommender.models import SearchQuery, SlotStat
 from tests.test_admin import fast_passwords, fresh_cache, login, make_staff  # noqa: F401 - autouse fixtures
 
@@ -37,8 +37,8 @@ def _search(
 @pytest.fixture
 def frozen_today(monkeypatch) -> None:
     """The views' periods end on TODAY (the data's reference day), whatever the clock says."""
-    real = analytics.last_days
-    monkeypatch.setattr(analytics, "last_days", lambda days, today=None: real(days, TODAY))
+    real = reports.last_days
+    monkeypatch.setattr(reports, "last_days", lambda days, today=None: real(days, TODAY))
 
 
 @pytest.fixture
@@ -59,12 +59,12 @@ def traffic() -> None:
 
 
 def test_last_days_is_inclusive():
-    period = analytics.last_days(7, TODAY)
+    period = reports.last_days(7, TODAY)
     assert (period.start, period.end, len(period.days)) == (date(2026, 3, 14), TODAY, 7)
 
 
 def test_slot_performance_per_slot_and_strategy(traffic):
-    rows = analytics.slot_performance(analytics.last_days(7, TODAY))
+    rows = reports.slot_performance(reports.last_days(7, TODAY))
     by_key = {(r.slot, r.strategy): r for r in rows}
     assert [(r.slot, r.strategy) for r in rows] == [
         ("product", "similar"),
@@ -76,40 +76,40 @@ def test_slot_performance_per_slot_and_strategy(traffic):
     assert home.ctr == pytest.approx(15 / 300) and home.conversion_rate == pytest.approx(3 / 15)
     cart = by_key["cart", "bought_together"]
     assert cart.ctr == 0.0 and cart.conversion_rate == 0.0
-    totals = analytics.slot_totals(analytics.last_days(7, TODAY))
+    totals = reports.slot_totals(reports.last_days(7, TODAY))
     assert (totals.impressions, totals.clicks, totals.conversions) == (750, 55, 7)
-    wide = analytics.slot_totals(analytics.last_days(30, TODAY))
+    wide = reports.slot_totals(reports.last_days(30, TODAY))
     assert (wide.impressions, wide.clicks) == (1750, 1055)
 
 
 def test_daily_series_are_zero_filled_and_aligned(traffic):
-    period = analytics.last_days(7, TODAY)
-    days = analytics.daily_traffic(period)
+    period = reports.last_days(7, TODAY)
+    days = reports.daily_traffic(period)
     assert [d.day for d in days] == period.days
     assert [(d.impressions, d.clicks) for d in days] == [(50, 0), (0, 0), (0, 0), (0, 0), (0, 0), (500, 45), (200, 10)]
     assert days[-2].ctr == pytest.approx(45 / 500)
-    ctr = analytics.daily_ctr(period)
+    ctr = reports.daily_ctr(period)
     assert set(ctr) == {"home / for_you", "product / similar", "cart / bought_together"}
     assert ctr["home / for_you"] == [None, None, None, None, None, pytest.approx(0.05), pytest.approx(0.05)]
     assert ctr["cart / bought_together"][0] == 0.0 and ctr["product / similar"][-1] is None
 
 
 def test_top_and_zero_result_queries(traffic):
-    period = analytics.last_days(7, TODAY)
-    top = analytics.top_queries(period)
+    period = reports.last_days(7, TODAY)
+    top = reports.top_queries(period)
     assert [(q.query, q.searches, q.sessions) for q in top] == [
         ("black dress", 3, 2),
         ("wellies", 2, 2),
         ("linen shirt", 1, 0),
     ]
     assert top[0].avg_results == pytest.approx(10.0) and top[0].click_rate == pytest.approx(2 / 3)
-    zero = analytics.zero_result_queries(period)
+    zero = reports.zero_result_queries(period)
     assert [(q.query, q.searches) for q in zero] == [("wellies", 2)]
-    assert [(q.query, q.searches) for q in analytics.zero_result_queries(analytics.last_days(30, TODAY))] == [
+    assert [(q.query, q.searches) for q in reports.zero_result_queries(reports.last_days(30, TODAY))] == [
         ("wellies", 3)
     ]
-    assert len(analytics.top_queries(period, limit=1)) == 1
-    totals = analytics.search_totals(period)
+    assert len(reports.top_queries(period, limit=1)) == 1
+    totals = reports.search_totals(period)
     assert (totals.searches, totals.zero_results, totals.clicked, totals.purchased) == (6, 2, 3, 1)
     assert totals.zero_result_rate == pytest.approx(2 / 6)
 

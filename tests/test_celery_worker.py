@@ -85,3 +85,30 @@ def test_real_worker_activates_a_behaviour_model_or_says_why_not(tmp_path):
     lost.refresh_from_db()
     assert lost.state == "ready" and "model.pt" in lost.message
     assert not ProductVector.objects.filter(version=lost).exists()
+
+
+def test_plain_documented_worker_takes_embedding_work(tiny_encoder, tmp_path):
+    """README's `celery -A <project> worker` (no -Q) must re-embed an edited product: by default
+    embedding tasks go where that worker listens, not to a queue nobody consumes."""
+    from recommender.tasks import embeddings_routing
+    from recommender.versions import activate, register_encoder_version
+
+    version = activate(register_encoder_version(tiny_encoder))
+    product = Product.objects.create(name="Black wrap dress", category="Dresses")
+    ProductVector.objects.filter(product_key=str(product.pk)).delete()  # eager save embedded it: start clean
+    broker = filesystem_broker(tmp_path)
+    with running_worker(broker, tmp_path / "worker.log", queues=None) as worker:
+        broker.app.send_task("recommender.embed_products", args=[[str(product.pk)], [version.pk]],
+                             **embeddings_routing())  # fmt: skip
+        done = wait_until(
+            lambda: ProductVector.objects.filter(product_key=str(product.pk), status="ok").exists(), timeout=90
+        )
+        assert done, f"the plain worker never embedded the product:\n{worker.log()}"
+
+
+def test_a_named_embeddings_queue_routes_there(settings):
+    from recommender.tasks import embeddings_routing
+
+    assert embeddings_routing() == {}
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "EMBEDDINGS_QUEUE": "gpu"}
+    assert embeddings_routing() == {"queue": "gpu"}

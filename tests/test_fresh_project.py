@@ -18,6 +18,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from tests.venvs import child_venv
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
@@ -115,9 +117,9 @@ def test_pip_install_into_a_fresh_project(tmp_path, fresh_database):
     assert "recommender/migrations/0001_initial.py" in names and "recommender/py.typed" in names
 
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)
-    py = str(venv / "bin" / "python")
-    _run([py, "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], tmp_path, env)
+    py = str(child_venv(venv))
+    _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", "-q", str(wheel)],
+         tmp_path, env)  # fmt: skip
 
     project = tmp_path / "project"
     project.mkdir()

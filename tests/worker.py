@@ -153,12 +153,16 @@ def worker_env(broker: Broker) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(broker: Broker, log_path: Path, queues: str = "celery,embeddings") -> Iterator[WorkerProcess]:
-    """Start ``celery -A tasks worker`` and wait until it is ready; stop it afterwards."""
+def running_worker(broker: Broker, log_path: Path, queues: str | None = "celery,embeddings") -> Iterator[WorkerProcess]:
+    """Start ``celery -A tasks worker`` and wait until it is ready; stop it afterwards.
+
+    ``queues=None`` starts the plain documented command (no ``-Q``: Celery's default queue only).
+    """
+    queue_args = ["-Q", queues] if queues else []
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
-             "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo", *queue_args,
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=worker_env(broker), stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         worker = WorkerProcess(process, log_path)

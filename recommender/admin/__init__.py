@@ -3,11 +3,11 @@
 One module per page family: ``config`` (the settings singleton), ``rules`` (merchandising),
 ``vectors`` (product vectors, reindexing and its progress), ``versions`` (model versions,
 training, activation, roll-back), ``analytics`` (slot statistics and the analytics page),
-``activity`` (read-only event, search and profile logs) and ``privacy`` (personalisation
-opt-outs). Custom views live on their ModelAdmin and require the model's permission (``recommender.view_slotstat`` for analytics, …); periodic
+``activity`` (read-only event, search and profile logs), ``audit`` (who read whose
+recommendations) and ``privacy`` (personalisation opt-outs). Custom views live on their ModelAdmin and require the model's permission (``recommender.view_slotstat`` for analytics, …); periodic
 tasks are edited in django-celery-beat's own admin.
 """
 
-from recommender.admin import activity, analytics, config, privacy, rules, vectors, versions  # noqa: F401 - registers
+from recommender.admin import activity, analytics, audit, config, privacy, rules, vectors, versions  # noqa: F401 - registers
 
 __all__: list[str] = []

@@ -11,10 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from recommender import analytics
-from recommender.admin import charts
+from recommender.admin import charts, reports
 from recommender.admin.base import ReadOnlyAdmin, require_perm, view_context
-from recommender.forms import AnalyticsPeriodForm
+from recommender.admin.forms import AnalyticsPeriodForm
 from recommender.models import SlotStat
 
 
@@ -47,18 +46,18 @@ class SlotStatAdmin(ReadOnlyAdmin):
         require_perm(request, "view", SlotStat)
         form = AnalyticsPeriodForm(request.GET or None)
         days = form.selected_days()
-        period = analytics.last_days(days)
-        totals, search = analytics.slot_totals(period), analytics.search_totals(period)
+        period = reports.last_days(days)
+        totals, search = reports.slot_totals(period), reports.search_totals(period)
         context = view_context(
             self, request, _("Recommendation and search analytics"),
             days=days, period=period,
             period_choices=[(value, label) for value, label in AnalyticsPeriodForm.base_fields["days"].choices],
             totals=totals, totals_ctr=percent(totals.ctr),
-            slots=[(row, percent(row.ctr), percent(row.conversion_rate)) for row in analytics.slot_performance(period)],
+            slots=[(row, percent(row.ctr), percent(row.conversion_rate)) for row in reports.slot_performance(period)],
             search=search, search_click_rate=percent(search.click_rate),
             search_purchase_rate=percent(search.purchase_rate),
-            top_queries=[(q, percent(q.click_rate)) for q in analytics.top_queries(period)],
-            zero_result_queries=[(q, percent(q.click_rate)) for q in analytics.zero_result_queries(period)],
+            top_queries=[(q, percent(q.click_rate)) for q in reports.top_queries(period)],
+            zero_result_queries=[(q, percent(q.click_rate)) for q in reports.zero_result_queries(period)],
             charts_available=charts.available(),
         )  # fmt: skip
         return TemplateResponse(request, "admin/recommender/analytics.html", context)
@@ -68,7 +67,7 @@ class SlotStatAdmin(ReadOnlyAdmin):
         render = charts.CHARTS.get(chart)
         if render is None or not charts.available():
             raise Http404("No such chart.")
-        period = analytics.last_days(AnalyticsPeriodForm(request.GET or None).selected_days())
+        period = reports.last_days(AnalyticsPeriodForm(request.GET or None).selected_days())
         response = HttpResponse(render(period), content_type="image/png")
         response["Cache-Control"] = "private, max-age=300"
         return response

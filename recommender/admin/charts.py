@@ -11,7 +11,7 @@ from importlib.util import find_spec
 
 from django.utils.translation import gettext as _
 
-from recommender.analytics import Period, daily_ctr, daily_traffic
+from recommender.admin.reports import Period, daily_ctr, daily_traffic
 
 # Wide and short: a trend line beside tables, readable at the admin's content width.
 SIZE_INCHES = (9.0, 3.2)

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from recommender.forms import RecommenderSettingsForm
+from recommender.admin.forms import RecommenderSettingsForm
 from recommender.models import ModelVersion, RecommenderSettings
 
 

@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from recommender.forms import MerchandisingRuleForm
+from recommender.admin.forms import MerchandisingRuleForm
 from recommender.models import MerchandisingRule
 
 

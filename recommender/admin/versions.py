@@ -30,8 +30,8 @@ from django.utils.translation import gettext_lazy as _
 
 from recommender import tasks
 from recommender.admin.base import badge, bar, require_perm, send_task, view_context
+from recommender.admin.forms import TrainEncoderForm
 from recommender.admin.status import catalog_size, version_progress
-from recommender.forms import TrainEncoderForm
 from recommender.models import ModelVersion
 from recommender.versions import activate, model_dir, start_build
 

@@ -1,20 +1,24 @@
 """Who and what a request is about: the product in the URL, the shopper whose history is used.
 
 Privacy lives here: personal results are always the requester's own (their user, or their
-anonymous session), except for staff who name a user explicitly (the view's permission
-class has checked that already).
+anonymous session), except for permitted staff who name a user explicitly (the view's
+permission class has checked that already, with :func:`named_user`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound
 
 from recommender.catalog import get_adapter
 from recommender.events import shopper_session_id
+
+# Longer ids are not looked up (no user model keys its users by longer strings).
+MAX_USER_ID_LENGTH = 255
 
 
 def product_key_or_404(product_id: str) -> str:
@@ -31,6 +35,18 @@ def product_key_or_404(product_id: str) -> str:
     if product is None:
         raise NotFound(f"Unknown product {product_id!r}.")
     return adapter.key(product)
+
+
+def named_user(value: str) -> AbstractBaseUser | None:
+    """The user whose primary key is ``value``, or None (malformed ids included)."""
+    model = get_user_model()
+    if len(value) > MAX_USER_ID_LENGTH or "\x00" in value:
+        return None
+    try:
+        pk = model._meta.pk.to_python(value)
+    except (DjangoValidationError, ValueError, TypeError):
+        return None
+    return model._default_manager.filter(pk=pk).first() if pk is not None else None
 
 
 def reader(request: Any, as_user: AbstractBaseUser | None = None) -> tuple[AbstractBaseUser | None, str]:

@@ -35,10 +35,16 @@ BAD_BODY = OpenApiResponse(
     description="Invalid event (messages per field) or a body that is not JSON (detail).",
 )
 BAD_CREDENTIALS = OpenApiResponse(DETAIL, description="Credentials were sent and are wrong.")
-FORBIDDEN_USER = OpenApiResponse(DETAIL, description="A non-staff request named a user, or wrong credentials.")
+FORBIDDEN_USER = OpenApiResponse(
+    DETAIL,
+    description="?user= without the recommender.view_profile permission, or naming no existing user (one body "
+    "for both), or wrong credentials.",
+)
 NOT_FOUND = OpenApiResponse(DETAIL, description="Unknown product.")
 CSRF_FAILED = OpenApiResponse(
-    DETAIL, description="A logged-in shopper's request without a valid X-CSRFToken header, or wrong credentials."
+    DETAIL,
+    description="A logged-in shopper's request without a valid X-CSRFToken header, a request another site caused "
+    "(Sec-Fetch-Site: cross-site), or wrong credentials.",
 )
 TOO_LARGE = OpenApiResponse(DETAIL, description="The body is larger than 64 KiB.")
 UNSUPPORTED = OpenApiResponse(DETAIL, description="The body is not application/json.")

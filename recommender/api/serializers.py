@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
@@ -116,7 +113,9 @@ class RecommendationQuerySerializer(serializers.Serializer):
     category = CategoryListField()
     slot = serializers.CharField(
         required=False, allow_blank=True, default="",
-        help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} characters).',
+        help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} '
+        'characters). Impressions count only for declared slots: "api", "search", RECOMMENDER["SLOTS"], the '
+        "admin's default slots and slots the shop's template tags render; others are served but not counted.",
     )  # fmt: skip
 
     def validate_slot(self, value: str) -> str:
@@ -125,20 +124,10 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
 class PersonalQuerySerializer(RecommendationQuerySerializer):
     user = serializers.CharField(
-        required=False, max_length=CatalogAdapter.MAX_KEY_LENGTH,
-        help_text="Staff only: the id of the user whose results to show (others get 403).",
-    )  # fmt: skip
-
-    def validate_user(self, value: str) -> AbstractBaseUser:
-        model = get_user_model()
-        try:
-            pk = model._meta.pk.to_python(value)
-        except (DjangoValidationError, ValueError, TypeError):
-            pk = None
-        user = model._default_manager.filter(pk=pk).first() if pk is not None else None
-        if user is None:
-            raise ValidationError(f"Unknown user {value!r}.")
-        return user
+        required=False,
+        help_text="Readers with the recommender.view_profile permission only: the id of the user whose results "
+        "to show (every read is logged). Anyone else, and any unknown id, gets the same 403.",
+    )  # checked and looked up by the view's permission class (api/permissions.py), before this
 
 
 # --- recommendations -------------------------------------------------------------------------
@@ -177,7 +166,10 @@ class EventInputSerializer(serializers.Serializer):
     query = NullAsBlankCharField(
         trim_whitespace=False, help_text="The search text (required for search); cut to 500 characters."
     )
-    slot = NullAsBlankCharField(help_text="Where a clicked product was shown (counts the click for that slot).")
+    slot = NullAsBlankCharField(
+        help_text="Where a clicked product was shown (counts the click for that slot, up to the slot's impressions "
+        "that day). Must be a declared slot (see the recommendation endpoints' slot parameter), else 400."
+    )
     strategy = NullAsBlankCharField(help_text="The strategy that recommended a clicked product.")
     quantity = serializers.IntegerField(required=False, allow_null=True, default=1, min_value=1, max_value=MAX_QUANTITY)
     result_count = serializers.IntegerField(

@@ -4,14 +4,21 @@ Hosts tune it in their own settings, without editing anything else in ``REST_FRA
 
     REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"recommender-events": "300/min"}}  # None: off
 
-Anonymous shoppers are counted per client IP (DRF's ``get_ident``, see ``NUM_PROXIES``), users
-per account: a new session is free to make, so counting per session would not stop a flood.
+Anonymous shoppers are counted per client IP, users per account: a new session is free to make,
+so counting per session would not stop a flood. The client IP is the peer address unless the host
+declares its proxies (``RECOMMENDER["TRUSTED_PROXIES"]``, or DRF's ``NUM_PROXIES``): DRF's own
+``get_ident`` believes any ``X-Forwarded-For``, so a client could pick a new address per request
+(``recommender/proxies.py``). Subclasses change who is counted by overriding ``get_ident``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+
+from recommender.proxies import client_address, note_forwarded_header, trusted_proxies
 
 EVENT_THROTTLE_SCOPE = "recommender-events"
 # Two events a second, sustained for a minute: far above a person browsing (a view, a click
@@ -27,6 +34,15 @@ class EventRateThrottle(ScopedRateThrottle):
         # override_settings(REST_FRAMEWORK=...) and hosts' settings both take effect.
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
         return rates.get(self.scope, DEFAULT_EVENT_RATE)
+
+    def get_ident(self, request: Any) -> str:
+        """The client address anonymous requests are counted by: X-Forwarded-For only from declared proxies."""
+        proxies = trusted_proxies()
+        if proxies is None:
+            proxies = api_settings.NUM_PROXIES  # the host declared them to DRF already
+        if proxies is None and "HTTP_X_FORWARDED_FOR" in request.META:
+            note_forwarded_header()  # for check recommender.W002
+        return client_address(request.META, proxies)
 
 
 def with_event_throttle(throttles: list[BaseThrottle]) -> list[BaseThrottle]:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -24,7 +24,7 @@ from recommender.api import schema as docs
 from recommender.api.exceptions import ExceptionHandler, with_database_outage_handling
 from recommender.api.lookups import product_key_or_404, reader
 from recommender.api.parsers import LimitedJSONParser
-from recommender.api.permissions import StaffMayNameUser
+from recommender.api.permissions import MayReadNamedUser
 from recommender.api.results import result_rows
 from recommender.api.serializers import (
     EventInputSerializer,
@@ -34,8 +34,18 @@ from recommender.api.serializers import (
     RecommendationsSerializer,
 )
 from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
-from recommender.events import EventError, record_event, shopper
+from recommender.events import EventError, record_event, records_events, shopper
+from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
+from recommender.slots import is_known_slot
+
+
+class CrossSiteEvent(PermissionDenied):
+    default_detail = (
+        "Events from requests another site caused (Sec-Fetch-Site: cross-site) are not recorded. A shop whose "
+        "pages live on another site than this API sets RECOMMENDER['RECORD_CROSS_SITE_EVENTS'] = True."
+    )
+    default_code = "cross_site"
 
 
 def validated(serializer_class: type[Serializer], data: Any, request: Request) -> dict[str, Any]:
@@ -63,21 +73,27 @@ class RecommendationView(ApiView):
 
     strategy: ClassVar[str] = ""
     query_serializer_class: ClassVar[type[Serializer]] = RecommendationQuerySerializer
+    # Whose results a permitted reader asked for with ?user= (set by MayReadNamedUser).
+    named_user: Any = None
 
     def get(self, request: Request, product_id: str | None = None) -> Response:
         params = validated(self.query_serializer_class, request.query_params, request)
         product_key = product_key_or_404(product_id) if product_id is not None else ""
-        user, session_key = reader(request, params.get("user"))
+        user, session_key = reader(request, self.named_user)
+        if self.named_user is not None:  # logged before anything is served: no read goes unrecorded
+            ProfileAccessLog.record(request.user, self.named_user, self.strategy)
         recs = recommend(
             self.strategy, product_key=product_key, user=user, session_key=session_key, limit=params["limit"],
-            slot=params["slot"], categories=params["category"], record_impression=True,
+            slot=params["slot"], categories=params["category"],
+            # Only declared slots count (recommender/slots.py); support staff looking is no impression.
+            record_impression=self.named_user is None and is_known_slot(params["slot"]),
         )  # fmt: skip
         return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
 
 
 class PersonalRecommendationView(RecommendationView):
     # AllowAny stays listed so the schema says authentication is optional here.
-    permission_classes = (AllowAny, StaffMayNameUser)
+    permission_classes = (AllowAny, MayReadNamedUser)
     query_serializer_class = PersonalQuerySerializer
 
 
@@ -154,7 +170,8 @@ class RecentlyViewedView(PersonalRecommendationView):
         "Stores a view, click, add_to_cart, purchase or search of the current shopper: the logged-in user, "
         "else the anonymous session (created when the request has none). Requests authenticated by the "
         "session cookie must send Django's CSRF token in the X-CSRFToken header. Throttled per user or "
-        'client IP (scope "recommender-events", default 120/min).'
+        'client IP (scope "recommender-events", default 120/min). Requests a browser marks '
+        '"Sec-Fetch-Site: cross-site" are refused (403) unless RECORD_CROSS_SITE_EVENTS is set.'
     ),
     tags=["events"],
     request=EventInputSerializer,
@@ -186,6 +203,8 @@ class EventView(ApiView):
         return with_event_throttle(super().get_throttles())
 
     def post(self, request: Request) -> Response:
+        if not records_events(request):  # before anything else: no session for another site's visitor
+            raise CrossSiteEvent()
         data = validated(EventInputSerializer, request.data, request)
         user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
         try:

@@ -1,6 +1,7 @@
 """The app's models, one module per concern."""
 
 from recommender.models.analytics import SlotStat
+from recommender.models.audit import ProfileAccessLog
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
 from recommender.models.privacy import PersonalisationOptOut
@@ -19,6 +20,7 @@ __all__ = [
     "PersonalisationOptOut",
     "ProductVector",
     "Profile",
+    "ProfileAccessLog",
     "RecommenderSettings",
     "SearchQuery",
     "SlotStat",

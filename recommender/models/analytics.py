@@ -2,11 +2,14 @@
 
 One row per (day, slot, strategy), incremented in place, so a busy shop writes a few rows a
 day instead of one per rendered product. Clicks come from attributed click events; conversions
-from purchases that follow a click of the same product in the same session within a day.
+from purchases that follow a click of the same product in the same session within a day. Clicks
+never exceed the row's impressions, conversions never its clicks (``add_capped``): a client that
+makes up clicks cannot push a click-through rate above 100 % (``recommender/slots.py``).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
 from django.db import connection, models
@@ -50,3 +53,20 @@ class SlotStat(models.Model):
                 f"conversions = {table}.conversions + EXCLUDED.conversions",
                 [timezone.localdate(), slot[:64], strategy[:64], impressions, clicks, conversions],
             )
+
+    @classmethod
+    def add_capped(cls, day: date, slot: str, strategy: str, field: str) -> bool:
+        """Add one click (``field="clicks"``, capped by impressions) or conversion (capped by clicks)
+        to the row of (day, slot, strategy); False when the cap (or a missing row) refuses it.
+
+        One conditional UPDATE, so concurrent clicks cannot overshoot the cap.
+        """
+        cap = {"clicks": "impressions", "conversions": "clicks"}[field]
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {field} = {field} + 1 WHERE day = %s AND slot = %s AND strategy = %s "
+                f"AND {field} < {cap}",
+                [day, slot[:64], strategy[:64]],
+            )
+            return cursor.rowcount == 1

@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from recommender.conf import app_settings
-from recommender.events import shopper, shopper_session_id
+from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
 from recommender.rules import ProductFacts, apply_rules
 from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
@@ -35,7 +35,7 @@ from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
-from recommender.search.querylog import log_search
+from recommender.search.querylog import count_search_impressions, log_search
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
@@ -135,6 +135,7 @@ def search(
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
+    record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
     version = serving_version()
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
@@ -146,6 +147,7 @@ def search(
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
         log_search(parsed.raw, results.total, user=user, session_key=session_key)
+        count_search_impressions(results)
     return results
 
 

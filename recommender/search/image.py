@@ -5,9 +5,9 @@
 The photo goes through the app's robust loader (``load_image``): an empty, truncated, corrupt,
 oversized or too elongated file raises :class:`ImageSearchError` with a short reason for the
 shopper, and a large photo is shrunk as soon as it is decoded, so one request's memory is bounded
-by ``MAX_IMAGE_PIXELS`` whatever the photo's shape. The
-image vector is compared with product image vectors and fused vectors, fused by rank like text
-search, with the same filters, eligibility, merchandising rules and disjunctive facets. Like a
+by ``MAX_IMAGE_PIXELS`` whatever the photo's shape. The image vector is compared with product
+image vectors and fused vectors, fused by rank like text search, with the same filters,
+eligibility, merchandising rules and disjunctive facets. Like a
 text search it is recorded for the shopper (``record=False`` does not): a search event with an
 empty query, strategy "image" and the result count (``querylog``).
 """
@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from recommender.conf import app_settings
+from recommender.events import records_events
 from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
 from recommender.search.dense import dense_ranking
 from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
-from recommender.search.querylog import IMAGE, log_search
+from recommender.search.querylog import IMAGE, count_search_impressions, log_search
 from recommender.search.results import SearchResults
 from recommender.versions import encoder_for, serving_version
 
@@ -82,6 +83,7 @@ def search_by_image(
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
+    record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
     k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
 
@@ -96,4 +98,5 @@ def search_by_image(
     finish_results(results, retrieve, filters, version, user, session_key, weights=weights)
     if record and (request is not None or user is not None or session_key):
         log_search("", results.total, kind=IMAGE, user=user, session_key=session_key)
+        count_search_impressions(results)
     return results

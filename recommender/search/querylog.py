@@ -4,6 +4,7 @@ purchases mark the row.
     log_search("Maroon  pullover", 17, request=request)   # Event(type="search", strategy="text") + SearchQuery
     log_search("", 12, kind="image", request=request)     # Event(type="search", strategy="image", query="")
     mark_outcome(event)                                   # a click/purchase marks the latest search
+    count_search_impressions(results)                     # a shown page: impressions of slot "search"
 
 Every search records an event with its result count; the event's ``strategy`` says how the
 shopper searched (``"text"`` or ``"image"``). A search by image has no words: its event's query
@@ -27,11 +28,12 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from recommender.events import MAX_RESULT_COUNT, EventError, record_event, shopper
-from recommender.models import Event, EventType, SearchQuery
+from recommender.events import MAX_RESULT_COUNT, EventError, record_event, records_events, shopper
+from recommender.models import Event, EventType, SearchQuery, SlotStat
 from recommender.search.normalize import normalize_query
+from recommender.slots import SEARCH_SLOT, SEARCH_STRATEGY
 
-__all__ = ["IMAGE", "SEARCH_KINDS", "TEXT", "log_search", "mark_outcome", "session_hash"]
+__all__ = ["IMAGE", "SEARCH_KINDS", "TEXT", "count_search_impressions", "log_search", "mark_outcome", "session_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +66,13 @@ def log_search(
     """Record one search: an Event (profiles, analytics) and, for text, a SearchQuery row (suggestions).
 
     ``kind="image"`` records a search by image (``query`` is ignored): the event only, with an
-    empty query. Returns the log row, or None when none was written.
+    empty query. Returns the log row, or None when none was written (also for a cross-site
+    ``request``, which records nothing).
     """
     if kind not in SEARCH_KINDS:
         raise ValueError(f"Unknown search kind {kind!r}; expected one of {', '.join(SEARCH_KINDS)}.")
+    if not records_events(request):  # another site caused the search: not the shopper's doing
+        return None
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)  # like the event endpoint: gives the shopper an id
     if kind == IMAGE:
@@ -88,6 +93,12 @@ def log_search(
         session_hash=session_hash(session_key),
         result_count=max(0, int(result_count)),
     )
+
+
+def count_search_impressions(results: Any) -> None:
+    """Count a page of results as impressions of the "search" slot, whose clicks they cap."""
+    if len(results):
+        SlotStat.bump(SEARCH_SLOT, SEARCH_STRATEGY, impressions=len(results))
 
 
 def _record_image_search(result_count: int, user: AbstractBaseUser | None, session_key: str) -> Event | None:
