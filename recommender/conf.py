@@ -119,6 +119,9 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_TRIGRAM_THRESHOLD": 0.3,
     # Queries are cut to this many characters before parsing (the log keeps 500).
     "SEARCH_MAX_QUERY_LENGTH": 200,
+    # ... and to this many words: each word costs a spelling check, lexicon lookups, encoder tokens
+    # and trigrams (bench/results/search_abuse.md). Shopper queries have 1-5 (bench/search_queries.py).
+    "SEARCH_MAX_QUERY_WORDS": 10,
     # "Did you mean" is offered when the query as typed matches fewer products than this.
     "SEARCH_DID_YOU_MEAN_BELOW": 5,
     # Upper bounds of the price facet's ranges (the last range is open-ended).
@@ -133,6 +136,15 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_LOG_DAYS": 180,
     # Largest uploaded image for search by image, in bytes.
     "SEARCH_MAX_IMAGE_BYTES": 10 * 1024 * 1024,
+    # Logged queries matching one of these regular expressions (on the lower-case query) are
+    # never suggested unless approved in the admin's suggestion moderation; None switches one off.
+    "SEARCH_SUGGESTION_BLOCK_PATTERNS": {
+        "url": r"[a-z][a-z0-9+.-]*://|\bwww\.|\b[a-z0-9-]+\.(?:com|net|org|info|biz|io|co|me|ly|xyz|top|site|online|shop|store|app|ru|cn|tk)\b",
+        "email": r"[^\s@]+@[^\s@]+\.[a-z]{2,}",
+        "phone": r"(?:\+?\d[\s().-]*){7,}",  # 7+ digits, separators allowed
+    },
+    # Only queries approved in the admin's suggestion moderation are suggested (strict shops).
+    "SEARCH_SUGGESTIONS_APPROVED_ONLY": False,
 }
 
 # Keys whose values are dotted paths, imported on access.

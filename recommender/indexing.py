@@ -7,6 +7,10 @@
 Idempotent by construction: a row is skipped when its content hash (text, image identity,
 fusion weight) is unchanged and it is already ok, and writes are upserts on
 (version, product). A batch interrupted at any point can simply run again.
+
+Announces its work with ``recommender.signals``: ``products_indexed`` after each stored batch,
+``catalog_indexed`` when a synchronous reindex of the serving version is done (search builds
+its spelling vocabulary and suggestions from them, in ``recommender/receivers.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.db import models
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
+from recommender.signals import catalog_indexed, products_indexed, send_logged
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
 
@@ -120,7 +125,15 @@ def embed_products(
     for product in products:
         document = _text(adapter.document(product))
         image = adapter.image(product)
-        items.append(_Item(product, adapter.key(product), document, image, content_hash(document, image_fingerprint(image), image_weight)))
+        items.append(
+            _Item(
+                product,
+                adapter.key(product),
+                document,
+                image,
+                content_hash(document, image_fingerprint(image), image_weight),
+            )
+        )
     for version in versions:
         report.add(_embed_into(version, items, image_weight, force=force))
     # A product deleted while this batch was embedded: its delete receiver may have run before
@@ -146,8 +159,9 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     report = EmbedReport()
     adapter = get_adapter()
     current = dict(
-        ProductVector.objects.filter(version=version, product_key__in=[i.key for i in items], status=ProductVector.Status.OK)
-        .values_list("product_key", "content_hash")
+        ProductVector.objects.filter(
+            version=version, product_key__in=[i.key for i in items], status=ProductVector.Status.OK
+        ).values_list("product_key", "content_hash")
     )
     todo = [i for i in items if force or current.get(i.key) != i.hash]
     todo_keys = {i.key for i in todo}
@@ -205,6 +219,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             )
         )  # fmt: skip
     store_vectors(version, rows)
+    send_logged(products_indexed, sender=ModelVersion, version=version, keys=[r.key for r in rows])
     if version.state == ModelVersion.State.ACTIVE:
         from recommender.behaviour.item_vectors import refresh_item_vectors
 
@@ -246,6 +261,7 @@ def reindex(
     the batches go to the embeddings queue instead of running here.
     """
     version = version or bootstrap_version()
+    serving = version.state == ModelVersion.State.ACTIVE  # else activation announces the catalog
     ensure_indexes(version)  # e.g. the halfvec indexes after HNSW_HALFVEC was switched on
     batch_size = batch_size or app_settings.EMBED_BATCH_SIZE
     keys = catalog_keys()
@@ -269,6 +285,8 @@ def reindex(
     bar.close()
     if version.state == ModelVersion.State.BUILDING:
         complete_build_if_done(version, len(keys))
+    if serving:
+        send_logged(catalog_indexed, sender=ModelVersion, version=version)
     return report
 
 

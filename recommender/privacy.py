@@ -28,8 +28,10 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from recommender.clients import client_hash
 from recommender.models import Event, ModelVersion, PersonalisationOptOut, Profile, ProfileAccessLog, SearchQuery
 
 __all__ = [
@@ -98,7 +100,9 @@ def export_user_data(user: Any) -> dict[str, Any]:
     hashes = {session_hash(s) for s in sessions}
     events = Event.objects.filter(user=user).order_by("created_at")
     profiles = Profile.objects.filter(user=user).select_related("version")
-    searches = SearchQuery.objects.filter(session_hash__in=hashes).order_by("created_at") if hashes else []
+    searches = SearchQuery.objects.filter(
+        Q(session_hash__in=hashes) | Q(client_hash=client_hash(user_id=user.pk))
+    ).order_by("created_at")
     behaviour_versions = ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR).exclude(state="failed")
     opt_out = PersonalisationOptOut.objects.filter(user=user).first()
     return {
@@ -172,6 +176,10 @@ def delete_user_data(user: Any) -> dict[str, int]:
         if hashes
         else 0,
     }
+    # The account's own hash goes too (anonymous searches count by network address, not linkable).
+    counts["search_log_unlinked"] += SearchQuery.objects.filter(client_hash=client_hash(user_id=user.pk)).update(
+        client_hash=""
+    )
     from recommender.cache import bump_shopper_generation
 
     bump_shopper_generation(user.pk, "")

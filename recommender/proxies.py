@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
@@ -53,6 +54,15 @@ FORWARDED_SEEN_SECONDS = 7 * 24 * 3600
 def trusted_proxies() -> Proxies:
     """``RECOMMENDER["TRUSTED_PROXIES"]``, parsed; ImproperlyConfigured when unusable."""
     return parse_proxies(app_settings.TRUSTED_PROXIES)
+
+
+def declared_proxies() -> Proxies:
+    """The proxies the host declared: ``TRUSTED_PROXIES``, else DRF's ``NUM_PROXIES``, else None."""
+    proxies = trusted_proxies()
+    if proxies is None:
+        drf_count = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("NUM_PROXIES")
+        proxies = parse_proxies(drf_count)
+    return proxies
 
 
 def parse_proxies(value: Any) -> Proxies:

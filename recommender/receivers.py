@@ -1,8 +1,12 @@
-"""Signal receivers: keep product vectors in step with the host's catalog.
+"""Signal receivers: keep product vectors in step with the host's catalog, and search's
+vocabulary in step with the vectors.
 
 Connected in ``RecommenderConfig.ready()`` to the configured product model only (nothing is
 connected when the setting is wrong: the system check reports that). Embedding is queued
-after the transaction commits, so the worker sees the saved product.
+after the transaction commits, so the worker sees the saved product. When the pipeline
+announces indexed products (``recommender.signals``), their words join the spelling vocabulary
+at once, and a whole indexed catalog rebuilds the suggestion phrases after commit, so the first
+search already knows the catalog's words.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+
+from recommender.models import ModelVersion
+from recommender.search.phrases import add_catalog_phrases, refresh_suggestions
+from recommender.signals import catalog_indexed, products_indexed, vocabulary_missing
+from recommender.tasks_search import enqueue_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +85,36 @@ def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     delete_user_data(instance)
 
 
+def products_were_indexed(sender: Any, version: ModelVersion, keys: list[str], **kwargs: Any) -> None:
+    """Products embedded into the serving version: their words, names and category join the
+    suggestion table now (a version being built gets its vocabulary when it is activated)."""
+    if version.state == ModelVersion.State.ACTIVE and version.kind == ModelVersion.Kind.ENCODER:
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
+            add_catalog_phrases(version, list(keys))
+
+
+def catalog_was_indexed(sender: Any, version: ModelVersion, **kwargs: Any) -> None:
+    """A whole catalog serves: rebuild the suggestion phrases from it once the transaction commits."""
+    transaction.on_commit(rebuild_phrases, robust=True)
+
+
+def rebuild_phrases() -> None:
+    """Queue the rebuild; with no broker to take it, rebuild here (the pipeline's own process)."""
+    if not enqueue_refresh():
+        refresh_suggestions()
+
+
+def vocabulary_was_missing(sender: Any, **kwargs: Any) -> None:
+    """A search found no vocabulary: queue a build (a search request never builds one itself)."""
+    enqueue_refresh()
+
+
+def connect_search_vocabulary() -> None:
+    products_indexed.connect(products_were_indexed, dispatch_uid="recommender.vocabulary.products")
+    catalog_indexed.connect(catalog_was_indexed, dispatch_uid="recommender.vocabulary.catalog")
+    vocabulary_missing.connect(vocabulary_was_missing, dispatch_uid="recommender.vocabulary.missing")
+
+
 def connect_app_receivers() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.signals import user_logged_in
@@ -84,7 +123,12 @@ def connect_app_receivers() -> None:
     from recommender.models import MerchandisingRule, RecommenderSettings
 
     for model in (MerchandisingRule, RecommenderSettings):
-        post_save.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.save.{model.__name__}")
-        post_delete.connect(settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.del.{model.__name__}")
+        post_save.connect(
+            settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.save.{model.__name__}"
+        )
+        post_delete.connect(
+            settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.del.{model.__name__}"
+        )
     user_logged_in.connect(shopper_logged_in, dispatch_uid="recommender.merge_session")
     pre_delete.connect(user_deleted, sender=get_user_model(), dispatch_uid="recommender.user_deleted")
+    connect_search_vocabulary()

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
+from recommender.signals import catalog_indexed, send_logged
 from recommender.storage import active_encoder_version, ensure_indexes
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def activate(version: ModelVersion) -> ModelVersion:
     version.save(update_fields=["state", "activated_at", "progress", "message"])
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
+        send_logged(catalog_indexed, sender=ModelVersion, version=version)
     else:  # the behaviour model serves from its product output vectors
         from recommender.behaviour.item_vectors import activate_item_vectors
 

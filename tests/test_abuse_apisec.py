@@ -17,7 +17,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from recommender.analytics import last_days, slot_performance
+from recommender.admin.reports import last_days, slot_performance
 from recommender.checks import check_trusted_proxies
 from recommender.events import SESSION_ID_KEY, record_event
 from recommender.models import Event, ProfileAccessLog, RecommenderSettings, SearchQuery, SlotStat

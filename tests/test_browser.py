@@ -141,6 +141,9 @@ def test_search_suggestions_keyboard_results_and_image(browser, demo_shop, live_
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
+    # A product view gives the shopper a session (searching alone never creates one), so the
+    # searches below are recorded as the shopper's events.
+    page.goto(live_server.url + demo_shop[1].get_absolute_url())
     page.goto(live_server.url + "/")
     box = page.locator("header input[role=combobox]")
     box.press_sequentially("dre")

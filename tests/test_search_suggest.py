@@ -42,11 +42,12 @@ def receivers():
 
 
 def searched(query: str, sessions: range | list, *, clicked: bool = True, product_key: str = "") -> None:
-    """``query`` searched once by each session; each then clicks a result when ``clicked``."""
+    """``query`` searched once by each session, each from its own address (suggestions count
+    distinct shoppers: accounts or addresses); each then clicks a result when ``clicked``."""
     from recommender.events import record_event
 
     for n in sessions:
-        log_search(query, 3, session_key=f"session-{n}")
+        log_search(query, 3, session_key=f"session-{n}", address=f"198.51.100.{n}")
         if clicked:
             record_event("click", session_key=f"session-{n}", product_key=product_key, check_product=False)
 
@@ -83,7 +84,7 @@ def test_purchases_count_as_success(catalog):
     from recommender.events import record_event
 
     for n in range(3):
-        log_search("wool coat", 1, session_key=f"buyer-{n}")
+        log_search("wool coat", 1, session_key=f"buyer-{n}", address=f"203.0.113.{n}")
         record_event("purchase", session_key=f"buyer-{n}", product_key=catalog["Wool coat"])
     refresh_suggestions()
     assert "wool coat" in suggested_queries("wool")
@@ -189,6 +190,7 @@ def render(source: str, path: str = "/shop/", image: bytes | None = None) -> str
     else:
         request = RequestFactory().post(path, {"image": SimpleUploadedFile("look.jpg", image)})
     request.session = SessionStore()
+    request.session.create()  # a shopper with a session (searching makes none)
     request.user = AnonymousUser()
     return Template("{% load recommender_search %}" + source).render(Context({"request": request}))
 

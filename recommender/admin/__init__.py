@@ -4,10 +4,22 @@ One module per page family: ``config`` (the settings singleton), ``rules`` (merc
 ``vectors`` (product vectors, reindexing and its progress), ``versions`` (model versions,
 training, activation, roll-back), ``analytics`` (slot statistics and the analytics page),
 ``activity`` (read-only event, search and profile logs), ``audit`` (who read whose
-recommendations) and ``privacy`` (personalisation opt-outs). Custom views live on their ModelAdmin and require the model's permission (``recommender.view_slotstat`` for analytics, …); periodic
-tasks are edited in django-celery-beat's own admin.
+recommendations), ``moderation`` (what search suggestions may show) and ``privacy``
+(personalisation opt-outs). Custom views live on their ModelAdmin and require the model's
+permission (``recommender.view_slotstat`` for analytics, …); periodic tasks are edited in
+django-celery-beat's own admin.
 """
 
-from recommender.admin import activity, analytics, audit, config, privacy, rules, vectors, versions  # noqa: F401 - registers
+from recommender.admin import (  # noqa: F401 - registers
+    activity,
+    analytics,
+    audit,
+    config,
+    moderation,
+    privacy,
+    rules,
+    vectors,
+    versions,
+)
 
 __all__: list[str] = []

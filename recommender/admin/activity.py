@@ -1,5 +1,6 @@
 """Read-only logs the app writes itself: shopper events, the search query log and profiles
-(profile vectors are never shown)."""
+(profile vectors and the log's hashes are never shown). A logged query can be blocked from
+suggestions from here (``moderation``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from recommender.admin.base import ReadOnlyAdmin
-from recommender.models import Event, Profile, SearchQuery
+from recommender.admin.moderation import may_moderate, moderate
+from recommender.models import Event, Profile, SearchQuery, SuggestionRule
 
 
 @admin.register(Event)
@@ -44,6 +46,15 @@ class SearchQueryAdmin(ReadOnlyAdmin):
     search_fields = ("normalized",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+    exclude = ("session_hash", "client_hash")
+    actions = ("block_phrases",)
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return may_moderate(request)
+
+    @admin.action(description=_("Block: never suggest these searches"), permissions=["moderate"])
+    def block_phrases(self, request: HttpRequest, queryset: QuerySet[SearchQuery]) -> None:
+        moderate(self, request, list(queryset.values_list("normalized", flat=True)), SuggestionRule.Action.BLOCK)
 
 
 @admin.register(Profile)

@@ -49,6 +49,9 @@ CSRF_FAILED = OpenApiResponse(
 TOO_LARGE = OpenApiResponse(DETAIL, description="The body is larger than 64 KiB.")
 UNSUPPORTED = OpenApiResponse(DETAIL, description="The body is not application/json.")
 THROTTLED = OpenApiResponse(DETAIL, description='Too many events (scope "recommender-events"); see Retry-After.')
+SEARCH_THROTTLED = OpenApiResponse(
+    DETAIL, description="Too many requests under this endpoint's scope; see Retry-After."
+)
 
 
 class RecommenderSchema(AutoSchema):

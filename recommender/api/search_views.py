@@ -6,10 +6,11 @@
 
 Input is validated here and handed to ``recommender.search``; every 400 has the API's one shape,
 ``{"field": ["message", ...]}``. Queries longer than ``SEARCH_MAX_QUERY_LENGTH`` are cut, not
-refused. Every search records a search event for the current shopper (an anonymous shopper gets an id in
-their session, as with the event endpoint): a text search with its query and a search-log row,
-a search by image with an empty query and strategy "image". The serializers live with the rest
-of the API's in ``recommender.api.serializers``.
+refused. Every text search writes a search-log row; a shopper with a user or a session also gets
+a search event (with its query; a search by image: an empty query and strategy "image"), but a
+search never creates a session. Each endpoint has its own throttle scope
+(``recommender.api.search_throttling``: 429 with ``Retry-After`` beyond it). The serializers
+live with the rest of the API's in ``recommender.api.serializers``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from recommender.api import schema as docs
 from recommender.api.results import product_url
+from recommender.api.search_throttling import IMAGE_SCOPE, SEARCH_SCOPE, SUGGEST_SCOPE, with_search_throttle
 from recommender.api.serializers import (
     ImageSearchSerializer,
     SearchFilterSerializer,
@@ -76,7 +79,8 @@ def _filters(params: dict[str, Any]) -> SearchFilters:
 
 
 def response_body(results: SearchResults) -> dict[str, Any]:
-    """The search reply: each hit joined with the catalog's title, price, category and URL."""
+    """The search reply: each hit (with its position and reason) joined with the catalog's title,
+    price, category and URL."""
     adapter = get_adapter()
     products = {adapter.key(p): p for p in adapter.products_by_keys(results.keys)}
     rows = []
@@ -86,9 +90,9 @@ def response_body(results: SearchResults) -> dict[str, Any]:
             continue
         price = adapter.price(product)
         rows.append({
-            "product_id": hit.product_key, "score": hit.score, "title": adapter.title(product),
-            "price": None if price is None else str(price), "category": adapter.category(product),
-            "url": product_url(product),
+            "product_id": hit.product_key, "score": hit.score, "reason": hit.reason, "position": hit.position,
+            "title": adapter.title(product), "price": None if price is None else str(price),
+            "category": adapter.category(product), "url": product_url(product),
         })  # fmt: skip
     return {
         "strategy": results.strategy, "total": results.total, "results": rows, "facets": results.facets,
@@ -99,19 +103,28 @@ def response_body(results: SearchResults) -> dict[str, Any]:
 # --- views -----------------------------------------------------------------------------------
 
 
+class ThrottledSearchView(ApiView):
+    """A search endpoint throttled under its own scope (``throttle_scope``)."""
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return with_search_throttle(super().get_throttles())
+
+
 @extend_schema(
     summary="Search products",
     description=(
         "Hybrid search: the query's CLIP text vector, Postgres full text (with synonyms, colour words and "
         "spelling correction) and trigram similarity, fused by reciprocal rank; filtered, with facets and "
-        "paging. Records a search event and a search-log row for the current shopper."
+        "paging. Writes a search-log row, and a search event for a shopper with a user or session (none is "
+        'created). Throttled per user or client IP (scope "recommender-search", default 60/min).'
     ),
     tags=["search"],
     parameters=[SearchParamsSerializer],
-    responses={200: SearchResponseSerializer, 400: docs.BAD_PARAMETERS},
+    responses={200: SearchResponseSerializer, 400: docs.BAD_PARAMETERS, 429: docs.SEARCH_THROTTLED},
 )
-class SearchView(ApiView):
+class SearchView(ThrottledSearchView):
     operation_id = "recommender_search"
+    throttle_scope = SEARCH_SCOPE
 
     def get(self, request: Request) -> Response:
         params = validated(SearchParamsSerializer, _params(request.query_params), request)
@@ -129,15 +142,20 @@ class SearchView(ApiView):
         "Upload a photo (multipart/form-data, field `image`); products whose image and fused vectors are "
         "nearest come back in the search reply's shape. Filters and paging are query parameters. An empty, "
         "corrupt, truncated or oversized file is a 400 that says why. Records a search event (empty query, "
-        'strategy "image") for the current shopper.'
+        'strategy "image") for a shopper with a user or session. Throttled per user or client IP '
+        '(scope "recommender-search-image", default 10/min).'
     ),
     tags=["search"],
     parameters=[SearchFilterSerializer],
     request={"multipart/form-data": ImageSearchSerializer},
-    responses={200: SearchResponseSerializer, 400: docs.BAD_PARAMETERS, 415: docs.UNSUPPORTED, 503: UNAVAILABLE},
-)
-class ImageSearchView(ApiView):
+    responses={
+        200: SearchResponseSerializer, 400: docs.BAD_PARAMETERS, 415: docs.UNSUPPORTED, 429: docs.SEARCH_THROTTLED,
+        503: UNAVAILABLE,
+    },
+)  # fmt: skip
+class ImageSearchView(ThrottledSearchView):
     operation_id = "recommender_search_image"
+    throttle_scope = IMAGE_SCOPE
     parser_classes = (MultiPartParser, FormParser)
 
     def post(self, request: Request) -> Response:
@@ -157,15 +175,17 @@ class ImageSearchView(ApiView):
     summary="Search suggestions",
     description=(
         "Completions for what the shopper typed: popular searches (only those searched by enough distinct "
-        "sessions and that led to a click or purchase), categories, colour + category phrases and product "
-        "names; prefix matches first, then fuzzy ones."
+        "shoppers, that led to a click or purchase and that moderation allows), categories, colour + category "
+        "phrases and product names; prefix matches first, then fuzzy ones. Throttled per user or client IP "
+        '(scope "recommender-suggest", default 300/min).'
     ),
     tags=["search"],
     parameters=[SuggestParamsSerializer],
-    responses={200: SuggestResponseSerializer, 400: docs.BAD_PARAMETERS},
+    responses={200: SuggestResponseSerializer, 400: docs.BAD_PARAMETERS, 429: docs.SEARCH_THROTTLED},
 )
-class SuggestView(ApiView):
+class SuggestView(ThrottledSearchView):
     operation_id = "recommender_suggest"
+    throttle_scope = SUGGEST_SCOPE
 
     def get(self, request: Request) -> Response:
         params = validated(SuggestParamsSerializer, _params(request.query_params), request)

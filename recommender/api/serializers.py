@@ -249,6 +249,11 @@ class SuggestParamsSerializer(serializers.Serializer):
 
 class SearchResultSerializer(ProductCardSerializer):
     score = serializers.FloatField(help_text="Fused relevance; higher is better (pinned products: 1e9).")
+    reason = serializers.CharField(
+        help_text='Why it is shown, for people: "Matches “black dress” in the title", "Did you mean “black dress”? '
+        'Matches it in the title", "Looks like “black dress”" (no word in common), "Similar to your photo".'
+    )
+    position = serializers.IntegerField(min_value=1, help_text="1-based rank over all pages (offset + index + 1).")
 
 
 class SearchResponseSerializer(serializers.Serializer):

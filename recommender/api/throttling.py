@@ -18,7 +18,7 @@ from typing import Any
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
-from recommender.proxies import client_address, note_forwarded_header, trusted_proxies
+from recommender.proxies import client_address, declared_proxies, note_forwarded_header
 
 EVENT_THROTTLE_SCOPE = "recommender-events"
 # Two events a second, sustained for a minute: far above a person browsing (a view, a click
@@ -37,9 +37,7 @@ class EventRateThrottle(ScopedRateThrottle):
 
     def get_ident(self, request: Any) -> str:
         """The client address anonymous requests are counted by: X-Forwarded-For only from declared proxies."""
-        proxies = trusted_proxies()
-        if proxies is None:
-            proxies = api_settings.NUM_PROXIES  # the host declared them to DRF already
+        proxies = declared_proxies()
         if proxies is None and "HTTP_X_FORWARDED_FOR" in request.META:
             note_forwarded_header()  # for check recommender.W002
         return client_address(request.META, proxies)

@@ -4,6 +4,7 @@ from recommender.models.analytics import SlotStat
 from recommender.models.audit import ProfileAccessLog
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
+from recommender.models.moderation import PublishedQuery, SuggestionRule
 from recommender.models.privacy import PersonalisationOptOut
 from recommender.models.profiles import Profile
 from recommender.models.rules import MerchandisingRule
@@ -21,8 +22,10 @@ __all__ = [
     "ProductVector",
     "Profile",
     "ProfileAccessLog",
+    "PublishedQuery",
     "RecommenderSettings",
     "SearchQuery",
     "SlotStat",
     "SuggestionPhrase",
+    "SuggestionRule",
 ]

@@ -47,7 +47,10 @@ class RecommenderSettings(models.Model):
     cache_seconds = models.PositiveIntegerField(_("cache lifetime (s)"), default=300)
     suggestion_min_sessions = models.PositiveIntegerField(
         _("suggestion privacy threshold"), default=3,
-        help_text=_("A logged query is suggested only after this many distinct sessions searched it."),
+        help_text=_(
+            "A logged query is suggested only after this many distinct shoppers (accounts or network "
+            "addresses) searched it."
+        ),
     )
     slot_strategies = models.JSONField(_("default strategy per slot"), default=default_slot_strategies)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

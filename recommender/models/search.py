@@ -1,8 +1,9 @@
 """The search query log behind suggestions and search analytics.
 
-Suggestions only ever come from queries seen from enough distinct sessions (a setting), so
-nothing one shopper typed leaks to another; the log keeps a hash of the session, never the
-user.
+Suggestions only ever come from queries searched by enough distinct shoppers (a setting),
+counted by a salted hash of the account or network address (``recommender.clients``), so
+nothing one shopper typed leaks to another and a script cannot publish a phrase by making
+sessions; the log keeps hashes, never the user, the session or the address.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ class SearchQuery(models.Model):
     query = models.CharField(_("query"), max_length=500)
     normalized = models.CharField(_("normalised query"), max_length=500, db_index=True)
     session_hash = models.CharField(_("session hash"), max_length=64, blank=True)
+    client_hash = models.CharField(
+        _("client hash"), max_length=64, blank=True,
+        help_text=_("Salted hash of the account, else the network address: what suggestions count."),
+    )  # fmt: skip
     result_count = models.PositiveIntegerField(_("results"), default=0)
     clicked = models.BooleanField(_("led to a click"), default=False)
     purchased = models.BooleanField(_("led to a purchase"), default=False)

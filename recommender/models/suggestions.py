@@ -3,7 +3,8 @@
 Rebuilt by ``recommender.search.refresh_suggestions()`` (beat task
 ``recommender.refresh_suggestions``) from the query log and the catalog, so that a keystroke
 costs one indexed query on a small table instead of aggregating the log. Logged queries keep
-their distinct-session count and are only ever served above the admin's privacy threshold.
+their count of distinct shoppers and are only ever served above the admin's privacy threshold
+and when moderation allows them (``SuggestionRule``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ class SuggestionPhrase(models.Model):
         _("popularity"), default=0.0, help_text=_("Recency-weighted searches, or products carrying the phrase.")
     )
     sessions = models.PositiveIntegerField(
-        _("distinct sessions"), default=0, help_text=_("Logged queries: how many sessions searched it.")
-    )
+        _("distinct shoppers"), default=0,
+        help_text=_("Logged queries: how many distinct shoppers (accounts or network addresses) searched it."),
+    )  # fmt: skip
     related = models.JSONField(_("related searches"), default=list, blank=True)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)

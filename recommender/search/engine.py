@@ -35,7 +35,8 @@ from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
-from recommender.search.querylog import count_search_impressions, log_search
+from recommender.search.querylog import count_search_impressions, live_session, log_search
+from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.trigram import trigram_ranking
 from recommender.strategies.base import Candidate
@@ -104,11 +105,15 @@ def ranked_lists(
 
 
 def shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
-    """(user, session id) to personalise and log with: the given ones, else the request's."""
+    """(user, session id) to personalise and log with: the given ones, else the request's.
+
+    ``create`` gives the shopper an id in a session they already have; a search never creates a
+    session (a cookie-less script would otherwise make one per request).
+    """
     if request is None or user is not None or session_key:
         return user, session_key
     if create:
-        return shopper(request)
+        return shopper(request, create=live_session(request))
     req_user = getattr(request, "user", None)
     return (req_user if req_user is not None and req_user.is_authenticated else None,
             shopper_session_id(request, create=False))  # fmt: skip
@@ -129,6 +134,9 @@ def search(
 
     Raises :class:`EmptyQuery` when the query has no searchable words.
     """
+    version = serving_version()
+    if version is not None:
+        ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
     parsed = parse_query(query)
     if not parsed.positive:
         raise EmptyQuery("The query has no words to search for.")
@@ -137,16 +145,15 @@ def search(
     offset = max(0, min(int(offset), MAX_OFFSET))
     record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
-    version = serving_version()
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
-        ensure_phrases(version)
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
-        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key)
+        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key,
+                       explain=lambda hit: text_reason(parsed, hit))  # fmt: skip
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
-        log_search(parsed.raw, results.total, user=user, session_key=session_key)
+        log_search(parsed.raw, results.total, request=request, user=user, session_key=session_key)
         count_search_impressions(results)
     return results
 
@@ -212,10 +219,12 @@ def finish_results(
     session_key: str,
     *,
     weights: Mapping[str, float] | None = None,
+    explain: Callable[[SearchHit], str] | None = None,
 ) -> None:
     """Fuse ``retrieve(filters)``, check eligibility, rerank, apply rules; fill total, facets and hits.
 
-    ``retrieve`` is called again with a facet's own filter lifted, for disjunctive facet counts.
+    ``retrieve`` is called again with a facet's own filter lifted, for disjunctive facet counts;
+    ``explain`` gives each hit of the page its ``reason``.
     """
     weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
     k = float(app_settings.SEARCH_RRF_K)
@@ -249,3 +258,5 @@ def finish_results(
         )
         for i, c in enumerate(page)
     ]  # fmt: skip
+    if explain is not None:
+        results.hits = [replace(hit, reason=explain(hit)) for hit in results.hits]

@@ -11,14 +11,43 @@ sold-out products through, for shops that show them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db.models import QuerySet
 
 from recommender.models import ModelVersion, ProductVector
 from recommender.storage import VectorFilter
 
-__all__ = ["SearchFilters"]
+__all__ = ["MAX_PRICE", "FilterError", "SearchFilters", "parse_price"]
+
+# The largest price the filters accept: the stored price column's (12 digits, 4 of them decimals).
+# Postgres refuses a comparison with a larger numeric (1e999999 overflows), so it never gets one.
+MAX_PRICE = Decimal("99999999.9999")
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used; ``field`` names the parameter, ``message`` says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_price(value: Any, field: str = "price") -> Decimal | None:
+    """A price filter from text (None when blank); raises :class:`FilterError` for anything else
+    than a finite number from 0 to ``MAX_PRICE`` ("1e999999", "inf", "NaN", "-5", "cheap")."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text[:64])
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not 0 <= number <= MAX_PRICE:
+        raise FilterError(field, f"{text[:20]!r} is not a price: use a number from 0 to {MAX_PRICE:,}.")
+    return number
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from recommender.search.dense import dense_ranking
 from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
 from recommender.search.querylog import IMAGE, count_search_impressions, log_search
+from recommender.search.reasons import IMAGE_REASON
 from recommender.search.results import SearchResults
 from recommender.versions import encoder_for, serving_version
 
@@ -95,8 +96,9 @@ def search_by_image(
 
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
-    finish_results(results, retrieve, filters, version, user, session_key, weights=weights)
+    finish_results(results, retrieve, filters, version, user, session_key, weights=weights,
+                   explain=lambda hit: IMAGE_REASON)  # fmt: skip
     if record and (request is not None or user is not None or session_key):
-        log_search("", results.total, kind=IMAGE, user=user, session_key=session_key)
+        log_search("", results.total, kind=IMAGE, request=request, user=user, session_key=session_key)
         count_search_impressions(results)
     return results

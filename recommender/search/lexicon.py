@@ -2,6 +2,7 @@
 
     expansions("pullover")      # ("sweater", "jumper")
     expansions("maroon")        # ("dark red", "burgundy")
+    "black" in lexicon_words()  # True: colour names are never "corrected"
     match_phrases(["polka", "dot", "dress"])   # [("polka dot", 0, 2), ("dress", 2, 3)]
 
 Shoppers describe products in their own words; catalogs use a few fixed names. Each entry maps a
@@ -20,7 +21,7 @@ from functools import lru_cache
 from recommender.search.normalize import singular_forms
 
 __all__ = [
-    "COLOURS", "GARMENTS", "LEXICON", "MAX_PHRASE_WORDS", "PATTERNS",
+    "COLOURS", "COLOUR_NAMES", "GARMENTS", "LEXICON", "MAX_PHRASE_WORDS", "PATTERNS",
     "active_lexicon", "expansions", "lexicon_words", "match_phrases",
 ]  # fmt: skip
 
@@ -131,6 +132,62 @@ GARMENTS.update(
     }
 )
 
+# Every colour name a shopper or a catalog may use: basic names, their shades and fashion colour
+# names. These words are never "corrected" (a catalog without black products must not turn "black"
+# into "block"), and misspelled colours are corrected to them ("blak" -> "black").
+COLOUR_NAMES: frozenset[str] = frozenset(
+    {
+        # basic colour names and how catalogs qualify them
+        "black", "white", "grey", "gray", "red", "blue", "green", "yellow", "orange", "pink", "purple",
+        "brown", "beige", "turquoise", "gold", "golden", "silver", "multicolour", "multicolor", "multi",
+        "colourful", "colorful", "neutral", "transparent", "clear", "metal", "metallic", "dark", "light",
+        "pale", "bright", "deep", "dusty", "neon", "pastel", "muted", "off white", "off-white", "greyish",
+        "grayish", "greenish", "yellowish", "bluish", "reddish", "pinkish", "brownish", "melange",
+        # whites and creams
+        "ivory", "cream", "ecru", "eggshell", "snow", "chalk", "pearl", "porcelain", "vanilla", "bone",
+        "alabaster", "oyster", "natural", "undyed", "optical white",
+        # greys and blacks
+        "charcoal", "anthracite", "graphite", "slate", "ash", "smoke", "pewter", "gunmetal", "steel",
+        "heather", "dove", "stone", "silver grey", "jet", "jet black", "onyx", "ebony", "raven", "ink",
+        # beiges and browns
+        "camel", "tan", "sand", "taupe", "mole", "nude", "oatmeal", "oat", "biscuit", "khaki",
+        "fawn", "buff", "greige", "mushroom", "champagne", "latte", "mocha", "coffee", "cocoa",
+        "chocolate", "espresso", "cognac", "caramel", "toffee", "hazel", "hazelnut", "chestnut",
+        "walnut", "mahogany", "umber", "sienna", "sepia", "rust", "copper", "bronze", "brass", "amber",
+        "honey", "ochre", "ocher", "tobacco", "truffle",
+        # reds
+        "scarlet", "crimson", "cherry", "ruby", "garnet", "wine", "burgundy", "maroon", "oxblood",
+        "claret", "bordeaux", "merlot", "cranberry", "raspberry", "strawberry", "tomato", "brick",
+        "vermilion", "carmine", "cardinal", "berry", "currant", "red wine",
+        # pinks
+        "rose", "blush", "salmon", "coral", "peach", "fuchsia", "magenta", "cerise", "flamingo",
+        "bubblegum", "candy", "rosewood", "dusty pink", "powder pink", "baby pink", "hot pink",
+        "old rose", "petal",
+        # oranges and yellows
+        "apricot", "tangerine", "mandarin", "terracotta", "pumpkin", "burnt orange", "saffron",
+        "mustard", "lemon", "canary", "butter", "buttercup", "daffodil", "sunflower", "marigold",
+        "citrine", "straw", "maize", "corn", "banana", "sunshine", "mango",
+        # greens
+        "olive", "sage", "mint", "emerald", "jade", "lime", "pistachio", "moss", "forest", "bottle",
+        "army", "military", "hunter", "fern", "pine", "leaf", "grass", "apple", "avocado", "kiwi",
+        "chartreuse", "celadon", "seafoam", "eucalyptus", "spruce", "juniper", "basil", "matcha",
+        "pea", "kelly", "shamrock", "malachite", "verdigris", "khaki green", "army green",
+        "bottle green", "forest green", "olive green",
+        # blues
+        "navy", "navy blue", "midnight", "indigo", "cobalt", "sapphire", "royal", "royal blue",
+        "azure", "cerulean", "cyan", "sky", "sky blue", "baby blue", "powder blue", "ice", "ice blue",
+        "denim", "denim blue", "cornflower", "periwinkle", "steel blue", "petrol", "teal", "aqua",
+        "aquamarine", "marine", "ocean", "sea", "lagoon", "peacock", "electric blue", "ultramarine",
+        "prussian", "duck egg",
+        # purples
+        "lilac", "lavender", "mauve", "violet", "plum", "aubergine", "eggplant", "grape", "orchid",
+        "amethyst", "heliotrope", "mulberry", "damson", "wisteria", "thistle", "heather purple",
+        # metallics and finishes named as colours
+        "platinum", "rose gold", "antique gold", "antique silver", "iridescent", "holographic",
+        "pearlescent", "leopard", "zebra", "tortoiseshell", "camouflage", "camo",
+    }
+)  # fmt: skip
+
 # Colour words mapped to the basic colour names catalogs use ("dark red" rather than "maroon").
 COLOURS: dict[str, tuple[str, ...]] = {
     "gray": ("grey",),
@@ -214,6 +271,32 @@ COLOURS: dict[str, tuple[str, ...]] = {
     "metallic": ("gold", "silver", "metal"),
     "bronze": ("gold",),
     "copper": ("gold", "dark orange"),
+    "jet black": ("black",),
+    "onyx": ("black",),
+    "ebony": ("black",),
+    "off-white": ("off white",),
+    "greige": ("greyish beige", "beige"),
+    "champagne": ("light beige",),
+    "caramel": ("yellowish brown", "brown"),
+    "chestnut": ("brown", "yellowish brown"),
+    "bordeaux": ("dark red", "burgundy"),
+    "merlot": ("dark red", "burgundy"),
+    "raspberry": ("dark pink",),
+    "tomato": ("red",),
+    "brick": ("dark orange", "red"),
+    "canary": ("yellow",),
+    "lime": ("light green", "green"),
+    "jade": ("green",),
+    "pistachio": ("light green",),
+    "moss": ("greenish khaki", "green"),
+    "seafoam": ("light turquoise", "light green"),
+    "azure": ("light blue",),
+    "cornflower": ("light blue",),
+    "periwinkle": ("light blue", "light purple"),
+    "sapphire": ("blue",),
+    "orchid": ("light purple",),
+    "grape": ("dark purple",),
+    "eggplant": ("dark purple",),
 }
 
 # Pattern and finish words mapped to the words product texts use.
@@ -309,13 +392,14 @@ def match_phrases(
 
 
 def lexicon_words(lexicon: Mapping[str, Sequence[str]] | None = None) -> frozenset[str]:
-    """Every word the lexicon knows (keys and expansions): never "corrected" as a misspelling."""
+    """Every word the lexicon knows (keys, expansions and :data:`COLOUR_NAMES`): never "corrected"
+    as a misspelling."""
     return _words(active_lexicon() if lexicon is None else lexicon)
 
 
 @lru_cache(maxsize=8)
 def _words_of(items: tuple[tuple[str, tuple[str, ...]], ...]) -> frozenset[str]:
-    words: set[str] = set()
+    words: set[str] = {word for name in COLOUR_NAMES for word in name.split()}
     for key, values in items:
         for text in (key, *values):
             words.update(text.split())

@@ -13,12 +13,22 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["WORD", "normalize_query", "singular_forms", "tokenize"]
+__all__ = ["WORD", "clean_query", "normalize_query", "singular_forms", "tokenize"]
 
 # Control characters (NUL included: Postgres rejects it in text parameters).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A word: letters/digits, with inner hyphens or apostrophes kept ("t-shirt", "men's").
 WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def clean_query(text: str, max_length: int | None = None) -> str:
+    """The query as typed, safe to store and show: NFKC, control characters (NUL included) removed,
+    whitespace collapsed, cut to ``max_length``; case kept (``normalize_query`` folds it)."""
+    text = unicodedata.normalize("NFKC", str(text or ""))
+    if max_length is not None:
+        text = text[: max_length * 2]
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if max_length is None else text[:max_length].rstrip()
 
 
 def normalize_query(text: str, max_length: int | None = None) -> str:

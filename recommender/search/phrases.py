@@ -1,11 +1,14 @@
 """Materialise the suggestion table from the query log and the catalog (beat, or on first use).
 
     refresh_suggestions()      # rebuild SuggestionPhrase; returns counts per kind
-    ensure_phrases(version)    # queue a first build when the table is empty (cheap check, cached)
+    add_catalog_phrases(version, keys)   # add these products' words, names and category (a batch)
+    ensure_phrases(version)    # ask for a first build when the table is empty (cheap check, cached)
 
 Kinds:
-- ``query``: logged queries that led to a click or purchase and were searched by at least the
-  admin's privacy threshold of distinct sessions (re-checked when serving); popularity is a
+- ``query``: logged queries that led to a click or purchase, were searched by at least the
+  admin's privacy threshold of distinct shoppers (accounts or network addresses, by their salted
+  ``client_hash``; re-checked when serving) and that moderation allows
+  (``recommender.search.moderation``: the admin's list, URL/e-mail/phone patterns); popularity is a
   recency-weighted count (half-life ``QUERY_HALF_LIFE_DAYS``; a click adds one, a purchase two)
   and ``related`` lists the queries searched by the same sessions.
 - ``product``: product titles; ``category``: categories and, when ``SEARCH_FACET_ATTRIBUTES``
@@ -15,6 +18,12 @@ Kinds:
 Only sellable, in-stock products of the serving version contribute. The rebuild runs in one
 transaction, so readers see the old table until the new one is complete, and is followed by a
 ``VACUUM ANALYZE`` of the table so that keystrokes do not wade through replaced rows.
+
+The catalog is the vocabulary's source, so it is built when the catalog is indexed, before any
+search (``recommender/receivers.py`` listens to ``recommender.signals``): every embedded batch
+adds its products' words and names (:func:`add_catalog_phrases`; existing rows keep their counts
+until the next rebuild), and a finished reindex or an activated version rebuilds everything.
+Beat's ``recommender.refresh_suggestions`` keeps counts and logged queries current.
 """
 
 from __future__ import annotations
@@ -32,10 +41,13 @@ from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings, SearchQuery
 from recommender.models.suggestions import SuggestionPhrase
+from recommender.search.moderation import moderation
 from recommender.search.normalize import normalize_query, tokenize
+from recommender.search.vocabulary import vocabulary_changed
+from recommender.signals import vocabulary_missing
 from recommender.versions import serving_version
 
-__all__ = ["ensure_phrases", "refresh_suggestions"]
+__all__ = ["add_catalog_phrases", "ensure_phrases", "refresh_suggestions"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +82,7 @@ def refresh_suggestions() -> dict[str, int]:
                 update_fields=["text", "popularity", "sessions", "related", "last_seen", "updated_at"],
             )  # fmt: skip
         SuggestionPhrase.objects.filter(updated_at__lt=now).delete()
+    vocabulary_changed()
     _vacuum()
     counts = Counter(p.kind for p in unique)
     logger.info("Suggestion phrases rebuilt: %s", dict(counts))
@@ -91,8 +104,21 @@ def _vacuum() -> None:
         logger.warning("Could not vacuum the suggestion table: %s", exc)
 
 
+def add_catalog_phrases(version: ModelVersion, keys: list[str]) -> int:
+    """Add the words, names and category of these products (sellable, in stock, in ``version``)
+    to the suggestion table; rows that exist keep their counts. Returns the rows added."""
+    now = timezone.now()
+    phrases = _catalog_phrases(version, now, keys=keys)
+    unique = sorted({(p.kind, p.normalized): p for p in phrases}.items())  # one lock order: no deadlocks
+    if not unique:
+        return 0
+    created = SuggestionPhrase.objects.bulk_create([p for _, p in unique], ignore_conflicts=True)
+    vocabulary_changed()
+    return len(created)
+
+
 def ensure_phrases(version: ModelVersion) -> None:
-    """Queue a first build when no vocabulary exists yet (checked at most every few minutes)."""
+    """Ask for a first build when no vocabulary exists yet (checked at most every few minutes)."""
     flag = f"recommender:search:phrases-ready:{version.pk}"
     if cache.get(flag):
         return
@@ -101,9 +127,7 @@ def ensure_phrases(version: ModelVersion) -> None:
         return
     if not cache.add(f"recommender:search:phrases-building:{version.pk}", True, BUILD_LOCK_SECONDS):
         return
-    from recommender.tasks_search import enqueue_refresh
-
-    enqueue_refresh()
+    vocabulary_missing.send(sender=ModelVersion, version=version)
 
 
 def _phrase(kind: str, text: str, popularity: float, now: Any, **fields: Any) -> SuggestionPhrase | None:
@@ -114,11 +138,14 @@ def _phrase(kind: str, text: str, popularity: float, now: Any, **fields: Any) ->
                             popularity=float(popularity), updated_at=now, **fields)  # fmt: skip
 
 
-def _catalog_phrases(version: ModelVersion, now: Any) -> list[SuggestionPhrase]:
+def _catalog_phrases(version: ModelVersion, now: Any, keys: list[str] | None = None) -> list[SuggestionPhrase]:
+    """Phrases of the whole catalog, or of the products ``keys`` (then without colour phrases,
+    which need counts over the catalog)."""
+    products = ProductVector.objects.filter(version=version, sellable=True, in_stock=True)
+    if keys is not None:
+        products = products.filter(product_key__in=keys)
     rows = list(
-        ProductVector.objects.filter(version=version, sellable=True, in_stock=True)
-        .exclude(status=ProductVector.Status.FAILED)
-        .values_list("product_key", "title", "category", "document")
+        products.exclude(status=ProductVector.Status.FAILED).values_list("product_key", "title", "category", "document")
     )
     titles: Counter[str] = Counter()
     title_text: dict[str, str] = {}
@@ -133,7 +160,7 @@ def _catalog_phrases(version: ModelVersion, now: Any) -> list[SuggestionPhrase]:
         terms.update(set(tokenize(f"{title} {category} {document}")))
     out = [_phrase(SuggestionPhrase.Kind.PRODUCT, title_text[t], n, now) for t, n in titles.items()]
     out += [_phrase(SuggestionPhrase.Kind.CATEGORY, c, n, now) for c, n in categories.items()]
-    colour_phrases = _colour_categories(rows).items()
+    colour_phrases = _colour_categories(rows).items() if keys is None else ()
     out += [
         _phrase(SuggestionPhrase.Kind.CATEGORY, text, n, now) for text, n in colour_phrases if n >= MIN_PHRASE_PRODUCTS
     ]
@@ -161,24 +188,25 @@ def _colour_categories(rows: list[tuple]) -> Counter[str]:
 
 
 def _query_phrases(now: Any) -> list[SuggestionPhrase]:
-    """Logged queries above the privacy threshold that led to a click or purchase."""
+    """Logged queries above the privacy threshold that led to a click or purchase, if moderation allows."""
     since = now - timedelta(days=int(app_settings.SEARCH_LOG_DAYS))
     min_sessions = max(1, int(RecommenderSettings.get().suggestion_min_sessions))
     table = SearchQuery._meta.db_table
     sql = f"""
-        SELECT normalized, count(DISTINCT session_hash) AS sessions,
+        SELECT normalized, count(DISTINCT client_hash) AS sessions,
                sum(power(0.5, extract(epoch FROM %s - created_at) / %s)
                    * (1 + clicked::int + 2 * purchased::int)) AS popularity,
                max(created_at) AS last_seen
         FROM {table}
-        WHERE created_at >= %s AND session_hash <> '' AND normalized <> ''
+        WHERE created_at >= %s AND client_hash <> '' AND normalized <> ''
           AND length(normalized) <= %s
         GROUP BY normalized
-        HAVING count(DISTINCT session_hash) >= %s AND bool_or(clicked OR purchased)
+        HAVING count(DISTINCT client_hash) >= %s AND bool_or(clicked OR purchased)
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, QUERY_HALF_LIFE_DAYS * 86400.0, since, MAX_PHRASE_LENGTH, min_sessions])
-        rows = cursor.fetchall()
+        rules = moderation()
+        rows = [row for row in cursor.fetchall() if rules.allows(row[0])]
     related = _related([r[0] for r in rows], since)
     out = []
     for normalized, sessions, popularity, last_seen in rows:

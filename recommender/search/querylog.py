@@ -12,12 +12,17 @@ is empty, and it writes no ``SearchQuery`` row (that log is of words: suggestion
 zero-result queries), but it still counts as the session's latest search, so a click after it is
 not credited to an earlier text search.
 
-The log row keeps the normalised query and a one-way hash of the shopper's anonymous session id
-(never the user, never the raw session; the hash of ``recommender.privacy``, so exports and
-deletions find the rows), which is all suggestions need to count distinct sessions; a search
-without a session id gets a blank hash and never counts. A click within ``CLICK_WINDOW`` or a
-purchase within ``PURCHASE_WINDOW`` of a search by the same session marks that session's most
-recent search before it.
+The log row keeps the query as typed (control characters and NUL removed, NFKC), its normalised
+form, a one-way hash of the shopper's anonymous session id (never the raw session; the hash of
+``recommender.privacy``, so exports and deletions find the rows) and a salted hash of the
+client (``recommender.clients``: the account, else the network address; never the raw address),
+by which suggestions count distinct shoppers: sessions are free to make, accounts and addresses
+are not. A search without a known client gets a blank client hash and never counts.
+
+Searching never creates a session: a shopper who has none (a first visit, a script without
+cookies) gets a log row but no session, and so no search event. A click within
+``CLICK_WINDOW`` or a purchase within ``PURCHASE_WINDOW`` of a search by the same session marks
+that session's most recent search before it.
 """
 
 from __future__ import annotations
@@ -28,12 +33,16 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from recommender.events import MAX_RESULT_COUNT, EventError, record_event, records_events, shopper
+from recommender.clients import client_address, client_hash
+from recommender.events import MAX_RESULT_COUNT, SESSION_ID_KEY, EventError, record_event, records_events, shopper
 from recommender.models import Event, EventType, SearchQuery, SlotStat
-from recommender.search.normalize import normalize_query
+from recommender.search.normalize import clean_query, normalize_query
 from recommender.slots import SEARCH_SLOT, SEARCH_STRATEGY
 
-__all__ = ["IMAGE", "SEARCH_KINDS", "TEXT", "count_search_impressions", "log_search", "mark_outcome", "session_hash"]
+__all__ = [
+    "IMAGE", "SEARCH_KINDS", "TEXT", "count_search_impressions", "live_session", "log_search", "mark_outcome",
+    "session_hash",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,29 @@ def session_hash(session_key: str) -> str:
     return privacy_hash(session_key)
 
 
+def live_session(request: Any) -> bool:
+    """Whether the request has a Django session already (searching must not create one).
+
+    A cookie-less client has none; nor has one sending an unknown or expired session cookie
+    (loading it clears the key). A session changed earlier in this request is saved anyway.
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        return False
+    if session.get(SESSION_ID_KEY):  # also loads it: an unknown cookie leaves no key
+        return True
+    return session.session_key is not None or session.modified
+
+
+def _client(request: Any, user: AbstractBaseUser | None, address: str) -> str:
+    """The salted client hash suggestions count by: the account, else the network address."""
+    if user is not None:
+        return client_hash(user_id=user.pk)
+    if not address and request is not None:
+        address = client_address(request)
+    return client_hash(address=address)
+
+
 def log_search(
     query: str,
     result_count: int,
@@ -62,35 +94,40 @@ def log_search(
     request: Any = None,
     user: AbstractBaseUser | None = None,
     session_key: str = "",
+    address: str = "",
 ) -> SearchQuery | None:
     """Record one search: an Event (profiles, analytics) and, for text, a SearchQuery row (suggestions).
 
     ``kind="image"`` records a search by image (``query`` is ignored): the event only, with an
-    empty query. Returns the log row, or None when none was written (also for a cross-site
-    ``request``, which records nothing).
+    empty query. The event needs a user or an existing session (none is created); the log row
+    counts the client by ``user``, else ``address`` (a network address, for callers without a
+    request), else the request's address. Returns the log row, or None when none was written
+    (also for a cross-site ``request``, which records nothing).
     """
     if kind not in SEARCH_KINDS:
         raise ValueError(f"Unknown search kind {kind!r}; expected one of {', '.join(SEARCH_KINDS)}.")
     if not records_events(request):  # another site caused the search: not the shopper's doing
         return None
     if request is not None and user is None and not session_key:
-        user, session_key = shopper(request)  # like the event endpoint: gives the shopper an id
+        user, session_key = shopper(request, create=live_session(request))
     if kind == IMAGE:
         _record_image_search(result_count, user, session_key)
         return None
     normalized = normalize_query(query, LOG_QUERY_LENGTH)
     if not normalized:
         return None
+    typed = clean_query(query, LOG_QUERY_LENGTH)
     if user is not None or session_key:
         try:
-            record_event("search", user=user, session_key=session_key, query=query, result_count=result_count,
+            record_event("search", user=user, session_key=session_key, query=typed, result_count=result_count,
                          strategy=TEXT)  # fmt: skip
         except EventError as exc:  # the search itself succeeded: keep the log row
             logger.warning("Search event not recorded: %s", exc)
     return SearchQuery.objects.create(
-        query=" ".join(str(query).split())[:LOG_QUERY_LENGTH],
+        query=typed,
         normalized=normalized,
         session_hash=session_hash(session_key),
+        client_hash=_client(request, user, address),
         result_count=max(0, int(result_count)),
     )
 

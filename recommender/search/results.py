@@ -2,6 +2,7 @@
 
 results = search("maroon pullover", limit=20)
 results.total, results.did_you_mean, results.facets["category"]
+hit = results.hits[0]; hit.position, hit.reason   # 1, 'Matches “maroon pullover” in the category'
 for product in results.products():      # host products of this page, each with .search_hit
     ...
 """
@@ -27,6 +28,8 @@ class SearchHit:
     price: Decimal | None = None
     # Which ranked lists found the product ("fulltext", "text_vector", ...): for explanations.
     matched: tuple[str, ...] = ()
+    # Why it is shown, for people ("Matches “black dress” in the title"): see ``reasons.py``.
+    reason: str = ""
 
 
 @dataclass

@@ -9,6 +9,12 @@ with it, then fuzzy matches for typos (GIN trigram, ``%>``); within each, popula
 outrank categories, which outrank product names, and more popular phrases come first. Logged
 queries are only served when at least ``RecommenderSettings.suggestion_min_sessions`` distinct
 sessions searched them, whatever the table holds.
+
+A typo in the prefix: when the typed text starts fewer than ``FEW_PREFIX_MATCHES`` phrases, its
+completed words are corrected with the spelling vocabulary and its last, partial word with
+``spelling.prefix_correction`` ("blak" → "black", "carfig" → "cardigan"); the corrected text's
+matches follow the exact ones and come before the fuzzy ones, so "blak" suggests "black dress"
+before "Blazer" (which only shares its first letters).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from django.db import connection, transaction
 from recommender.models import RecommenderSettings
 from recommender.models.suggestions import SuggestionPhrase
 from recommender.search.normalize import normalize_query
+from recommender.search.spelling import corrections, prefix_correction
 
 __all__ = ["MAX_SUGGESTIONS", "Suggestion", "related_searches", "suggest", "suggest_sql"]
 
@@ -31,6 +38,8 @@ MAX_PREFIX = 100
 # Fuzzy matching starts at this many characters (fewer have too few trigrams to compare).
 FUZZY_MIN_CHARS = 4
 FUZZY_THRESHOLD = 0.5
+# Fewer phrases than this starting with the typed text: its typos are corrected too.
+FEW_PREFIX_MATCHES = 3
 # How much each kind's popularity counts: what shoppers searched and clicked is the best signal.
 KIND_WEIGHTS = {"query": 2.0, "category": 1.0, "product": 0.7}
 RELATED_MIN_SIMILARITY = 0.5
@@ -88,12 +97,13 @@ def _matches(typed: str, limit: int, min_sessions: int) -> list[tuple]:
 
 
 def _corrected(typed: str) -> str:
-    """``typed`` with misspelled complete words fixed ("skrit" → "skirt"), or '' when none."""
-    from recommender.search.spelling import corrections
-
+    """``typed`` with misspelled complete words fixed ("skrit" → "skirt") and its last, partial
+    word completed from the vocabulary ("blak" → "black"), or '' when nothing changed."""
     words = typed.split()
-    fixes = corrections(words)
-    return " ".join(fixes.get(w, w) for w in words) if fixes else ""
+    fixes = corrections(words[:-1])
+    last = prefix_correction(words[-1]) or words[-1]
+    fixed = [*(fixes.get(w, w) for w in words[:-1]), last]
+    return " ".join(fixed) if fixed != words else ""
 
 
 def suggest(prefix: str, limit: int = 8) -> list[Suggestion]:
@@ -109,10 +119,11 @@ def suggest(prefix: str, limit: int = 8) -> list[Suggestion]:
         return []
     min_sessions = RecommenderSettings.get().suggestion_min_sessions
     rows = _matches(typed, limit, min_sessions)
-    if len(typed) >= FUZZY_MIN_CHARS and not any(match >= 2 for *_, match, _sim, _w in rows):
+    exact = [row for row in rows if row[3] >= 2]  # the typed text starts the phrase or one of its words
+    if len(typed.replace(" ", "")) >= FUZZY_MIN_CHARS and len(exact) < min(FEW_PREFIX_MATCHES, limit):
         corrected = _corrected(typed)
         if corrected:
-            rows = _matches(corrected, limit, min_sessions) + rows
+            rows = exact + _matches(corrected, limit, min_sessions) + rows[len(exact) :]
     out: list[Suggestion] = []
     seen: set[str] = set()
     for text, kind, normalized, _match, _similarity, _weight in rows:

@@ -18,15 +18,17 @@ by ``recommender/search/image_form.html``), ``search_results`` searches by that 
 (``recommender.search.search_by_image``, logged the same way) with the query string's filters;
 an unusable file renders its reason. The host view only has to accept POST (CSRF applies).
 Result links carry ``data-rec-*`` attributes, so ``{% recommender_beacon %}`` records clicks and
-the search log learns which queries led somewhere. A failing search renders an empty block and
-logs the error (``TEMPLATE_ERRORS_RAISE`` raises instead).
+the search log learns which queries led somewhere. A price filter that is not a price
+("1e999999", "inf", "-5") is left out and the page says so above the results; a failing search
+renders a short "search is unavailable" message and logs the error (``TEMPLATE_ERRORS_RAISE``
+raises instead), never an empty block. Searching never creates a session (see
+``recommender.search.querylog``).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django import template
@@ -36,6 +38,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from recommender.conf import app_settings
+from recommender.search.filters import FilterError, parse_price
+from recommender.search.normalize import clean_query
 
 if TYPE_CHECKING:
     from recommender.search import SearchFilters
@@ -47,6 +51,7 @@ SUGGEST_URL_NAME = "recommender_api:suggest"
 DEFAULT_SUGGESTIONS = 8
 DEFAULT_RESULTS = 24
 _ids = itertools.count(1)
+UNAVAILABLE = "Search is unavailable right now. Please try again in a moment."
 
 
 def suggest_url() -> str:
@@ -73,20 +78,12 @@ def search_box(
     html = select_template(["recommender/search/box.html"]).render(
         {
             "action": action, "placeholder": placeholder, "limit": int(limit), "name": name, "label": label,
-            "value": value[: int(app_settings.SEARCH_MAX_QUERY_LENGTH)], "input_id": ident,
+            "value": clean_query(value, int(app_settings.SEARCH_MAX_QUERY_LENGTH)), "input_id": ident,
             "listbox_id": f"{ident}-listbox", "suggest_url": suggest_url(),
         },
         request,
     )  # fmt: skip
     return mark_safe(html)
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    try:
-        number = Decimal(value) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
-    return number if number is not None and number.is_finite() and number >= 0 else None
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -96,14 +93,22 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _filters(params: Any) -> SearchFilters:
-    """The query string's filters (unusable values are ignored, never an error page)."""
+_PRICE_NAMES = {"min_price": "minimum price", "max_price": "maximum price"}
+
+
+def _filters(params: Any) -> tuple[SearchFilters, list[str]]:
+    """The query string's filters and a notice per unusable one (left out: never an error page)."""
     from recommender.search import SearchFilters
 
-    return SearchFilters(
-        categories=tuple(c for c in params.getlist("category") if c),
-        min_price=_decimal(params.get("min_price")), max_price=_decimal(params.get("max_price")),
-    )  # fmt: skip
+    prices, notices = {}, []
+    for field, label in _PRICE_NAMES.items():
+        try:
+            prices[field] = parse_price(params.get(field), field)
+        except FilterError as exc:
+            prices[field] = None
+            notices.append(f"The {label} was ignored: {exc.message}")
+    filters = SearchFilters(categories=tuple(c for c in params.getlist("category") if c), **prices)
+    return filters, notices
 
 
 @register.simple_tag(takes_context=True)
@@ -122,20 +127,20 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
     if request is None:
         return mark_safe("")
     params = request.GET
-    query = params.get("q", "")
+    raw_query = params.get("q", "")
+    query = clean_query(raw_query, int(app_settings.SEARCH_MAX_QUERY_LENGTH))
     results, related, error, upload = None, [], "", None
+    filters, notices = _filters(params)
     try:
         upload = request.FILES.get("image") if request.method == "POST" else None
         with transaction.atomic():  # a savepoint: a failed query must not poison the page's transaction
             if upload is not None:
                 query = ""
-                results = search_by_image(upload, filters=_filters(params), limit=int(limit), request=request)
-            elif query.strip():
-                results = search(
-                    query, filters=_filters(params), limit=int(limit), offset=_int(params.get("offset")),
-                    request=request,
-                )  # fmt: skip
-                related = related_searches(query)
+                results = search_by_image(upload, filters=filters, limit=int(limit), request=request)
+            elif raw_query.strip():
+                results = search(raw_query, filters=filters, limit=int(limit), offset=_int(params.get("offset")),
+                                 request=request)  # fmt: skip
+                related = related_searches(raw_query)
     except EmptyQuery:
         results = None
     except ImageSearchError as exc:
@@ -145,12 +150,12 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
-        logger.exception("Search results for %r failed; rendering them empty.", query[:100])
-        return mark_safe("")
+        logger.exception("Search results for %r failed; rendering a message instead.", query[:100])
+        results, related, error = None, [], UNAVAILABLE
     names = [str(template)] if template else []
     html = select_template([*names, "recommender/search/results.html"]).render(
         {"results": results, "query": query, "related": related, "cards": _cards(results) if results else [],
-         "by_image": upload is not None, "error": error},
+         "by_image": upload is not None, "error": error, "notices": notices},
         request,
     )  # fmt: skip
     return mark_safe(html)
