@@ -1,9 +1,11 @@
 """Result caching with cheap invalidation by generation counters.
 
-Cache keys embed a *generation*: one per shopper (bumped by each of their events) and one
-global (bumped when rules, settings or the active model change). Bumping a counter makes the
-old entries unreachable at once; they then expire on their own. No key scanning, any cache
-backend.
+Cache keys embed a *generation*: one per shopper (bumped by each of their events), one global
+(bumped when rules, settings or the active model change) and one for the catalogue (bumped when
+a product's stock, price, sellability, category or title changes in the stored rows). Bumping a
+counter makes the old entries unreachable at once; they then expire on their own. No key
+scanning, any cache backend. ``cached(..., revalidate=...)`` also re-checks a hit before it is
+served, for what must never wait for a counter (a product sold out a moment ago).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.core.cache import cache
 T = TypeVar("T")
 PREFIX = "recommender"
 GLOBAL_KEY = f"{PREFIX}:gen:global"
+CATALOGUE_KEY = f"{PREFIX}:gen:catalogue"
 
 
 def _shopper_key(user_id: Any, session_key: str) -> str:
@@ -62,8 +65,21 @@ def bump_global_generation() -> None:
     _bump(GLOBAL_KEY)
 
 
-def cached(parts: tuple, compute: Callable[[], T], timeout: int) -> T:
-    """``compute()`` cached under a key made of ``parts`` (no cache when timeout is 0)."""
+def catalogue_generation() -> int:
+    return _generation(CATALOGUE_KEY)
+
+
+def bump_catalogue_generation() -> None:
+    """Forget every cached result (a product's stock, price, category or sellability changed)."""
+    _bump(CATALOGUE_KEY)
+
+
+def cached(parts: tuple, compute: Callable[[], T], timeout: int, *, revalidate: Callable[[T], T] | None = None) -> T:
+    """``compute()`` cached under a key made of ``parts`` (no cache when timeout is 0).
+
+    ``revalidate`` is applied to a value read from the cache (never to a fresh one): what it
+    returns is served, the stored entry stays as it is.
+    """
     if timeout <= 0:
         return compute()
     raw = "|".join(str(p) for p in parts)
@@ -72,4 +88,6 @@ def cached(parts: tuple, compute: Callable[[], T], timeout: int) -> T:
     if value is None:
         value = compute()
         cache.set(key, value, timeout)
+    elif revalidate is not None:
+        value = revalidate(value)
     return value

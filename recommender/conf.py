@@ -92,6 +92,10 @@ DEFAULTS: dict[str, Any] = {
     # Template tags render an empty slot and log when recommendations fail; True raises
     # instead (useful while developing).
     "TEMPLATE_ERRORS_RAISE": False,
+    # The slots' stylesheet (a card grid with sized images), linked once per page: True for the
+    # shipped recommender/recommender.css, False to leave styling to the shop, or a static path
+    # (or URL) of the shop's own file.
+    "STYLESHEET": True,
     # --- search (recommender.search) ---
     # Reciprocal rank fusion: score = sum(weight / (k + rank)) over the ranked lists. k and the
     # weights were chosen on the tuning half of bench/search_queries.py (the optimum is flat:
@@ -196,10 +200,7 @@ app_settings = AppSettings(DEFAULTS, IMPORT_STRINGS)
 
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
-        app_settings.reload()
-        from recommender.catalog import get_adapter
-
-        get_adapter.cache_clear()
+        app_settings.reload()  # recommender.catalog forgets its cached adapter on the same signal
 
 
 setting_changed.connect(_reload_on_change)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from recommender.conf import app_settings
 from recommender.models import Event, EventType, SlotStat
+from recommender.signals import profile_stale
 from recommender.slots import is_known_slot
 
 logger = logging.getLogger(__name__)
@@ -206,9 +207,8 @@ def _invalidate_shopper_cache(user: AbstractBaseUser | None, session_key: str) -
 
 
 def _queue_profile_update(user_id: Any, session_key: str) -> None:
-    from recommender.tasks import enqueue_profile_update
-
-    enqueue_profile_update(user_id, session_key)
+    """Announce that this shopper's profile is stale (the receiver queues its update)."""
+    profile_stale.send(sender=Event, user_id=user_id, session_key=session_key)
 
 
 def merge_session(session_key: str, user: AbstractBaseUser) -> int:

@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 from django.db import models
+from django.utils import timezone
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
-from recommender.signals import catalog_indexed, products_indexed, send_logged
+from recommender.product_sync import changed_keys, filter_values, forget_cached_results, sync_product_fields
+from recommender.signals import catalog_indexed, embedding_requested, products_indexed, send_logged
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
 
@@ -169,8 +171,6 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     report.skipped = len(unchanged)
     if unchanged:
         # Texts and images are the same, but stock or price may not be.
-        from recommender.product_sync import sync_product_fields
-
         sync_product_fields([i.key for i in unchanged])
     if not todo:
         return report
@@ -218,8 +218,12 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
                 in_stock=adapter.in_stock(item.product), sellable=item.key in sellable,
             )
         )  # fmt: skip
+    # A re-embedded product may also have changed category, stock or price: cached results go.
+    changed = changed_keys({i.key: filter_values(i.product, i.key in sellable) for i in todo})
     store_vectors(version, rows)
     send_logged(products_indexed, sender=ModelVersion, version=version, keys=[r.key for r in rows])
+    if changed:
+        forget_cached_results()
     if version.state == ModelVersion.State.ACTIVE:
         from recommender.behaviour.item_vectors import refresh_item_vectors
 
@@ -271,10 +275,8 @@ def reindex(
     batches = list(batched(keys, batch_size))
     report.batches = len(batches)
     if run_async:
-        from recommender.tasks import enqueue_embedding
-
         for batch in batches:
-            enqueue_embedding(batch, version_ids=[version.pk], force=force)
+            request_embedding(batch, version_ids=[version.pk], force=force)
             report.queued += len(batch)
         return report
     bar = _progress_bar(len(keys), enabled=progress, desc=f"Embedding into {version.name}")
@@ -288,6 +290,32 @@ def reindex(
     if serving:
         send_logged(catalog_indexed, sender=ModelVersion, version=version)
     return report
+
+
+def request_embedding(keys: Sequence[str], *, version_ids: list[int] | None = None, force: bool = False) -> None:
+    """Ask the workers to embed ``keys`` (``signals.embedding_requested``; the receiver queues
+    the task). With nobody listening the rows are marked pending, so no request is lost."""
+    answers = embedding_requested.send(sender=ModelVersion, keys=list(keys), version_ids=version_ids, force=force)
+    if not answers:
+        mark_pending(keys, version_ids)
+
+
+def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> None:
+    """Record that these products need (re-)embedding, without touching their current vectors."""
+    versions = [v for v in maintained_versions() if not version_ids or v.pk in version_ids]
+    now = timezone.now()
+    for version in versions:
+        existing = set(
+            ProductVector.objects.filter(version=version, product_key__in=keys).values_list("product_key", flat=True)
+        )
+        ProductVector.objects.filter(version=version, product_key__in=existing).update(
+            status=ProductVector.Status.PENDING, updated_at=now
+        )
+        ProductVector.objects.bulk_create(
+            [ProductVector(version=version, product_key=k, status=ProductVector.Status.PENDING) for k in keys
+             if k not in existing],
+            ignore_conflicts=True,
+        )  # fmt: skip
 
 
 def embed_pending(limit: int = 1000) -> EmbedReport:

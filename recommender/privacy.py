@@ -31,8 +31,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from recommender.cache import bump_shopper_generation
 from recommender.clients import client_hash
 from recommender.models import Event, ModelVersion, PersonalisationOptOut, Profile, ProfileAccessLog, SearchQuery
+from recommender.signals import profile_stale
 
 __all__ = [
     "delete_user_data",
@@ -85,13 +87,9 @@ def set_personalisation(user: Any, enabled: bool) -> bool:
 
 
 def _personalisation_changed(user_id: Any, enabled: bool) -> None:
-    from recommender.cache import bump_shopper_generation
-
     bump_shopper_generation(user_id, "")
     if enabled:
-        from recommender.tasks import enqueue_profile_update
-
-        enqueue_profile_update(user_id, "")
+        profile_stale.send(sender=Profile, user_id=user_id, session_key="")
 
 
 def export_user_data(user: Any) -> dict[str, Any]:

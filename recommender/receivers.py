@@ -15,14 +15,30 @@ import logging
 from functools import partial
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
-from recommender.models import ModelVersion
+from recommender.cache import bump_global_generation
+from recommender.catalog import resolve_product_model
+from recommender.conf import app_settings
+from recommender.events import SESSION_ID_KEY, merge_session
+from recommender.models import MerchandisingRule, ModelVersion, RecommenderSettings
+from recommender.privacy import delete_user_data
 from recommender.search.phrases import add_catalog_phrases, refresh_suggestions
-from recommender.signals import catalog_indexed, products_indexed, vocabulary_missing
+from recommender.signals import (
+    catalog_indexed,
+    embedding_requested,
+    products_indexed,
+    profile_stale,
+    vocabulary_missing,
+)
+from recommender.storage import delete_product_vectors
+from recommender.tasks import enqueue_embedding, enqueue_profile_update
 from recommender.tasks_search import enqueue_refresh
+from recommender.versions import maintained_versions
 
 logger = logging.getLogger(__name__)
 
@@ -32,26 +48,18 @@ DISPATCH_UID = "recommender.catalog"
 def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
     if raw:  # loaddata: fixtures are indexed by recommender_reindex
         return
-    from recommender.tasks import enqueue_embedding
-    from recommender.versions import maintained_versions
-
     if not maintained_versions():
         return  # nothing indexed yet: the first recommender_reindex embeds everything
     transaction.on_commit(partial(enqueue_embedding, [str(instance.pk)]), robust=True)
 
 
 def product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from recommender.storage import delete_product_vectors
-
     key = str(instance.pk)
     transaction.on_commit(lambda: delete_product_vectors([key]), robust=True)
 
 
 def connect_catalog_receivers() -> None:
     """Listen to saves and deletes of the host's product model."""
-    from recommender.catalog import resolve_product_model
-    from recommender.conf import app_settings
-
     try:
         model = resolve_product_model(app_settings.PRODUCT_MODEL)
     except ImproperlyConfigured as exc:
@@ -63,15 +71,11 @@ def connect_catalog_receivers() -> None:
 
 def settings_or_rules_changed(sender: Any, **kwargs: Any) -> None:
     """Rules and admin settings shape every result: forget all cached recommendations."""
-    from recommender.cache import bump_global_generation
-
     transaction.on_commit(bump_global_generation)
 
 
 def shopper_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """Merge what the shopper did anonymously into their account."""
-    from recommender.events import SESSION_ID_KEY, merge_session
-
     session = getattr(request, "session", None)
     if session is not None:
         merge_session(session.get(SESSION_ID_KEY, ""), user)
@@ -80,8 +84,6 @@ def shopper_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
 def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     """The host deleted a user: their events and profiles go by CASCADE; this removes the rest
     (anonymous-session rows linked to them, query-log links)."""
-    from recommender.privacy import delete_user_data
-
     delete_user_data(instance)
 
 
@@ -115,13 +117,25 @@ def connect_search_vocabulary() -> None:
     vocabulary_missing.connect(vocabulary_was_missing, dispatch_uid="recommender.vocabulary.missing")
 
 
+def profile_went_stale(sender: Any, user_id: Any, session_key: str, **kwargs: Any) -> None:
+    """An event was stored (or a user opted back in): queue their profile update."""
+    enqueue_profile_update(user_id, session_key)
+
+
+def embedding_was_requested(
+    sender: Any, keys: list[str], version_ids: list[int] | None = None, force: bool = False, **kwargs: Any
+) -> bool:
+    """The pipeline asked for products to be embedded by a worker (pending when the broker is down)."""
+    return enqueue_embedding(keys, version_ids=version_ids, force=force)
+
+
+def connect_task_receivers() -> None:
+    """Lower layers announce work through signals; the tasks that do it are queued here."""
+    profile_stale.connect(profile_went_stale, dispatch_uid="recommender.profile_stale")
+    embedding_requested.connect(embedding_was_requested, dispatch_uid="recommender.embedding_requested")
+
+
 def connect_app_receivers() -> None:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.signals import user_logged_in
-    from django.db.models.signals import pre_delete
-
-    from recommender.models import MerchandisingRule, RecommenderSettings
-
     for model in (MerchandisingRule, RecommenderSettings):
         post_save.connect(
             settings_or_rules_changed, sender=model, dispatch_uid=f"recommender.gen.save.{model.__name__}"
@@ -132,3 +146,4 @@ def connect_app_receivers() -> None:
     user_logged_in.connect(shopper_logged_in, dispatch_uid="recommender.merge_session")
     pre_delete.connect(user_deleted, sender=get_user_model(), dispatch_uid="recommender.user_deleted")
     connect_search_vocabulary()
+    connect_task_receivers()

@@ -6,27 +6,29 @@
         ...
 
 Template tags and the REST API both call this, so they show the same thing. Results are
-cached per (strategy, product, shopper, global generation, version, options), where the
-shopper part is the shopper's generation for personal strategies (any of their events makes
-the entry unreachable) and the set of products they bought for the others (shared by every
+cached per (strategy, product, shopper, global and catalogue generations, version, options),
+where the shopper part is the shopper's generation for personal strategies (any of their events
+makes the entry unreachable) and the set of products they bought for the others (shared by every
 shopper who bought the same, usually nothing); a rule/settings/model change bumps the global
-generation.
+generation, a stock/price/category/sellability change the catalogue one. A cached result is
+also re-checked against stock and sellability before it is served, so a product that sold out a
+moment ago is never shown, whatever the cache holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from recommender.cache import cached, global_generation, shopper_generation
+from recommender.cache import cached, catalogue_generation, global_generation, shopper_generation
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
-from recommender.models import Event, EventType, MerchandisingRule, RecommenderSettings, SlotStat
+from recommender.models import Event, EventType, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
 from recommender.privacy import personalisation_enabled
 from recommender.profiles import owner_filter
-from recommender.rules import apply_rules, eligible, pin_candidates, product_facts
+from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, servable_keys
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.versions import serving_version
 
@@ -123,8 +125,9 @@ def recommend(
         # (which records an event) does not invalidate the page's own slots.
         shopper_part = ("bought", bought)
     key_parts = (
-        "rec", strategy, product_key, shopper_part, global_generation(), version.pk if version else 0,
-        limit, slot, tuple(categories), tuple(exclude_categories), tuple(sorted(exclude_keys)),
+        "rec", strategy, product_key, shopper_part, global_generation(), catalogue_generation(),
+        version.pk if version else 0, limit, slot, tuple(categories), tuple(exclude_categories),
+        tuple(sorted(exclude_keys)),
     )  # fmt: skip
 
     def compute() -> list[Recommendation]:
@@ -139,11 +142,23 @@ def recommend(
             return []
         return _finish(STRATEGIES[strategy](ctx), ctx, settings)
 
-    items = cached(key_parts, compute, settings.cache_seconds)
+    items = cached(key_parts, compute, settings.cache_seconds, revalidate=lambda hit: still_servable(version, hit))
     result = Recommendations(strategy, slot, list(items))
     if record_impression and result.items:
         SlotStat.bump(slot or strategy, strategy, impressions=len(result.items))
     return result
+
+
+def still_servable(version: ModelVersion | None, items: list[Recommendation]) -> list[Recommendation]:
+    """A cached result without the products that went out of stock or off sale since it was
+    computed (positions renumbered); the catalogue generation refills it on the next miss."""
+    if not items:
+        return items
+    ok = servable_keys(version, [item.product_key for item in items])
+    if len(ok) == len(items):
+        return items
+    kept = [item for item in items if item.product_key in ok]
+    return [replace(item, position=i + 1) for i, item in enumerate(kept)]
 
 
 def _finish(candidates: list[Candidate], ctx: Context, settings: RecommenderSettings) -> list[Recommendation]:

@@ -15,7 +15,10 @@ from typing import Any
 
 from django.dispatch import Signal
 
-__all__ = ["catalog_indexed", "products_indexed", "send_logged", "vocabulary_missing"]
+__all__ = [
+    "catalog_indexed", "embedding_requested", "products_indexed", "profile_stale", "send_logged",
+    "vocabulary_missing",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,24 @@ vocabulary_missing = Signal()
 
 Sent by ``search.phrases.ensure_phrases`` (a database indexed before vocabularies were built at
 indexing time, or a table emptied by hand); the receiver queues a rebuild.
+"""
+
+profile_stale = Signal()
+"""A shopper's events changed and their profile should follow: ``user_id`` (or None),
+``session_key`` (may be empty for a logged-in user).
+
+Sent by ``events.record_event`` after a personalising event is stored and by
+``privacy.set_personalisation`` when a user opts back in. The receiver queues
+``recommender.update_profile``; with the broker down the events stay unprocessed for beat.
+"""
+
+embedding_requested = Signal()
+"""Products need embedding by a worker: ``keys``, ``version_ids`` (or None: the maintained
+versions), ``force``.
+
+Sent by ``indexing.reindex(run_async=True)`` per batch. The receiver queues
+``recommender.embed_products``; with the broker down it marks the rows pending for
+``recommender.embed_pending``.
 """
 
 

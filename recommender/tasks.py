@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 from celery import shared_task
 from django.db import DatabaseError
-from django.utils import timezone
 
-from recommender import indexing, product_sync
+from recommender import dispatch, indexing, product_sync
 from recommender.behaviour.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
     activate_behaviour_task,
     train_behaviour_task,
@@ -27,8 +27,6 @@ from recommender.conf import app_settings
 logger = logging.getLogger(__name__)
 
 # Retry on database hiccups (a restarting server); encoder or data bugs are not retried.
-# A shopper's request must not hang on a dead broker: two quick publish retries, then pending.
-PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
 
 
@@ -81,41 +79,11 @@ def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
     Returns whether the task was sent. Pending rows keep their previous vector serving and are
     picked up by ``recommender.embed_pending`` (beat) or the next reindex: nothing is lost.
     """
-    try:
-        embed_products.apply_async(
-            args=[list(keys), version_ids, force], retry_policy=PUBLISH_RETRY, **embeddings_routing()
-        )
-        return True
-    except Exception as exc:  # kombu raises many types for an unreachable broker
-        if embed_products.app.conf.task_always_eager:
-            # Eager mode: the task itself failed inside the shop's request. Saving a product
-            # must never fail because of the recommender: log it and leave the rows pending.
-            logger.exception("Embedding %d products failed; marked pending for a retry.", len(keys))
-        else:
-            logger.warning("Broker unavailable (%s); marking %d products pending for embedding.", exc, len(keys))
-        mark_pending(keys, version_ids)
-        return False
-
-
-def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> None:
-    """Record that these products need (re-)embedding, without touching their current vectors."""
-    from recommender.models import ProductVector
-    from recommender.versions import maintained_versions
-
-    versions = [v for v in maintained_versions() if not version_ids or v.pk in version_ids]
-    now = timezone.now()
-    for version in versions:
-        existing = set(
-            ProductVector.objects.filter(version=version, product_key__in=keys).values_list("product_key", flat=True)
-        )
-        ProductVector.objects.filter(version=version, product_key__in=existing).update(
-            status=ProductVector.Status.PENDING, updated_at=now
-        )
-        ProductVector.objects.bulk_create(
-            [ProductVector(version=version, product_key=k, status=ProductVector.Status.PENDING) for k in keys
-             if k not in existing],
-            ignore_conflicts=True,
-        )  # fmt: skip
+    keys = list(keys)
+    return dispatch.send(
+        embed_products, args=[keys, version_ids, force], what=f"embedding {len(keys)} products (marked pending)",
+        on_unavailable=partial(indexing.mark_pending, keys, version_ids), **embeddings_routing(),
+    )  # fmt: skip
 
 
 @shared_task(name="recommender.train_encoder", acks_late=False)
@@ -160,16 +128,9 @@ def process_pending_events() -> int:
 
 
 def enqueue_profile_update(user_id: int | None, session_key: str) -> bool:
-    """Queue a profile update; with the broker down the events stay unprocessed for beat."""
-    try:
-        update_profile.apply_async(args=[user_id, session_key], retry_policy=PUBLISH_RETRY)
-        return True
-    except Exception as exc:  # kombu raises many types for an unreachable broker
-        if update_profile.app.conf.task_always_eager:
-            logger.exception("Profile update failed for user %s / session %s", user_id, session_key[:8])
-            return False
-        logger.warning("Broker unavailable (%s); profile update left to recommender.process_pending_events.", exc)
-        return False
+    """Queue a profile update; with the broker down the events stay unprocessed for beat
+    (``recommender.process_pending_events``)."""
+    return dispatch.send(update_profile, args=[user_id, session_key], what="a profile update")
 
 
 @shared_task(name="recommender.prune_events", acks_late=True)

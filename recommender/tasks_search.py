@@ -8,14 +8,9 @@ it; scheduled by ``recommender_setup_beat``. The query log's retention is ``prun
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
-logger = logging.getLogger(__name__)
-
-# A shopper's request must not hang on a dead broker (same policy as recommender.tasks).
-PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+from recommender import dispatch
 
 
 @shared_task(name="recommender.refresh_suggestions", acks_late=True)
@@ -27,12 +22,5 @@ def refresh_suggestions() -> dict[str, int]:
 
 
 def enqueue_refresh() -> bool:
-    """Queue a rebuild; False (logged) when the broker is unreachable."""
-    try:
-        refresh_suggestions.apply_async(retry_policy=PUBLISH_RETRY)
-        return True
-    except Exception as exc:  # kombu raises many types for an unreachable broker
-        if refresh_suggestions.app.conf.task_always_eager:
-            raise
-        logger.warning("Suggestion refresh not queued (%s); beat will build them.", exc)
-        return False
+    """Queue a rebuild; False (logged) when the broker is unreachable: beat builds them later."""
+    return dispatch.send(refresh_suggestions, what="the suggestion refresh")

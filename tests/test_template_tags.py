@@ -58,7 +58,9 @@ def test_personal_tags_use_the_request_shopper(shop):  # noqa: F811
     render("{% record_view key %}", request, key=shop["shoes-b"])
     assert Event.objects.get().type == "view"
     assert SESSION_ID_KEY in request.session
-    html = render("{% recently_viewed %}", request)
+    next_page = _request()
+    next_page.session = request.session  # the same visitor's next page
+    html = render("{% recently_viewed %}", next_page)
     assert f'data-rec-product="{shop["shoes-b"]}"' in html
     # another shopper sees nothing of it
     assert render("{% recently_viewed %}", _request()) == ""

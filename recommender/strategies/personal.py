@@ -121,7 +121,8 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
 
 
 def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
-    """Attach "because you viewed X" to each hit: its nearest product in the shopper's history."""
+    """Attach "because you viewed X" to each hit: its nearest *other* product in the shopper's
+    history (a product the shopper viewed is never recommended because of itself)."""
     past = history(ctx, tuple(REASON_VERBS), REASON_HISTORY)
     past_vectors = product_vectors(ctx.version, [k for k, _ in past])
     past = [(k, t) for k, t in past if k in past_vectors]
@@ -136,12 +137,15 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
     )
     hit_vectors = product_vectors(ctx.version, [k for k, _ in hits])
     matrix = np.stack([past_vectors[k] for k, _ in past])
+    past_keys = [k for k, _ in past]
     out = []
     for key, score in hits:
         vec = hit_vectors.get(key)
-        if vec is None:
+        others = [i for i, past_key in enumerate(past_keys) if past_key != key]
+        if vec is None or not others:
             out.append(Candidate(key, score, "Picked for you"))
             continue
-        anchor, type_ = past[int(np.argmax(matrix @ vec))]
-        out.append(Candidate(key, score, f"Because you {REASON_VERBS.get(type_, 'viewed')} {titles.get(anchor) or anchor}"))
+        anchor, type_ = past[others[int(np.argmax(matrix[others] @ vec))]]
+        reason = f"Because you {REASON_VERBS.get(type_, 'viewed')} {titles.get(anchor) or anchor}"
+        out.append(Candidate(key, score, reason))
     return out

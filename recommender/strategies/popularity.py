@@ -1,7 +1,9 @@
 """Trending: time-decayed popularity, measured from the most recent event.
 
 Decaying from the newest event rather than from "now" keeps trending meaningful for a shop
-whose history was imported (or that was quiet for a while).
+whose history was imported (or that was quiet for a while). A shop with fewer popular products
+than a shelf needs (a new shop has none) is topped up with the catalogue's newest products
+("New in", :mod:`recommender.strategies.catalogue`), ranked after every popular one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from django.db import connection
 
 from recommender.models import Event
 from recommender.strategies.base import Candidate, Context
+from recommender.strategies.catalogue import new_in
 
 # Purchase intent counts most; views are plentiful and cheap.
 TRENDING_WEIGHTS = {"view": 1.0, "click": 1.0, "add_to_cart": 3.0, "purchase": 5.0}
@@ -34,4 +37,8 @@ def trending(ctx: Context) -> list[Candidate]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [HALF_LIFE_DAYS * 86400.0, WINDOW_DAYS, ctx.fetch + len(ctx.exclude_keys)])
         rows = cursor.fetchall()
-    return [Candidate(key, float(score), "Trending now") for key, score in rows if key not in ctx.exclude_keys]
+    hot = [Candidate(key, float(score), "Trending now") for key, score in rows if key not in ctx.exclude_keys]
+    if len(hot) < ctx.fetch:
+        floor = min((c.score for c in hot), default=1.0)
+        hot += new_in(ctx, ctx.fetch - len(hot), exclude={c.key for c in hot}, below=floor)
+    return hot

@@ -9,9 +9,13 @@
     {% recently_viewed exclude=product %}       (leave the current product out)
     {% record_view product %}                   (a product page view; renders nothing)
     {% recommender_beacon %}                    (click/view beacon script)
+    {% recommender_styles %}                    (in <head>: the slots' stylesheet)
 
 Each rendered slot counts impressions and marks its links (``data-rec-*``) so the beacon can
-attribute clicks. The slot template is ``recommender/slots/<strategy>.html``, falling back to
+attribute clicks. On a product page, "for you", trending and recently viewed leave out the
+product that ``{% record_view %}`` recorded earlier in the same request (or the one given as
+``exclude=``). The first slot of a page links the slots' stylesheet (``RECOMMENDER["STYLESHEET"]``)
+unless ``{% recommender_styles %}`` already did. The slot template is ``recommender/slots/<strategy>.html``, falling back to
 ``recommender/slot.html``: override either in your project. A failing recommender never breaks
 the page: the slot renders empty and the error is logged (set
 ``RECOMMENDER["TEMPLATE_ERRORS_RAISE"] = True`` to raise instead while developing).
@@ -25,10 +29,12 @@ from typing import Any
 
 from django import template
 from django.db import transaction
+from django.middleware.csrf import get_token
 from django.template.base import FilterExpression, Parser, Token, token_kwargs
 from django.template.loader import select_template
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from recommender.catalog import get_adapter
@@ -38,6 +44,11 @@ logger = logging.getLogger(__name__)
 register = template.Library()
 
 ALLOWED_OPTIONS = {"limit", "slot", "title", "category", "template", "exclude"}
+# Where {% record_view %} leaves the page's product for the slots rendered after it.
+CURRENT_PRODUCT_ATTR = "recommender_product_key"
+DEFAULT_STYLESHEET = "recommender/recommender.css"
+# Set on the request once the stylesheet is linked: one <link> per page, however many slots.
+STYLESHEET_LINKED_ATTR = "recommender_stylesheet_linked"
 DEFAULT_TITLES = {
     "similar": _("Similar products"),
     "for_you": _("Recommended for you"),
@@ -87,19 +98,75 @@ def product_key_of(value: Any) -> str:
     return get_adapter().key(value)
 
 
+def stylesheet_url() -> str:
+    """URL of the slots' stylesheet from ``RECOMMENDER["STYLESHEET"]`` ("" when it is off)."""
+    value = app_settings.STYLESHEET
+    if value is True:
+        return static(DEFAULT_STYLESHEET)
+    if not value:
+        return ""
+    value = str(value)
+    return value if value.startswith(("/", "http://", "https://")) else static(value)
+
+
+def stylesheet_link(request: Any) -> str:
+    """The stylesheet's ``<link>``, for the first caller on this request only ("" when off)."""
+    url = stylesheet_url()
+    if not url or getattr(request, STYLESHEET_LINKED_ATTR, False):
+        return ""
+    if request is not None:
+        setattr(request, STYLESHEET_LINKED_ATTR, True)
+    return format_html('<link rel="stylesheet" href="{}">', url)
+
+
+class LazyStylesheetLink:
+    """``stylesheet_link`` evaluated when a slot template renders it: an overriding template that
+    leaves it out does not use up the page's one link."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+    def __html__(self) -> str:
+        return stylesheet_link(self.request)
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+
+def current_product_key(request: Any) -> str:
+    """The product ``{% record_view %}`` recorded on this request ("" when none)."""
+    return str(getattr(request, CURRENT_PRODUCT_ATTR, "") or "")
+
+
 class RecommendationNode(template.Node):
-    def __init__(self, strategy: str, product: FilterExpression | None, options: dict[str, FilterExpression], asvar: str | None):
+    def __init__(
+        self,
+        strategy: str,
+        product: FilterExpression | None,
+        options: dict[str, FilterExpression],
+        asvar: str | None,
+        *,
+        product_slot: bool = True,
+    ):
         self.strategy = strategy
         self.product = product
         self.options = options
         self.asvar = asvar
+        self.product_slot = product_slot  # about a product; else about the shopper or the shop
+
+    def _product_key(self, context: template.Context) -> str:
+        key = product_key_of(self.product.resolve(context)) if self.product else ""
+        if not key and not self.product_slot:
+            # A shopper or shop slot on a product page: that product is left out.
+            key = current_product_key(context.get("request"))
+        return key
 
     def _recommend(self, context: template.Context, opts: dict[str, Any]) -> tuple[Any, list[Any]]:
         from recommender.recommend import recommend
 
         recs = recommend(
             self.strategy,
-            product_key=product_key_of(self.product.resolve(context)) if self.product else "",
+            product_key=self._product_key(context),
             request=context.get("request"),
             limit=int(opts.get("limit") or 8),
             slot=str(opts.get("slot") or self.strategy),
@@ -135,6 +202,7 @@ class RecommendationNode(template.Node):
                 "strategy": self.strategy,
                 "slot": recs.slot if recs else "",
                 "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
+                "stylesheet_link": LazyStylesheetLink(context.get("request")),
             },
             context.get("request"),
         )
@@ -164,7 +232,7 @@ def _parse(parser: Parser, token: Token, strategy: str, needs_product: bool) -> 
         raise template.TemplateSyntaxError(
             f"'{tag}' does not take {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(ALLOWED_OPTIONS))}"
         )
-    return RecommendationNode(strategy, product, options, asvar)
+    return RecommendationNode(strategy, product, options, asvar, product_slot=needs_product)
 
 
 def _register(tag_name: str, strategy: str, needs_product: bool) -> None:
@@ -192,8 +260,10 @@ def record_view(context: template.Context, product: Any) -> str:
     if request is None:
         return ""
     try:
+        key = product_key_of(product)
+        setattr(request, CURRENT_PRODUCT_ATTR, key)  # the shopper and shop slots after this leave it out
         with transaction.atomic():  # a savepoint, as for the slots
-            record_event("view", request=request, product_key=product_key_of(product))
+            record_event("view", request=request, product_key=key)
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
@@ -201,13 +271,25 @@ def record_view(context: template.Context, product: Any) -> str:
     return ""
 
 
-@register.simple_tag
-def recommender_beacon() -> str:
-    """The click/view beacon script, pointed at the events endpoint."""
-    from django.templatetags.static import static
+@register.simple_tag(takes_context=True)
+def recommender_styles(context: template.Context) -> str:
+    """The slots' stylesheet ``<link>`` for the page's ``<head>`` (slots then link nothing)."""
+    return stylesheet_link(context.get("request"))
 
+
+@register.simple_tag(takes_context=True)
+def recommender_beacon(context: template.Context) -> str:
+    """The click/view beacon script, pointed at the events endpoint.
+
+    Logged-in shoppers' events are session-authenticated, so the API checks CSRF: the beacon
+    sends the ``csrftoken`` cookie's value, and this makes sure the response sets that cookie
+    (``get_token``), also on pages without a form.
+    """
+    request = context.get("request")
+    if request is not None:
+        get_token(request)
     try:
         endpoint = reverse("recommender_api:events")
     except NoReverseMatch:
         endpoint = ""
-    return mark_safe(f'<script src="{static("recommender/beacon.js")}" data-endpoint="{endpoint}" defer></script>')
+    return format_html('<script src="{}" data-endpoint="{}" defer></script>', static("recommender/beacon.js"), endpoint)
