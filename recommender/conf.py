@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDINGS_QUEUE": None,
     # Images larger than this many pixels are rejected (decompression bombs).
     "MAX_IMAGE_PIXELS": 40_000_000,
+    # Images whose long side is more than this many times the short side are rejected: padded to
+    # a square for the encoder they would cost long side squared. None accepts any shape.
+    "MAX_IMAGE_ASPECT_RATIO": 10,
     # HNSW index build parameters (pgvector). m=16, ef_construction=64 are pgvector's
     # defaults; raise them for large catalogues at the cost of build time.
     "HNSW_M": 16,

@@ -175,7 +175,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     if not todo:
         return report
 
-    from recommender.images import ImageLoadError, load_image
+    from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
 
     encoder = encoder_for(version)
     sellable = adapter.sellable_keys([i.key for i in todo])
@@ -184,7 +184,8 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
         if item.image is None:
             continue
         try:
-            images.append(load_image(item.image, max_pixels=app_settings.MAX_IMAGE_PIXELS))
+            images.append(load_image(item.image, max_pixels=app_settings.MAX_IMAGE_PIXELS,
+                                     max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO, max_side=MAX_WORKING_SIDE))  # fmt: skip
             image_owner.append(index)
         except ImageLoadError as exc:
             errors[item.key] = f"image: {exc.reason}"

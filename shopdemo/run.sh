@@ -18,4 +18,6 @@ setup_args=()
 if [ -n "${SHOPDEMO_CATALOG:-}" ]; then setup_args+=(--catalog "$SHOPDEMO_CATALOG"); fi
 python manage.py shopdemo_setup "${setup_args[@]}"
 echo "== demo shop on http://127.0.0.1:8000 (admin: http://127.0.0.1:8000/admin/, admin / admin)"
-exec python manage.py runserver 127.0.0.1:8000
+echo "   DEBUG is off (DJANGO_DEBUG=1 turns it on); the secret key is in var/secret_key"
+# --insecure only makes runserver serve the static files with DEBUG off; the demo's urls serve the photos.
+exec python manage.py runserver --insecure 127.0.0.1:8000

