@@ -309,4 +309,5 @@ def test_declared_slots_count(vector_shop, settings):
     stat = SlotStat.objects.get(slot="pdp-similar", strategy="similar")
     assert (stat.impressions, stat.clicks) == (3, 1)
     client.get(url("trending"), {"slot": "pdp-similar"})  # API clients may show results under it too
-    assert SlotStat.objects.get(slot="pdp-similar", strategy="trending").impressions == 1  # dress-b, clicked
+    # dress-b (clicked, so trending) and 7 "New in" products
+    assert SlotStat.objects.get(slot="pdp-similar", strategy="trending").impressions == 8
