@@ -13,6 +13,8 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
+from recommender.strategies.similar import similar_options
+
 RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
 MIN_PGVECTOR = (0, 7)
@@ -69,6 +71,23 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
             id="recommender.W001",
         )
     ]
+
+
+@register(RECOMMENDER_TAG)
+def check_similar_vector(app_configs: Any = None, **kwargs: Any) -> list:
+    """SIMILAR_VECTOR names a known choice and SIMILAR_IMAGE_WEIGHT is a share."""
+    try:
+        similar_options()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint='Use "image+text" (default), "image", "text" or "fused", and an image weight from 0 to 1 '
+                "(docs/settings.md).",
+                id="recommender.E006",
+            )
+        ]
+    return []
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

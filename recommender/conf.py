@@ -71,6 +71,13 @@ DEFAULTS: dict[str, Any] = {
     # faster queries at the same recall (bench/results/ann_1000000_*); stored vectors stay float32.
     # Changing it needs new indexes: manage.py recommender_reindex builds them.
     "HNSW_HALFVEC": False,
+    # What "similar products" compares: "image" (looks like: same colour and shape), "text"
+    # (described like), "fused" (the stored fused vector) or "image+text" (weighted mean of the
+    # image and the text cosine, one pgvector query). Measured on H&M in
+    # bench/results/similar_quality.md.
+    "SIMILAR_VECTOR": "image+text",
+    # Share of the image cosine in "image+text" (the rest is the text cosine).
+    "SIMILAR_IMAGE_WEIGHT": 0.5,
     # Behaviour model hyperparameters, merged over recommender.behaviour.config.DEFAULTS.
     "BEHAVIOUR": {},
     # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.
