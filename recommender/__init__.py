@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load laz
     from recommender.recommend import Recommendation, Recommendations, UnknownStrategy, recommend
     from recommender.search import SearchFilters, SearchResults, related_searches, search_by_image, suggest
     from recommender.search import search as search_products
-    from recommender.storage import VectorFilter, nearest
+    from recommender.storage import VectorFilter, nearest, nearest_blend
     from recommender.versions import encoder_for, serving_version
 
 # Public name -> (defining module, its name there).
@@ -51,6 +51,7 @@ _EXPORTS = {
     "related_searches": ("search", "related_searches"), "search_products": ("search", "search"),
     "search_by_image": ("search", "search_by_image"), "suggest": ("search", "suggest"),
     "VectorFilter": ("storage", "VectorFilter"), "nearest": ("storage", "nearest"),
+    "nearest_blend": ("storage", "nearest_blend"),
     "encoder_for": ("versions", "encoder_for"), "serving_version": ("versions", "serving_version"),
 }  # fmt: skip
 
@@ -68,6 +69,7 @@ __all__ = [
     "export_user_data",
     "merge_session",
     "nearest",
+    "nearest_blend",
     "personalisation_enabled",
     "recommend",
     "record_event",

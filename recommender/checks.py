@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
 from recommender.proxies import forwarded_header_seen, trusted_proxies
+from recommender.strategies.similar import similar_options
 
 RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
@@ -71,6 +72,23 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
             id="recommender.W001",
         )
     ]
+
+
+@register(RECOMMENDER_TAG)
+def check_similar_vector(app_configs: Any = None, **kwargs: Any) -> list:
+    """SIMILAR_VECTOR names a known choice and SIMILAR_IMAGE_WEIGHT is a share."""
+    try:
+        similar_options()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint='Use "image+text" (default), "image", "text" or "fused", and an image weight from 0 to 1 '
+                "(docs/settings.md).",
+                id="recommender.E007",
+            )
+        ]
+    return []
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

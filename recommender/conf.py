@@ -75,6 +75,16 @@ DEFAULTS: dict[str, Any] = {
     # faster queries at the same recall (bench/results/ann_1000000_*); stored vectors stay float32.
     # Changing it needs new indexes: manage.py recommender_reindex builds them.
     "HNSW_HALFVEC": False,
+    # What "similar products" compares: "image" (looks like: same colour and shape), "text"
+    # (described like), "fused" (the stored fused vector) or "image+text" (weighted mean of the
+    # image and the text cosine, one pgvector query). Measured on H&M in
+    # bench/results/similar_quality.md.
+    "SIMILAR_VECTOR": "image+text",
+    # Share of the image cosine in "image+text" (the rest is the text cosine). 0.1 was the only
+    # choice on H&M with >= 80 % same product type and no less same colour than the image alone
+    # (bench/results/similar_quality.md): text cosines vary less than image ones, so a small
+    # image share still orders products of one type by their look.
+    "SIMILAR_IMAGE_WEIGHT": 0.1,
     # Behaviour model hyperparameters, merged over recommender.behaviour.config.DEFAULTS.
     "BEHAVIOUR": {},
     # Events (and query-log rows) older than this many days are pruned by beat; None keeps all.

@@ -30,6 +30,7 @@ from recommender.privacy import personalisation_enabled
 from recommender.profiles import owner_filter
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, servable_keys
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
+from recommender.strategies.similar import similar_options
 from recommender.versions import serving_version
 
 MAX_LIMIT = 100
@@ -128,6 +129,8 @@ def recommend(
         "rec", strategy, product_key, shopper_part, global_generation(), catalogue_generation(),
         version.pk if version else 0, limit, slot, tuple(categories), tuple(exclude_categories),
         tuple(sorted(exclude_keys)),
+        # What "similar" compares is a deploy setting: a changed choice must not serve old entries.
+        similar_options() if strategy == "similar" else (),
     )  # fmt: skip
 
     def compute() -> list[Recommendation]:

@@ -305,3 +305,58 @@ def nearest(
         rows = [(key, float(sim)) for key, sim in cursor.fetchall()]
     # relaxed_order iterative scans may return neighbours slightly out of order.
     return sorted(rows, key=lambda row: -row[1])
+
+
+def nearest_blend(
+    parts: Sequence[tuple[str, np.ndarray | Sequence[float], float]],
+    *,
+    version: ModelVersion | None = None,
+    k: int = 10,
+    filters: VectorFilter | None = None,
+    candidates: int | None = None,
+) -> list[tuple[str, float]]:
+    """The ``k`` products with the highest weighted mean of cosine similarities over several columns.
+
+    ``parts`` are ``(column, query vector, weight)``, e.g. ``[("image_embedding", img, 0.5),
+    ("text_embedding", txt, 0.5)]``: "looks like" and "is described like" at once, which no
+    single stored vector gives (a fused vector mixes in image-to-text cross terms). One SQL
+    statement: each column's HNSW index proposes ``candidates`` neighbours (default
+    ``max(k, HNSW_EF_SEARCH)``: an HNSW scan visits that many anyway), then their union is
+    scored exactly. A product lacking one of the vectors is scored on the ones it has.
+    """
+    version = version or active_encoder_version()
+    if version is None or not parts:
+        return []
+    dims = _require_dimensions(version)
+    vtype = _vector_type(dims)
+    flt = filters or VectorFilter()
+    table = ProductVector._meta.db_table
+    fetch = int(candidates or max(k, int(app_settings.HNSW_EF_SEARCH)))
+    proposals, proposal_params, scores, score_params, present, present_params = [], [], [], [], [], []
+    for column, vector, weight in parts:
+        if column not in VECTOR_COLUMNS:
+            raise ValueError(f"Unknown vector column {column!r}")
+        weight = float(weight)
+        if not (np.isfinite(weight) and weight >= 0):
+            raise ValueError(f"The weight of {column} must be a finite number >= 0, not {weight!r}.")
+        values = _as_list(vector, dims, f"The {column} query vector")
+        literal = "[" + ",".join(f"{x:.7g}" for x in values) + "]"
+        where, params = _where(version, column, flt)
+        proposals.append(f"(SELECT id FROM {table} WHERE {where} ORDER BY {column}::{vtype} <=> %s::{vtype} LIMIT %s)")
+        proposal_params += [*params, literal, fetch]
+        scores.append(f"%s * COALESCE(1 - ({column}::{vtype} <=> %s::{vtype}), 0)")
+        score_params += [weight, literal]
+        present.append(f"CASE WHEN {column} IS NULL THEN 0 ELSE %s END")
+        present_params.append(weight)
+    sql = (
+        f"SELECT product_key, ({' + '.join(scores)}) / NULLIF({' + '.join(present)}, 0) AS similarity "
+        f"FROM {table} WHERE id IN ({' UNION '.join(proposals)}) ORDER BY similarity DESC NULLS LAST, product_key LIMIT %s"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true)", [str(max(int(app_settings.HNSW_EF_SEARCH), fetch))]
+        )
+        if app_settings.HNSW_ITERATIVE_SCAN:
+            cursor.execute("SELECT set_config('hnsw.iterative_scan', %s, true)", [app_settings.HNSW_ITERATIVE_SCAN])
+        cursor.execute(sql, [*score_params, *present_params, *proposal_params, int(k)])
+        return [(key, float(sim)) for key, sim in cursor.fetchall() if sim is not None]
