@@ -101,6 +101,14 @@ def vector_shop(db) -> dict[str, str]:
     return keys
 
 
+@pytest.fixture
+def user(db):
+    """A logged-in shopper's account."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("shopper", password="pw")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: cached settings or results must not leak across

@@ -46,3 +46,9 @@ def product_with_image(name: str, description: str, rgb: tuple[int, int, int] | 
         product.image.save(f"{name.replace(' ', '_')}.jpg", ContentFile(jpeg_bytes(rgb)), save=False)
     product.save()
     return product
+
+
+def names(recs, keys: dict[str, str]) -> list[str]:
+    """The names (keys of ``keys``, e.g. ``vector_shop``) of a recommendation list, in order."""
+    back = {v: k for k, v in keys.items()}
+    return [back[k] for k in recs.keys]

@@ -1,0 +1,46 @@
+"""Result caching: which changes invalidate cached recommendations and which share them.
+
+The shop is conftest's ``vector_shop``: 12 products in 4 families with hand-made 4-d vectors
+(one axis per family), so every expected ranking can be worked out on paper; the encoder path
+is covered in test_indexing.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.events import record_event
+from recommender.models import RecommenderSettings
+from recommender.recommend import recommend
+from tests.factories import names
+
+pytestmark = pytest.mark.django_db
+
+
+def test_product_slots_are_cached_across_shoppers_until_a_purchase(vector_shop, user, monkeypatch):
+    """Similar products depend on the shopper only through their purchases: one cache entry
+    serves everyone who bought nothing, a page view does not invalidate it, a purchase does."""
+    from recommender import strategies
+
+    runs = []
+    similar = strategies.STRATEGIES["similar"]
+    monkeypatch.setitem(strategies.STRATEGIES, "similar", lambda ctx: runs.append(ctx) or similar(ctx))
+    assert RecommenderSettings.get().cache_seconds > 0 and RecommenderSettings.get().exclude_purchased
+
+    first = names(recommend("similar", product_key=vector_shop["dress-a"], user=user, limit=3), vector_shop)
+    record_event("view", user=user, product_key=vector_shop["dress-a"])  # the product page records a view
+    again = names(recommend("similar", product_key=vector_shop["dress-a"], user=user, limit=3), vector_shop)
+    anonymous = names(
+        recommend("similar", product_key=vector_shop["dress-a"], session_key="tab-1", limit=3), vector_shop
+    )
+    assert first == again == anonymous and len(runs) == 1
+
+    record_event("purchase", user=user, product_key=vector_shop[first[0]])
+    after = names(recommend("similar", product_key=vector_shop["dress-a"], user=user, limit=3), vector_shop)
+    assert len(runs) == 2 and first[0] not in after
+    # Other shoppers keep the shared entry, with the product the user bought.
+    assert (
+        names(recommend("similar", product_key=vector_shop["dress-a"], session_key="tab-1", limit=3), vector_shop)
+        == first
+    )
+    assert len(runs) == 2
