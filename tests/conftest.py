@@ -60,7 +60,7 @@ def tiny_encoder(tiny_model_dir: Path, settings) -> dict:
     return spec
 
 
-# Four product families, one axis each of a hand-made 4-d space (as in test_recommend.py), so
+# Four product families, one axis each of a hand-made 4-d space , so
 # every expected ranking can be worked out on paper.
 VECTOR_SHOP_FAMILIES = {"dress": 0, "coat": 1, "shoes": 2, "bag": 3}
 VECTOR_SHOP_SPECS = [

@@ -25,18 +25,18 @@ from recommender.profiles import get_profile_vector, rebuild_profiles, update_pr
 from recommender.recommend import recommend
 from recommender.search.boosts import stored_profile
 from recommender.versions import serving_version
+from tests.factories import names
 from tests.test_behaviour_shop import _events, _view, behaviour_settings  # noqa: F401 - fixture
-from tests.test_recommend import names, shop  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(shop):  # noqa: F811
+def alice(vector_shop):
     user = get_user_model().objects.create_user("alice")
-    record_event("view", session_key="anon-1", product_key=shop["dress-a"])
+    record_event("view", session_key="anon-1", product_key=vector_shop["dress-a"])
     Event.objects.filter(session_key="anon-1").update(user=user)  # merged at login
-    record_event("purchase", user=user, product_key=shop["coat-a"], quantity=2)
+    record_event("purchase", user=user, product_key=vector_shop["coat-a"], quantity=2)
     record_event("search", user=user, session_key="anon-1", query="red coat", result_count=3)
     SearchQuery.objects.create(query="red coat", normalized="red coat", session_hash=session_hash("anon-1"))
     update_profile(user.pk)
@@ -53,9 +53,9 @@ def test_export_lists_everything_held(alice, capsys):
     assert json.loads(capsys.readouterr().out)["user"]["username"] == "alice"
 
 
-def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, shop):  # noqa: F811
+def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, vector_shop):
     bob = get_user_model().objects.create_user("bob")
-    record_event("view", user=bob, product_key=shop["bag-a"])
+    record_event("view", user=bob, product_key=vector_shop["bag-a"])
     counts = delete_user_data(alice)
     assert counts["events"] == 3 and counts["profiles"] == 1
     assert not Event.objects.filter(user=alice).exists() and not Profile.objects.filter(user=alice).exists()
@@ -63,8 +63,8 @@ def test_delete_removes_personal_rows_and_keeps_anonymous_aggregates(alice, shop
     assert Event.objects.filter(user=bob).count() == 1  # nobody else's data goes
 
 
-def test_host_deleting_the_user_removes_their_data(alice, shop):  # noqa: F811
-    record_event("view", session_key="anon-1", product_key=shop["bag-a"])  # a later anonymous visit
+def test_host_deleting_the_user_removes_their_data(alice, vector_shop):
+    record_event("view", session_key="anon-1", product_key=vector_shop["bag-a"])  # a later anonymous visit
     alice.delete()
     assert not Event.objects.exists() and not Profile.objects.exists()
 
@@ -79,23 +79,23 @@ def test_delete_command_needs_confirmation(alice):
         call_command("recommender_export_user", "nobody")
 
 
-def test_retention_prunes_old_events(shop):  # noqa: F811
-    record_event("view", session_key="s", product_key=shop["dress-a"], created_at=timezone.now() - timedelta(days=400))
-    record_event("view", session_key="s", product_key=shop["dress-b"])
+def test_retention_prunes_old_events(vector_shop):
+    record_event("view", session_key="s", product_key=vector_shop["dress-a"], created_at=timezone.now() - timedelta(days=400))
+    record_event("view", session_key="s", product_key=vector_shop["dress-b"])
     assert prune_events(365) == 1
-    assert list(Event.objects.values_list("product_key", flat=True)) == [shop["dress-b"]]
+    assert list(Event.objects.values_list("product_key", flat=True)) == [vector_shop["dress-b"]]
 
 
 def not_personal(reason: str) -> bool:
     """A cold-start reason: popular products, topped up with the catalogue's newest."""
     return reason == "Trending now" or reason.startswith("New in")
 
-def test_one_shopper_never_sees_anothers_history(shop):  # noqa: F811
+def test_one_shopper_never_sees_anothers_history(vector_shop):
     a, b = get_user_model().objects.create_user("a"), get_user_model().objects.create_user("b")
-    record_event("view", user=a, product_key=shop["shoes-a"])
+    record_event("view", user=a, product_key=vector_shop["shoes-a"])
     assert recommend("recently_viewed", user=b).items == []
     assert recommend("recently_viewed", session_key="anon").items == []
-    assert [i.product_key for i in recommend("recently_viewed", user=a).items] == [shop["shoes-a"]]
+    assert [i.product_key for i in recommend("recently_viewed", user=a).items] == [vector_shop["shoes-a"]]
     # b's for-you is the cold start, not a's profile
     assert all(not_personal(i.reason) for i in recommend("for_you", user=b).items)
 
@@ -109,7 +109,7 @@ def _opt(user, enabled: bool, capture) -> bool:
         return set_personalisation(user, enabled)
 
 
-def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, shop, django_capture_on_commit_callbacks):  # noqa: F811
+def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, vector_shop, django_capture_on_commit_callbacks):
     version = serving_version()
     Profile.objects.create(session_key="anon-1", version=version, vector=[1.0, 0.0, 0.0, 0.0])  # merged session's
     before = recommend("for_you", user=alice, limit=3)  # now cached
@@ -127,13 +127,13 @@ def test_opting_out_deletes_profiles_and_forgets_cached_results(alice, shop, dja
     assert recommend("recently_viewed", user=alice).items == []
 
 
-def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_capture_on_commit_callbacks):  # noqa: F811
+def test_opted_out_user_gets_no_profile_and_non_personal_results(vector_shop, django_capture_on_commit_callbacks):
     user = get_user_model().objects.create_user("carol")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):  # the queued profile update runs (eager)
         for name in ("coat-a", "coat-b", "coat-a"):
-            record_event("view", user=user, session_key="carol-tab", product_key=shop[name])
-        record_event("purchase", user=user, product_key=shop["coat-c"])
+            record_event("view", user=user, session_key="carol-tab", product_key=vector_shop[name])
+        record_event("purchase", user=user, product_key=vector_shop["coat-c"])
         record_event("search", user=user, query="warm coat", result_count=3)
 
     # Events are kept (for aggregates) and marked processed, but nothing personal is built.
@@ -149,9 +149,9 @@ def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_ca
     assert for_you.items and all(not_personal(i.reason) for i in for_you.items)
     assert recommend("recently_viewed", user=user).items == []
     # Trending is an aggregate over everyone: her views still count there.
-    assert names(recommend("trending", limit=2), shop) == ["coat-c", "coat-a"]  # a purchase counts 5 views
+    assert names(recommend("trending", limit=2), vector_shop) == ["coat-c", "coat-a"]  # a purchase counts 5 views
     # Nor is anything hidden from her because of her history: her purchase is not excluded.
-    assert names(recommend("trending", user=user, limit=2), shop) == ["coat-c", "coat-a"]
+    assert names(recommend("trending", user=user, limit=2), vector_shop) == ["coat-c", "coat-a"]
 
     # A profile row that slipped in (an update racing the opt-out) is never used, and the next
     # update removes it.
@@ -163,11 +163,11 @@ def test_opted_out_user_gets_no_profile_and_non_personal_results(shop, django_ca
     assert not Profile.objects.exists()
 
 
-def test_opted_out_user_logging_in_merges_no_profile(shop, django_capture_on_commit_callbacks):  # noqa: F811
+def test_opted_out_user_logging_in_merges_no_profile(vector_shop, django_capture_on_commit_callbacks):
     user = get_user_model().objects.create_user("dave")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        record_event("view", session_key="dave-anon", product_key=shop["shoes-a"])
+        record_event("view", session_key="dave-anon", product_key=vector_shop["shoes-a"])
     assert Profile.objects.filter(session_key="dave-anon").exists()  # anonymous: personalised
     with django_capture_on_commit_callbacks(execute=True):
         assert merge_session("dave-anon", user) == 1
@@ -175,11 +175,11 @@ def test_opted_out_user_logging_in_merges_no_profile(shop, django_capture_on_com
     assert recommend("recently_viewed", user=user).items == []
 
 
-def test_opting_back_in_rebuilds_the_profile(shop, django_capture_on_commit_callbacks):  # noqa: F811
+def test_opting_back_in_rebuilds_the_profile(vector_shop, django_capture_on_commit_callbacks):
     user = get_user_model().objects.create_user("erin")
     _opt(user, False, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        record_event("view", user=user, product_key=shop["bag-a"])
+        record_event("view", user=user, product_key=vector_shop["bag-a"])
     assert recommend("recently_viewed", user=user).items == []  # cached empty
 
     assert _opt(user, True, django_capture_on_commit_callbacks) is True
@@ -188,10 +188,10 @@ def test_opting_back_in_rebuilds_the_profile(shop, django_capture_on_commit_call
     assert personalisation_enabled(user) and not PersonalisationOptOut.objects.exists()
     assert Profile.objects.filter(user=user).exists()  # rebuilt from the events kept meanwhile
     assert stored_profile(user.pk, "", serving_version()) is not None
-    assert names(recommend("recently_viewed", user=user), shop) == ["bag-a"]
+    assert names(recommend("recently_viewed", user=user), vector_shop) == ["bag-a"]
     warm = recommend("for_you", user=user, limit=3)
-    own = {shop["bag-a"]: "Picked for you"}  # a product is never explained by itself
-    assert names(warm, shop)[:2] == ["bag-a", "bag-b"] and all(
+    own = {vector_shop["bag-a"]: "Picked for you"}  # a product is never explained by itself
+    assert names(warm, vector_shop)[:2] == ["bag-a", "bag-b"] and all(
         i.reason == own.get(i.product_key, "Because you viewed bag-a") for i in warm.items
     )
 
