@@ -26,6 +26,7 @@ from django.db import models
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
+from recommender.signals import products_embedded
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
 
@@ -204,10 +205,8 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             )
         )  # fmt: skip
     store_vectors(version, rows)
-    if version.state == ModelVersion.State.ACTIVE:
-        from recommender.behaviour.item_vectors import refresh_item_vectors
-
-        refresh_item_vectors([r.key for r in rows if r.embedding is not None], version)
+    # The active behaviour version's rows of these products follow (recommender.behaviour.receivers).
+    products_embedded.send(sender=ModelVersion, version=version, keys=[r.key for r in rows if r.embedding is not None])
     report.image_errors.update(errors)
     if version.state == ModelVersion.State.BUILDING:
         complete_build_if_done(version, adapter.get_queryset().count())

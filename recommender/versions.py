@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
+from recommender.signals import version_activating
 from recommender.storage import active_encoder_version, ensure_indexes
 
 logger = logging.getLogger(__name__)
@@ -153,10 +154,8 @@ def activate(version: ModelVersion) -> ModelVersion:
     version.save(update_fields=["state", "activated_at", "progress", "message"])
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
-    else:  # the behaviour model serves from its product output vectors
-        from recommender.behaviour.item_vectors import activate_item_vectors
-
-        activate_item_vectors(version)
+    # The behaviour model writes its product output vectors (recommender.behaviour.receivers).
+    version_activating.send(sender=ModelVersion, version=version)
     from recommender.cache import bump_global_generation
 
     transaction.on_commit(bump_global_generation)  # cached results came from the old version

@@ -6,37 +6,19 @@ Items are indices ``0..n_items-1`` into a feature matrix (one row per item). A d
     split = leave_one_out(data.sequences)     # train = seq[:-2]; valid -> seq[-2]; test -> seq[-1]
     split = time_split(timed, split_time=..., valid_time=...)    # purchases after a date
 
-Loaders: :func:`load_amazon_scientific` (RecBole files), :func:`load_hm` (H&M transactions),
-:func:`load_shop` (this shop's events and the serving encoder's fused vectors).
+No Django here (benchmarks use it without a project). This shop's sequences:
+:mod:`.shop`; public data sets (Amazon "Scientific", H&M): ``bench/datasets.py``, outside the app.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "EVENT_TYPES",
-    "EvalSet",
-    "SequenceData",
-    "Split",
-    "leave_one_out",
-    "load_amazon_scientific",
-    "load_hm",
-    "load_shop",
-    "time_split",
-]
-
-# Event types as model inputs (0 is padding). Benchmarks have purchases only.
-EVENT_TYPES = {"view": 1, "click": 2, "add_to_cart": 3, "purchase": 4}
-PURCHASE = EVENT_TYPES["purchase"]
+__all__ = ["EvalSet", "SequenceData", "Split", "leave_one_out", "time_split"]
 
 
 @dataclass
@@ -162,125 +144,4 @@ def time_split(
         valid=EvalSet(valid_h, valid_t),
         test=EvalSet(test_h, test_t),
         info={"protocol": "time split", "valid_from": valid_time, "test_from": split_time},
-    )
-
-
-# --- Amazon "Scientific" (RecBole files) -----------------------------------------------------------
-
-
-def load_amazon_scientific(folder: Path, features: np.ndarray | None = None) -> SequenceData:
-    """Sequences from ``Scientific.seq.tsv`` (item indices of ``Scientific.item2index``)."""
-    folder = Path(folder)
-    index = {}
-    with open(folder / "Scientific.item2index") as handle:
-        for line in handle:
-            asin, i = line.rstrip("\n").split("\t")
-            index[int(i)] = asin
-    users, sequences = [], []
-    with open(folder / "Scientific.seq.tsv") as handle:
-        next(handle)
-        for line in handle:
-            user, items = line.rstrip("\n").split("\t")
-            users.append(user)
-            sequences.append([int(x) for x in items.split()])
-    keys = [index[i] for i in range(len(index))]
-    if features is None:
-        features = np.zeros((len(keys), 1), dtype=np.float32)
-    return SequenceData(keys, features, sequences, None, users, {"dataset": "amazon-scientific"})
-
-
-def amazon_texts(folder: Path, item_keys: list[str]) -> list[str]:
-    texts = {}
-    with open(Path(folder) / "Scientific.text") as handle:
-        next(handle)
-        for line in handle:
-            asin, text = line.rstrip("\n").split("\t", 1)
-            texts[asin] = text.strip()
-    return [texts.get(k, "") for k in item_keys]
-
-
-# --- H&M --------------------------------------------------------------------------------------------
-
-HM_LASTWEEK_START = "2020-09-16"
-
-
-def read_hm_purchases(folder: Path) -> list[tuple[str, str, str]]:
-    """(day, customer, article) rows of both files, without the 181 rows the files share.
-
-    Identical rows (several units) are kept once: a sequence is what was bought, not how many.
-    """
-    folder = Path(folder)
-    rows: dict[tuple[str, str, str], None] = {}
-    with open(folder / "transactions_history.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["t_dat"] < HM_LASTWEEK_START:  # the rest is repeated in the last-week file
-                rows[(row["t_dat"], row["customer_id"], row["article_id"])] = None
-    with gzip.open(folder / "transactions_lastweek.csv.gz", "rt", newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows[(row["t_dat"], row["customer_id"], row["article_id"])] = None
-    return list(rows)
-
-
-def load_hm(folder: Path, item_keys: list[str], features: np.ndarray) -> tuple[SequenceData, dict[str, list]]:
-    """All H&M purchases as (day, item) per customer, plus a SequenceData without held-out logic."""
-    index = {key: i for i, key in enumerate(item_keys)}
-    timed: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for day, customer, article in read_hm_purchases(folder):
-        if article in index:
-            timed[customer].append((day, index[article]))
-    users = sorted(timed)
-    sequences = [[item for _, item in sorted(timed[u], key=lambda r: r[0])] for u in users]
-    data = SequenceData(item_keys, features, sequences, None, users, {"dataset": "hm"})
-    return data, dict(timed)
-
-
-# --- this shop ------------------------------------------------------------------------------------
-
-
-def load_shop(cfg: dict[str, Any], encoder_version=None) -> SequenceData:
-    """Event sequences of every user/session and the encoder version's fused product vectors.
-
-    Items are the products with a fused vector in ``encoder_version`` (default: the serving one).
-    Consecutive repeats of one product (a view then its add-to-cart) collapse into the last event.
-    """
-    from recommender.models import Event, ProductVector
-    from recommender.versions import serving_version
-
-    version = encoder_version or serving_version()
-    if version is None:
-        raise ValueError("No active encoder version: run recommender_reindex first.")
-    rows = ProductVector.objects.filter(version=version, embedding__isnull=False).order_by("product_key")
-    keys, vectors = [], []
-    for key, vector in rows.values_list("product_key", "embedding"):
-        keys.append(key)
-        vectors.append(np.asarray(vector, dtype=np.float32))
-    if not keys:
-        raise ValueError(f"Encoder version {version.pk} has no product vectors.")
-    index = {key: i for i, key in enumerate(keys)}
-    events = (
-        Event.objects.filter(type__in=cfg["event_types"])
-        .exclude(product_key="")
-        .order_by("created_at", "pk")
-        .values_list("user_id", "session_key", "product_key", "type")
-    )
-    owners: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for user_id, session_key, key, type_ in events.iterator():
-        if key not in index:
-            continue
-        owner = f"u{user_id}" if user_id is not None else f"s{session_key}"
-        items, types = owners[owner]
-        if items and items[-1] == index[key]:
-            types[-1] = max(types[-1], EVENT_TYPES[type_])
-            continue
-        items.append(index[key])
-        types.append(EVENT_TYPES[type_])
-    users = [o for o, (items, _) in owners.items() if len(items) >= 2]
-    limit = int(cfg["max_events_per_user"])
-    return SequenceData(
-        keys,
-        np.stack(vectors),
-        [owners[u][0][-limit:] for u in users],
-        [owners[u][1][-limit:] for u in users],
-        users,
-        {"dataset": "shop", "encoder_version": version.pk},
     )
