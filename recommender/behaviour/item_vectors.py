@@ -52,7 +52,7 @@ def store_item_vectors(
     ``model``/``item_index`` default to the version's saved artifact (training passes the model
     it holds). Returns how many rows were written; builds the version's HNSW index.
     """
-    import torch
+    import torch  # only when vectors are written (worker, activation): the web process imports this module
     from tqdm import tqdm
 
     if model is None or item_index is None:

@@ -11,8 +11,10 @@ pgvector under the behaviour version (:mod:`.item_vectors`) and queries them wit
 cosine order is the model's order. A product the model never saw has ``e_i = 0``: its output
 vector comes from its features alone, so new products are recommended from day one.
 
-Imports torch: serving loads it only when a behaviour model is (:mod:`.loading`); training
-(:mod:`recommender.training.behaviour.train`) fits it. Artifacts (``save_artifact``/``load_artifact``): ``config.json`` (hyperparameters and sizes),
+The one serving module that imports torch: :mod:`.loading` imports it only when a behaviour
+model is loaded; training (:mod:`recommender.training.behaviour.fit`) fits it.
+
+Artifacts (``save_artifact``/``load_artifact``): ``config.json`` (hyperparameters and sizes),
 ``items.json`` (item keys in index order), ``model.pt`` (state dict, no feature matrix).
 """
 
