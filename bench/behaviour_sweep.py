@@ -6,7 +6,7 @@
 
 Each configuration trains with early stopping on validation NDCG@10 and is scored on the test
 users alone and blended with item co-occurrence kNN (Amazon; the weight chosen on validation) or
-in the H&M blends of ``run_evaluation`` (``hm_blends``). Configurations run in parallel processes (one GPU holds several of
+in the H&M blends of ``bench/behaviour_eval.py`` (``hm_blends``). Configurations run in parallel processes (one GPU holds several of
 these small models). Needs no Django: it uses ``behaviour.config.DEFAULTS`` directly.
 """
 
@@ -70,19 +70,21 @@ def run_one(
     """Train one configuration; its validation/test metrics alone and in the blends."""
     import numpy as np
 
-    from recommender.behaviour import data as D
-    from recommender.behaviour.baselines import CoocKNN, item_counts
+    from bench.behaviour_eval import hm_blends
+    from bench.datasets import hm_split, load_amazon_scientific
     from recommender.behaviour.config import DEFAULTS
-    from recommender.behaviour.evaluate import Blend, RowScaled, evaluate, hm_blends, hm_split, tune_blend
-    from recommender.behaviour.train import ModelScorer, fit
+    from recommender.training.behaviour.baselines import CoocKNN, item_counts
+    from recommender.training.behaviour.data import leave_one_out
+    from recommender.training.behaviour.evaluate import Blend, RowScaled, evaluate, tune_blend
+    from recommender.training.behaviour.train import ModelScorer, fit
 
     cfg = {**DEFAULTS, **BASE[dataset], "device": device, "torch_threads": threads, **overrides}
     if dataset == "hm":
         stored = np.load(features_path)
         data, split, counts = hm_split(Path(data_dir), [str(k) for k in stored["ids"]], stored["vectors"])
     else:
-        data = D.load_amazon_scientific(Path(data_dir), np.load(features_path))
-        split = D.leave_one_out(data.sequences, data.types)
+        data = load_amazon_scientific(Path(data_dir), np.load(features_path))
+        split = leave_one_out(data.sequences, data.types)
         counts = item_counts(split.train, data.n_items)
     started = time.perf_counter()
     result = fit(data.features, split.train, split.valid, cfg)
@@ -138,8 +140,8 @@ def _label(overrides: dict[str, Any]) -> str:
 
 def report(files: list[str], out: Path) -> None:
     """``<out>.md`` (every run, the validation column first: it is what a choice may use) and ``<out>.png``."""
-    from recommender.behaviour.evaluate import VQREC
-    from recommender.behaviour.plots import _figure, _save
+    from bench.reference import VQREC
+    from recommender.training.behaviour.plots import _figure, _save
 
     lines = ["# Behaviour model sweeps (bench/behaviour_sweep.py)", "", SWEEP_NOTE, ""]
     amazon_rows = []

@@ -93,6 +93,7 @@ def trained_model(model_dir: Path, epochs: int | None, val_fraction: float) -> d
     if held_out_path.exists() and (model_dir / "open_clip_config.json").exists():
         return json.loads(held_out_path.read_text())
     from recommender.encoder_training import catalog_pairs
+
     from recommender.training import train_catalog_clip
 
     pairs = catalog_pairs()

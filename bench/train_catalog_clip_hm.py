@@ -54,7 +54,7 @@ def main() -> int:
 
     from recommender.encoders.packaged import find_machine_paths
     from recommender.images import ImageLoadError, load_image
-    from recommender.training import train_catalog_clip
+    from recommender.training.catalog_clip import train_catalog_clip
     from recommender.training.plots import plot_history
 
     torch.set_num_threads(args.threads)

@@ -22,3 +22,6 @@ class RecommenderConfig(AppConfig):
         from recommender.search.receivers import connect as connect_search_receivers
 
         connect_search_receivers()
+        from recommender.behaviour.receivers import connect as connect_behaviour_receivers
+
+        connect_behaviour_receivers()

@@ -1,11 +1,13 @@
-"""Signals the app sends, so lower layers can announce work without importing the layers that react.
+"""Signals the app declares, so lower layers can announce work without importing the layers that react.
 
     from recommender.signals import products_indexed
     products_indexed.connect(handler)     # handler(sender, version, keys, **kwargs)
 
-Each signal's ``sender`` is :class:`recommender.models.ModelVersion`; receivers are connected in
-``recommender/receivers.py`` (``RecommenderConfig.ready()``). A receiver must not break the
-embedding pipeline: it sends with :func:`send_logged`, which logs what a receiver raised.
+Each signal's ``sender`` is the model its news is about (``ModelVersion`` for the pipeline's
+signals, ``Event`` or ``Profile`` for shoppers'); receivers are connected in
+``RecommenderConfig.ready()`` from ``recommender/receivers.py`` (tasks, search) and
+``recommender/behaviour/receivers.py``. A receiver must not break the embedding pipeline:
+it sends with :func:`send_logged`, which logs what a receiver raised.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.dispatch import Signal
 
 __all__ = [
     "catalog_indexed", "embedding_requested", "products_indexed", "profile_stale", "send_logged",
-    "vocabulary_missing",
+    "version_activating", "vocabulary_missing",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -26,8 +28,18 @@ products_indexed = Signal()
 """Vectors of some products were (re)written in a version: ``version``, ``keys`` (product keys).
 
 Sent by the embedding pipeline (``indexing.embed_products``: product saves, reindex batches,
-pending catch-up) after each batch is stored. Search adds the products' words to its spelling
-vocabulary and their names to the suggestions when ``version`` serves.
+pending catch-up) after each batch is stored, with the products that got a vector. Search adds
+the products' words to its spelling vocabulary and their names to the suggestions when
+``version`` serves; the active behaviour model writes their product output vectors
+(:mod:`recommender.behaviour.receivers`).
+"""
+
+version_activating = Signal()
+"""A model version is becoming the serving one: ``version`` (already marked active).
+
+Sent by :func:`recommender.versions.activate` inside its transaction: a receiver that raises
+rolls the activation back, so the old version keeps serving. The behaviour model writes its
+product output vectors here.
 """
 
 catalog_indexed = Signal()

@@ -18,11 +18,11 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from recommender import dispatch, indexing, product_sync
-from recommender.behaviour.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
+from recommender.conf import app_settings
+from recommender.training.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
     activate_behaviour_task,
     train_behaviour_task,
 )
-from recommender.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def train_encoder(options: dict | None = None, activate: bool = False) -> int:
     Not acked late: a training run killed halfway should be started again on purpose, not
     silently redelivered.
     """
-    from recommender.encoder_training import train_encoder as train
+    from recommender.training.encoder import train_encoder as train  # torch: only in the worker
     from recommender.versions import start_build
 
     version = train(progress=False, **(options or {}))

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from recommender.cache import bump_global_generation
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
-from recommender.signals import catalog_indexed, send_logged
+from recommender.signals import catalog_indexed, send_logged, version_activating
 from recommender.storage import active_encoder_version, ensure_indexes
 
 logger = logging.getLogger(__name__)
@@ -155,12 +156,8 @@ def activate(version: ModelVersion) -> ModelVersion:
     if version.kind == ModelVersion.Kind.ENCODER:
         ensure_indexes(version)
         send_logged(catalog_indexed, sender=ModelVersion, version=version)
-    else:  # the behaviour model serves from its product output vectors
-        from recommender.behaviour.item_vectors import activate_item_vectors
-
-        activate_item_vectors(version)
-    from recommender.cache import bump_global_generation
-
+    # The behaviour model writes its product output vectors (recommender.behaviour.receivers).
+    version_activating.send(sender=ModelVersion, version=version)
     transaction.on_commit(bump_global_generation)  # cached results came from the old version
     logger.info("Activated %s", version)
     return version

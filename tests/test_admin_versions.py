@@ -198,7 +198,7 @@ def test_the_training_task_runs_eagerly_and_its_version_shows_in_the_list(admin_
     trained = encoder_version(8, state=State.READY, name="catalog-clip-test")
     trained.metrics = TRAINING_METRICS
     trained.save()
-    with mock.patch("recommender.encoder_training.train_encoder", return_value=trained) as train:
+    with mock.patch("recommender.training.encoder.train_encoder", return_value=trained) as train:
         admin_client.post(TRAIN, TRAIN_POST)
     train.assert_called_once_with(progress=False, epochs=2, batch_size=16, lr=0.01, image_size=32, limit=12)
     html = admin_client.get(CHANGELIST).content.decode()

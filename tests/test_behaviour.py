@@ -9,12 +9,36 @@ import math
 
 import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from recommender.behaviour.baselines import CoocKNN, Popularity, Repurchase, Transitions, item_counts
-from recommender.behaviour.config import DEFAULTS
-from recommender.behaviour.data import EvalSet, leave_one_out, time_split
-from recommender.behaviour.evaluate import evaluate
-from recommender.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+from recommender.behaviour.config import DEFAULTS, behaviour_config, hyperparameters
+from recommender.training.behaviour.baselines import CoocKNN, Popularity, Repurchase, Transitions, item_counts
+from recommender.training.behaviour.data import EvalSet, leave_one_out, time_split
+from recommender.training.behaviour.evaluate import evaluate
+from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_behaviour_settings_are_read_through_app_settings(settings):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {"epochs": 7}}
+    assert behaviour_config()["epochs"] == 7 and behaviour_config()["hidden"] == DEFAULTS["hidden"]
+    assert behaviour_config({"epochs": 2})["epochs"] == 2  # the caller wins
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {"epochs": 9}}
+    assert behaviour_config()["epochs"] == 9  # read on each call, never cached stale
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": "fast"}
+    with pytest.raises(ImproperlyConfigured, match=r'RECOMMENDER\["BEHAVIOUR"\] must be a dict'):
+        behaviour_config()
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {"epochz": 1}}
+    with pytest.raises(ValueError, match="epochz"):
+        behaviour_config()
+
+
+def test_hyperparameters_without_django_settings_reject_unknown_keys():
+    assert hyperparameters({"epochs": 3}, {"hidden": 8}) == {**DEFAULTS, "epochs": 3, "hidden": 8}
+    with pytest.raises(ValueError, match="hiden"):
+        hyperparameters({"hiden": 8})
+
 
 # --- metrics ------------------------------------------------------------------------------------
 
@@ -92,7 +116,7 @@ def test_leave_one_out_on_the_amazon_files(tmp_path):
     folder = SHARED_DATA / "amazon_scientific"
     if not (folder / "Scientific.seq.tsv").exists():
         pytest.skip(f"Amazon Scientific data not found at {folder}")
-    from recommender.behaviour.data import load_amazon_scientific
+    from bench.datasets import load_amazon_scientific
 
     data = load_amazon_scientific(folder)
     split = leave_one_out(data.sequences)
@@ -149,7 +173,7 @@ def test_baselines_on_a_tiny_log():
 
 
 def test_own_purchases_count_only_purchases_newest_first():
-    from recommender.behaviour.data import EVENT_TYPES
+    from recommender.behaviour.codes import EVENT_TYPES
     from recommender.behaviour.repurchase import own_purchase_scores, repeat_purchases
 
     # distinct items by their newest purchase: c (1.0), a (0.9), b (0.9 ** 2)
@@ -167,8 +191,8 @@ def test_own_purchases_count_only_purchases_newest_first():
 
 def test_serving_blend_orders_like_the_offline_blend():
     """cos + (w / |q|) · own (serving, pgvector units) ranks like log_softmax(q · x + c) + w · own."""
-    from recommender.behaviour.evaluate import Blend
     from recommender.behaviour.serving import BehaviourQuery, blend_scores
+    from recommender.training.behaviour.evaluate import Blend
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=(60, 8))
@@ -192,7 +216,7 @@ def test_serving_blend_orders_like_the_offline_blend():
 
 def test_training_learns_a_deterministic_next_item_pattern():
     """Item i is always followed by (7 i + 3) mod 30: the model must find the successor."""
-    from recommender.behaviour.train import ModelScorer, fit
+    from recommender.training.behaviour.fit import ModelScorer, fit
 
     rng = np.random.default_rng(0)
     n = 30
@@ -254,7 +278,7 @@ def test_model_rejects_settings_serving_cannot_honour():
 
 
 def test_row_scaled_puts_every_users_scores_in_zero_to_one():
-    from recommender.behaviour.evaluate import RowScaled
+    from recommender.training.behaviour.evaluate import RowScaled
 
     def raw(histories, types=None):
         return np.array([[0.0, 2.0, 4.0], [0.0, 0.0, 0.0], [3.0, 30.0, 0.0]], dtype=np.float32)
@@ -276,8 +300,8 @@ def _ranking(scores: np.ndarray, counts: np.ndarray) -> list[int]:
 
 
 def test_cooccurrence_table_scores_like_row_scaled_cooc_knn():
-    from recommender.behaviour.cooccurrence import TableScorer, build_table
-    from recommender.behaviour.evaluate import RowScaled
+    from recommender.training.behaviour.cooccurrence import TableScorer, build_table
+    from recommender.training.behaviour.evaluate import RowScaled
 
     counts = item_counts(COOC_TRAIN, 8)
     knn = CoocKNN(COOC_TRAIN, 8, counts)
@@ -302,7 +326,8 @@ def test_cooccurrence_table_scores_like_row_scaled_cooc_knn():
 
 
 def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
-    from recommender.behaviour.cooccurrence import FILENAME, TableScorer, build_table, load_table
+    from recommender.behaviour.cooccurrence import FILENAME, load_table
+    from recommender.training.behaviour.cooccurrence import TableScorer, build_table
 
     S = CoocKNN(COOC_TRAIN, 8, item_counts(COOC_TRAIN, 8)).S.toarray()
     full = build_table(COOC_TRAIN, 8, neighbours=8)
@@ -333,8 +358,8 @@ def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
 
 
 def test_cooccurrence_tuning_is_skipped_when_nothing_co_occurs():
-    from recommender.behaviour.data import leave_one_out
-    from recommender.behaviour.train import tune_cooccurrence
+    from recommender.training.behaviour.data import leave_one_out
+    from recommender.training.behaviour.train import tune_cooccurrence
 
     def never(histories, types=None):  # no validation pass may run
         raise AssertionError("scored without co-occurrence")
@@ -346,8 +371,8 @@ def test_cooccurrence_tuning_is_skipped_when_nothing_co_occurs():
 
 def test_serving_blend_with_cooccurrence_orders_like_the_offline_blend():
     """cos + (w_c / |q|) · cooc + (w_r / |q|) · own ranks like Blend(Blend(model, cooc, w_c), own, w_r)."""
-    from recommender.behaviour.evaluate import Blend
     from recommender.behaviour.serving import BehaviourQuery, blend_scores
+    from recommender.training.behaviour.evaluate import Blend
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(80, 8))

@@ -60,7 +60,7 @@ def _output_vector(version: ModelVersion, key: str) -> np.ndarray:
 
 def _trained_shop() -> tuple[list, ModelVersion]:
     """The indexing tests' catalogue, embedded by the tiny encoder, browsed, and an active behaviour model."""
-    from recommender.behaviour.train import train_behaviour
+    from recommender.training.behaviour.train import train_behaviour
 
     products = _catalog()
     reindex()
@@ -120,7 +120,7 @@ def _index_exists(name: str) -> bool:
 
 
 def test_only_the_active_version_keeps_rows_and_reactivation_restores_them(vector_shop, behaviour_settings):
-    from recommender.behaviour.train import train_behaviour
+    from recommender.training.behaviour.train import train_behaviour
     from recommender.versions import activate
 
     _events(vector_shop)

@@ -168,8 +168,8 @@ def test_train_without_enough_events_is_a_clear_error(vector_shop, behaviour_set
 
 
 def test_auto_activation_only_when_better_through_the_celery_task(vector_shop, behaviour_settings, settings):
-    from recommender.behaviour.tasks import train_behaviour_task
-    from recommender.behaviour.train import train_behaviour
+    from recommender.training.behaviour.train import train_behaviour
+    from recommender.training.tasks import train_behaviour_task
 
     _events(vector_shop)
     settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {**SMALL, "epochs": 1, "auto_activate": True}}
@@ -182,6 +182,16 @@ def test_auto_activation_only_when_better_through_the_celery_task(vector_shop, b
     assert second.state == ModelVersion.State.READY
     first.refresh_from_db()
     assert first.state == ModelVersion.State.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("dataset", "script"), [("hm", "bench/behaviour_hm.py"), ("amazon-scientific", "bench/behaviour_amazon.py")]
+)
+def test_evaluate_command_sends_public_benchmarks_to_bench(dataset, script):
+    with pytest.raises(CommandError, match=script):
+        call_command("recommender_evaluate", "--dataset", dataset, verbosity=0)
+    with pytest.raises(CommandError, match='"shop" only'):
+        call_command("recommender_evaluate", "--dataset", "movies", verbosity=0)
 
 
 def test_evaluate_command_on_the_shop(vector_shop, behaviour_settings, tmp_path):
@@ -202,9 +212,9 @@ def test_evaluate_command_on_the_shop(vector_shop, behaviour_settings, tmp_path)
 def test_repurchase_weight_is_tuned_and_for_you_offers_to_buy_again(vector_shop, behaviour_settings):
     from django.core.cache import cache
 
-    from recommender.behaviour.evaluate import BLEND_GRID
-    from recommender.behaviour.train import train_behaviour
     from recommender.recommend import recommend
+    from recommender.training.behaviour.evaluate import BLEND_GRID
+    from recommender.training.behaviour.train import train_behaviour
 
     _events(vector_shop)
     _rebuyers(vector_shop)
@@ -300,13 +310,14 @@ def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float
     the whole catalogue, by product key, computed from the artifact alone; and the history."""
     import json
 
-    from recommender.behaviour.baselines import Repurchase
-    from recommender.behaviour.cooccurrence import TableScorer, load_table
-    from recommender.behaviour.data import EVENT_TYPES
-    from recommender.behaviour.evaluate import Blend, OwnPurchases
+    from recommender.behaviour.codes import EVENT_TYPES
+    from recommender.behaviour.cooccurrence import load_table
     from recommender.behaviour.model import load_artifact
-    from recommender.behaviour.train import ModelScorer
     from recommender.profiles import product_vectors
+    from recommender.training.behaviour.baselines import Repurchase
+    from recommender.training.behaviour.cooccurrence import TableScorer
+    from recommender.training.behaviour.evaluate import Blend, OwnPurchases
+    from recommender.training.behaviour.fit import ModelScorer
 
     folder = serving.artifact_path(version)
     keys = json.loads((folder / "items.json").read_text())
@@ -323,13 +334,16 @@ def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float
 
 
 def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour_settings):
-    from recommender.behaviour.baselines import Repurchase, item_counts
     from recommender.behaviour.config import behaviour_config
-    from recommender.behaviour.cooccurrence import NEIGHBOURS, TableScorer, build_table, load_table
-    from recommender.behaviour.data import leave_one_out, load_shop
-    from recommender.behaviour.evaluate import BLEND_GRID, Blend, OwnPurchases, tune_blend
+    from recommender.behaviour.cooccurrence import NEIGHBOURS, load_table
     from recommender.behaviour.model import load_artifact
-    from recommender.behaviour.train import ModelScorer, train_behaviour, valid_sample
+    from recommender.training.behaviour.baselines import Repurchase, item_counts
+    from recommender.training.behaviour.cooccurrence import TableScorer, build_table
+    from recommender.training.behaviour.data import leave_one_out
+    from recommender.training.behaviour.evaluate import BLEND_GRID, Blend, OwnPurchases, tune_blend
+    from recommender.training.behaviour.fit import ModelScorer, valid_sample
+    from recommender.training.behaviour.shop import load_shop
+    from recommender.training.behaviour.train import train_behaviour
 
     _events(vector_shop)
     _rebuyers(vector_shop)
@@ -366,10 +380,10 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
 
 def test_for_you_ranks_model_cooccurrence_and_purchases_like_the_offline_blend(vector_shop, behaviour_settings):
     from recommender.behaviour.serving import behaviour_query
-    from recommender.behaviour.train import train_behaviour
     from recommender.recommend import recommend
     from recommender.strategies import Context
     from recommender.strategies.personal import BUY_AGAIN, for_you
+    from recommender.training.behaviour.train import train_behaviour
 
     keys = _wide_shop(vector_shop)
     _events(keys)
@@ -410,9 +424,9 @@ def test_versions_without_cooccurrence_serve_the_model_alone(vector_shop, behavi
 
     from recommender.behaviour.cooccurrence import FILENAME
     from recommender.behaviour.serving import behaviour_query
-    from recommender.behaviour.train import train_behaviour
     from recommender.strategies import Context
     from recommender.strategies.personal import explain, for_you
+    from recommender.training.behaviour.train import train_behaviour
 
     keys = _wide_shop(vector_shop)
     _events(keys)

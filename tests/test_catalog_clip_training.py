@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from recommender.encoders.open_clip_encoder import OpenClipEncoder
 from recommender.encoders.packaged import MINILM_MARKER, find_machine_paths
-from recommender.training import TrainingResult, train_catalog_clip
+from recommender.training.catalog_clip import TrainingResult, train_catalog_clip
 from recommender.training.data import split_indices
 from recommender.training.metrics import retrieval_recalls
 

@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from recommender.encoder_training import train_encoder
 from recommender.indexing import reindex
 from recommender.models import ProductVector
 from recommender.storage import nearest
+from recommender.training.encoder import train_encoder
 from recommender.versions import encoder_for, serving_version, start_build
 from shopdemo.catalog.hm_import import load_articles
 from shopdemo.catalog.models import Product

@@ -1,6 +1,11 @@
 """Behaviour-model hyperparameters: defaults, overridden by ``RECOMMENDER["BEHAVIOUR"]`` and the caller.
 
-cfg = behaviour_config({"epochs": 5})      # DEFAULTS < settings < overrides
+    cfg = behaviour_config({"epochs": 5})      # DEFAULTS < RECOMMENDER["BEHAVIOUR"] < overrides
+    cfg = hyperparameters({"epochs": 5})       # DEFAULTS < overrides, no Django (benchmarks)
+
+The setting is read through :data:`recommender.conf.app_settings` like every other one (on each
+call, never at import, so ``override_settings`` applies). Its keys are lower-case: they are the
+hyperparameter names saved with every trained model (``config.json``), not setting names.
 """
 
 from __future__ import annotations
@@ -8,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULTS", "behaviour_config"]
+from django.core.exceptions import ImproperlyConfigured
+
+from recommender.conf import app_settings
+
+__all__ = ["DEFAULTS", "behaviour_config", "hyperparameters"]
 
 DEFAULTS: dict[str, Any] = {
     # Transformer size. 64-d, 2 layers, 2 heads is SASRec's setting for Amazon-sized data.
@@ -57,15 +66,22 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def behaviour_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """DEFAULTS, then ``RECOMMENDER["BEHAVIOUR"]`` (read now, never at import), then ``overrides``."""
-    from django.conf import settings
-
-    configured: dict[str, Any] = {}
-    if settings.configured:
-        configured = dict((getattr(settings, "RECOMMENDER", {}) or {}).get("BEHAVIOUR", {}) or {})
-    cfg = {**DEFAULTS, **configured, **dict(overrides or {})}
+def hyperparameters(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """DEFAULTS updated by each of ``layers`` in turn; ValueError naming any unknown key."""
+    cfg = dict(DEFAULTS)
+    for layer in layers:
+        cfg.update(layer or {})
     unknown = sorted(set(cfg) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"Unknown behaviour-model settings: {unknown}; known: {sorted(DEFAULTS)}")
     return cfg
+
+
+def behaviour_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """DEFAULTS, then ``RECOMMENDER["BEHAVIOUR"]`` (read now, never at import), then ``overrides``."""
+    configured = app_settings.BEHAVIOUR or {}  # None: no overrides
+    if not isinstance(configured, Mapping):
+        raise ImproperlyConfigured(
+            f'RECOMMENDER["BEHAVIOUR"] must be a dict of hyperparameters, not {type(configured).__name__}.'
+        )
+    return hyperparameters(configured, overrides)

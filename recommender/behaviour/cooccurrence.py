@@ -1,22 +1,19 @@
 """The item co-occurrence kNN a behaviour version serves: each item's nearest neighbours, kept in its artifact.
 
-    table = build_table(split.train, n_items)     # CoocKNN's similarities, NEIGHBOURS per item
-    table.save(folder)                            # folder / "cooccurrence.npz"
-    table = load_table(folder)                    # None when the version has no table
+    table = load_table(folder)                    # folder / "cooccurrence.npz"; None when the version has none
     items, scores = table.scores([4, 9, 2])       # history oldest first -> neighbours, 0..1, best first
-    scorer = TableScorer(table)                   # scorer(histories, types) -> (B, n_items), for tune_blend
 
-The similarity is :class:`~recommender.behaviour.baselines.CoocKNN`'s (cosine of two items'
-co-occurrence in shoppers' item sets) and a shopper's score is CoocKNN's too, its sum over their
-newest distinct items weighted by recency (:func:`recency_weights`), divided by the shopper's
-maximum as :class:`~recommender.behaviour.evaluate.RowScaled` does. Only each item's
-``NEIGHBOURS`` most similar items are kept: that is what serving reads, and training tunes the
-blend weight with :class:`TableScorer` over the same table, so the weight means the same in both.
-Item indices are positions in the artifact's ``items.json``.
+The similarity is :class:`~recommender.training.behaviour.baselines.CoocKNN`'s (cosine of two
+items' co-occurrence in shoppers' item sets) and a shopper's score is CoocKNN's too, its sum over
+their newest distinct items weighted by recency (:func:`recency_weights`), divided by the
+shopper's maximum as :class:`~recommender.training.behaviour.evaluate.RowScaled` does. Only each
+item's ``NEIGHBOURS`` most similar items are kept: that is what serving reads, and training tunes
+the blend weight over the same table, so the weight means the same in both. Item indices are
+positions in the artifact's ``items.json``.
 
-Training builds the table (:func:`recommender.behaviour.train.tune_cooccurrence`), serving loads
-it with the model (:mod:`recommender.behaviour.serving`). No torch or scipy at import: the web
-process imports it (scipy is needed only to build a table).
+Training builds and saves the table (:mod:`recommender.training.behaviour.cooccurrence`), serving
+loads it with the model (:mod:`recommender.behaviour.loading`). Only numpy here: the web process
+imports it.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FILENAME", "NEIGHBOURS", "CooccurrenceTable", "TableScorer", "build_table", "load_table", "recency_weights"]
+__all__ = ["FILENAME", "NEIGHBOURS", "CooccurrenceTable", "load_table", "recency_weights"]
 
 FILENAME = "cooccurrence.npz"
 # Neighbours kept per item. A score sums the lists of at most 5 history items and "for you" takes
@@ -91,34 +88,6 @@ class CooccurrenceTable:
         return path
 
 
-def build_table(sequences: Sequence[Sequence[int]], n_items: int, neighbours: int = NEIGHBOURS) -> CooccurrenceTable:
-    """CoocKNN's item-item similarities over ``sequences``, each item's ``neighbours`` best kept.
-
-    Ties at the cut keep the lower item index, so a table does not depend on sparse-matrix order.
-    """
-    from recommender.behaviour.baselines import CoocKNN
-
-    knn = CoocKNN(sequences, n_items, np.zeros(n_items))  # the popularity tie-breaker is not stored
-    S = knn.S.tocsr()
-    indptr, indices, similarities = [0], [], []
-    for item in range(n_items):
-        lo, hi = S.indptr[item], S.indptr[item + 1]
-        cols, vals = S.indices[lo:hi], S.data[lo:hi]
-        keep = vals > 0
-        cols, vals = cols[keep], vals[keep]
-        order = np.lexsort((cols, -vals))[:neighbours]
-        indices.append(cols[order])
-        similarities.append(vals[order])
-        indptr.append(indptr[-1] + len(order))
-    return CooccurrenceTable(
-        indptr=np.asarray(indptr, dtype=np.int64),
-        indices=np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, dtype=np.int32),
-        similarities=np.concatenate(similarities).astype(np.float32) if similarities else np.zeros(0, np.float32),
-        recent=int(knn.recent),
-        decay=float(knn.decay),
-    )
-
-
 def load_table(folder: Path) -> CooccurrenceTable | None:
     """The table saved in ``folder``, or None when there is none (a version trained without it).
 
@@ -141,21 +110,3 @@ def load_table(folder: Path) -> CooccurrenceTable | None:
     ):  # fmt: skip
         raise ValueError(f"{path} does not hold a valid co-occurrence table")
     return table
-
-
-class TableScorer:
-    """``scorer(histories, types) -> (B, n_items)``: :meth:`CooccurrenceTable.scores`, 0 elsewhere.
-
-    The co-occurrence part of the blend as serving computes it, for
-    :func:`~recommender.behaviour.evaluate.tune_blend` and :class:`~recommender.behaviour.evaluate.Blend`.
-    """
-
-    def __init__(self, table: CooccurrenceTable) -> None:
-        self.table = table
-
-    def __call__(self, histories, types=None) -> np.ndarray:
-        out = np.zeros((len(histories), self.table.n_items), dtype=np.float32)
-        for row, history in enumerate(histories):
-            items, scores = self.table.scores(history)
-            out[row, items] = scores
-        return out

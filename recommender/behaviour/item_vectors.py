@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recommender.behaviour.loading import active_behaviour_version, load_version
 from recommender.models import ModelVersion, ProductVector
 from recommender.storage import VectorRow, drop_indexes, ensure_indexes, store_vectors, vector_rows
 
@@ -51,12 +52,10 @@ def store_item_vectors(
     ``model``/``item_index`` default to the version's saved artifact (training passes the model
     it holds). Returns how many rows were written; builds the version's HNSW index.
     """
-    import torch
+    import torch  # only when vectors are written (worker, activation): the web process imports this module
     from tqdm import tqdm
 
     if model is None or item_index is None:
-        from recommender.behaviour.serving import load_version
-
         loaded = load_version(version)
         model, item_index = loaded.model, loaded.index
     encoder = encoder_version_of(version)
@@ -99,8 +98,6 @@ def refresh_item_vectors(keys: Iterable[str], encoder_version: ModelVersion) -> 
     Nothing when no behaviour model is active or it was trained on another encoder version. A
     failure is logged, never raised: the embedding itself succeeded and must not be lost.
     """
-    from recommender.behaviour.serving import active_behaviour_version
-
     keys = list(keys)
     version = active_behaviour_version()
     if not keys or version is None:

@@ -11,6 +11,9 @@ pgvector under the behaviour version (:mod:`.item_vectors`) and queries them wit
 cosine order is the model's order. A product the model never saw has ``e_i = 0``: its output
 vector comes from its features alone, so new products are recommended from day one.
 
+The one serving module that imports torch: :mod:`.loading` imports it only when a behaviour
+model is loaded; training (:mod:`recommender.training.behaviour.fit`) fits it.
+
 Artifacts (``save_artifact``/``load_artifact``): ``config.json`` (hyperparameters and sizes),
 ``items.json`` (item keys in index order), ``model.pt`` (state dict, no feature matrix).
 """
@@ -26,9 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recommender.behaviour.codes import EVENT_TYPES, PURCHASE
+
 __all__ = ["BehaviourModel", "load_artifact", "pad_left", "save_artifact"]
 
-N_TYPES = 4  # view, click, add_to_cart, purchase (0 = padding)
+N_TYPES = len(EVENT_TYPES)  # view, click, add_to_cart, purchase (0 = padding)
 
 
 class BehaviourModel(nn.Module):
@@ -144,7 +149,7 @@ class BehaviourModel(nn.Module):
 
 
 def pad_left(
-    sequences: list[list[int]], max_len: int, types: list[list[int]] | None = None, *, purchase: int = 4
+    sequences: list[list[int]], max_len: int, types: list[list[int]] | None = None, *, purchase: int = PURCHASE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, L) tensors of 1-based item indices and type codes, newest event last, 0 = padding."""
     length = max(1, min(max_len, max((len(s) for s in sequences), default=1)))

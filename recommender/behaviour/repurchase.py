@@ -3,9 +3,9 @@
     own_purchase_scores(["a", "b", "a"])        # {"a": 1.0, "b": 0.9}: newest distinct purchase first
     repeat_purchases(sequences, types)          # purchases of a product the shopper had bought before
 
-Offline, :class:`recommender.behaviour.baselines.Repurchase` ranks with this score and
-:class:`recommender.behaviour.evaluate.Blend` adds it, times a weight, to the model's
-log-probabilities; :func:`recommender.behaviour.train.train_behaviour` tunes that weight and
+Offline, :class:`recommender.training.behaviour.baselines.Repurchase` ranks with this score and
+:class:`recommender.training.behaviour.evaluate.Blend` adds it, times a weight, to the model's
+log-probabilities; :func:`recommender.training.behaviour.train.train_behaviour` tunes that weight and
 :mod:`recommender.behaviour.serving` applies it. One formula everywhere, so the weight tuned on
 validation means the same thing when serving.
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TypeVar
+
+from recommender.behaviour.codes import PURCHASE
 
 __all__ = ["OWN_DECAY", "OWN_LAST", "own_purchase_scores", "repeat_purchases"]
 
@@ -40,11 +42,9 @@ def own_purchase_scores(purchases: Iterable[K], last: int = OWN_LAST) -> dict[K,
 def repeat_purchases(sequences: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None = None) -> int:
     """How many purchases repeat an earlier purchase in the same sequence; ``types=None``: all are purchases.
 
-    Sequences collapse consecutive events of one product (:func:`.data.load_shop`), so a repeat
+    Sequences collapse consecutive events of one product (:func:`recommender.training.behaviour.shop.load_shop`), so a repeat
     here is a purchase of a product bought earlier with some other event in between.
     """
-    from recommender.behaviour.data import PURCHASE
-
     total = 0
     for i, seq in enumerate(sequences):
         kinds = types[i] if types is not None else None

@@ -14,8 +14,8 @@ vectors, or no history with vectors. A user who opted out of personalisation alw
 
 The blend: offline evaluation proved best on H&M the model's log-probabilities plus item
 co-occurrence ("bought with what you bought") plus the shopper's own purchases, each weighted.
-Training tunes both weights on validation (:func:`recommender.behaviour.train.tune_cooccurrence`,
-:func:`recommender.behaviour.train.tune_repurchase`) and stores them in the version's
+Training tunes both weights on validation (:func:`recommender.training.behaviour.train.tune_cooccurrence`,
+:func:`recommender.training.behaviour.train.tune_repurchase`) and stores them in the version's
 ``metrics["cooccurrence_weight"]`` and ``metrics["repurchase_weight"]``, the co-occurrence
 neighbours in its artifact (:mod:`recommender.behaviour.cooccurrence`). "For you" blends::
 
@@ -27,24 +27,35 @@ neighbours in its artifact (:mod:`recommender.behaviour.cooccurrence`). "For you
 A weight of 0 (untuned, or a version without a co-occurrence file) leaves its part out; a version
 with neither serves the model's pgvector order alone.
 
-Only this module runs in the web process; it imports torch lazily and keeps one loaded model
-(with its co-occurrence table) per active version.
+This module and the ones it imports run in the web process: no torch at import (only when
+:mod:`.loading` loads a model, which it keeps per active version, with its co-occurrence table)
+and nothing of :mod:`recommender.training`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+from django.db.models import Max
 
-from recommender.behaviour.cooccurrence import CooccurrenceTable, load_table
-from recommender.models import Event, ModelVersion
+from recommender.behaviour.codes import EVENT_TYPES
+from recommender.behaviour.loading import (
+    LoadedVersion,
+    active_behaviour_version,
+    artifact_path,
+    clear_cache,
+    load_version,
+)
+from recommender.behaviour.repurchase import OWN_LAST, own_purchase_scores
+from recommender.models import Event, EventType, ModelVersion
+from recommender.privacy import personalisation_enabled
+from recommender.profiles import owner_filter, product_vectors
+from recommender.versions import serving_version
 
 __all__ = [
     "BehaviourQuery",
@@ -63,74 +74,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_LOCK = threading.Lock()
-
-
-class LoadedVersion(NamedTuple):
-    """A behaviour version as serving holds it: item ``keys`` in ``items.json`` order, ``index`` their inverse."""
-
-    model: Any
-    index: dict[str, int]
-    config: dict[str, Any]
-    keys: list[str]
-    cooccurrence: CooccurrenceTable | None
-
-
-_LOADED: dict[tuple[int, str], LoadedVersion] = {}
-
-
-def active_behaviour_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.ACTIVE).first()
-
-
-def artifact_path(version: ModelVersion) -> Path:
-    """The version's folder; relative artifacts are under MODEL_DIR."""
-    from recommender.versions import model_dir
-
-    path = Path(version.artifact)
-    return path if path.is_absolute() else model_dir() / path
-
-
-def load_version(version: ModelVersion) -> LoadedVersion:
-    """The model in eval mode, its items, config and co-occurrence table; cached per version and artifact."""
-    key = (int(version.pk), str(version.artifact))
-    with _LOCK:
-        if key not in _LOADED:
-            from recommender.behaviour.model import load_artifact
-
-            folder = artifact_path(version)
-            model, keys, config = load_artifact(folder)
-            _LOADED.clear()  # one active version at a time
-            index = {k: i for i, k in enumerate(keys)}
-            _LOADED[key] = LoadedVersion(
-                model, index, config, list(keys), _load_cooccurrence(version, folder, len(keys))
-            )
-        return _LOADED[key]
-
-
-def _load_cooccurrence(version: ModelVersion, folder: Path, n_items: int) -> CooccurrenceTable | None:
-    """The version's neighbour table; None (the model serves alone) when missing or unusable."""
-    try:
-        table = load_table(folder)
-    except (OSError, ValueError, KeyError) as exc:
-        logger.warning("Behaviour model %s: co-occurrence table unreadable (%s); serving without it", version.pk, exc)
-        return None
-    if table is not None and table.n_items != n_items:
-        logger.warning("Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
-                       version.pk, table.n_items, n_items)  # fmt: skip
-        return None
-    return table
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _LOADED.clear()
 
 
 def recent_history(user_id: Any, session_key: str, event_types: list[str], limit: int) -> list[tuple[str, str]]:
     """(product key, type) of the shopper's newest events, oldest first, repeats collapsed."""
-    from recommender.profiles import owner_filter
-
     if user_id is None and not session_key:
         return []
     rows = list(
@@ -222,12 +169,8 @@ def behaviour_query(
     version = active_behaviour_version()
     if version is None:
         return None
-    from recommender.privacy import personalisation_enabled
-
     if not personalisation_enabled(user_id):
         return None
-    from recommender.versions import serving_version
-
     encoder_version = encoder_version or serving_version()
     if encoder_version is None or int(version.config.get("encoder_version_id") or -1) != encoder_version.pk:
         logger.debug("Behaviour model %s was trained on another encoder version's vectors", version.pk)
@@ -242,15 +185,11 @@ def behaviour_query(
     history = recent_history(user_id, session_key, list(hyper["event_types"]), int(hyper["max_len"]))
     if not history:
         return None
-    from recommender.profiles import product_vectors
-
     vectors = product_vectors(encoder_version, [k for k, _ in history])
     history = [(k, t) for k, t in history if k in vectors]
     if not history:
         return None
     import torch
-
-    from recommender.behaviour.data import EVENT_TYPES
 
     items = torch.tensor([[index.get(k, -1) + 1 for k, _ in history]])  # 0: a product the model never saw
     types = torch.tensor([[EVENT_TYPES.get(t, EVENT_TYPES["view"]) for _, t in history]])
@@ -274,12 +213,6 @@ def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
     The score of :func:`recommender.behaviour.repurchase.own_purchase_scores`, the one the
     weight was tuned with: distinct products ranked by their newest purchase.
     """
-    from django.db.models import Max
-
-    from recommender.behaviour.repurchase import OWN_LAST, own_purchase_scores
-    from recommender.models import EventType
-    from recommender.profiles import owner_filter
-
     if user_id is None and not session_key:
         return {}
     newest_first = list(

@@ -1,17 +1,14 @@
-"""Offline training of encoders, kept apart from the serving code in ``recommender.encoders``.
+"""Offline training, never imported by the serving layers (only by management commands, the Celery
+tasks in :mod:`.tasks`, and ``bench/``).
 
-Usage::
+    from recommender.training.catalog_clip import train_catalog_clip     # the catalog CLIP (torch)
+    from recommender.training.encoder import train_encoder               # ... on the shop's catalog
+    from recommender.training.behaviour.train import train_behaviour     # the behaviour model (torch)
+    from recommender.training.behaviour.shop_evaluation import run_evaluation   # ... and its offline evaluation
+    from recommender.training.defaults import DEFAULT_EPOCHS             # torch-free (the admin's form)
 
-    from recommender.training import train_catalog_clip
-
-    result = train_catalog_clip(pairs, "var/models/catalog-clip")
-
-Importing this package needs torch, open_clip and timm (the ``clip`` extra).
+This package imports nothing itself, so :mod:`.defaults` and :mod:`.tasks` load without torch;
+the modules that train need the ``clip`` (catalog CLIP) or ``behaviour`` extra.
 """
 
-from __future__ import annotations
-
-from .catalog_clip import TrainingResult, train_catalog_clip
-from .metrics import retrieval_recalls
-
-__all__ = ["TrainingResult", "retrieval_recalls", "train_catalog_clip"]
+__all__: list[str] = []

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from recommender.training import train_catalog_clip
+    from recommender.training.catalog_clip import train_catalog_clip
 
     result = train_catalog_clip(
         [(product.pk, product.image, product_text(product)) for product in products],
@@ -43,7 +43,6 @@ import torch.nn.functional as F
 from open_clip import ClipLoss, CustomTextCLIP
 from tqdm.auto import tqdm
 
-from recommender.catalog_clip_defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 from recommender.encoders.configs import CATALOG_CLIP, CATALOG_CLIP_PREPROCESS, load_model_config
 from recommender.encoders.loading import load_open_clip, make_tokenizer
 from recommender.encoders.local_dir import local_dir_version, read_local_dir_config, save_local_dir
@@ -51,6 +50,7 @@ from recommender.encoders.open_clip_encoder import OpenClipEncoder
 from recommender.encoders.packaged import resolve_config
 from recommender.encoders.runtime import autocast, resolve_device, resolve_precision
 from recommender.encoders.spec import EncoderSpec
+from recommender.training.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 
 from .data import cache_pairs, split_indices
 from .metrics import retrieval_recalls
@@ -59,7 +59,7 @@ from .plots import plot_history
 
 __all__ = ["TrainingResult", "train_catalog_clip"]
 
-# Defaults (measured on H&M): recommender/catalog_clip_defaults.py, torch-free for the admin form.
+# Defaults (measured on H&M): recommender/training/defaults.py, torch-free for the admin form.
 # open_clip clamps the learned temperature at 100 (logit scale ln 100) to keep training stable.
 MAX_LOGIT_SCALE = math.log(100.0)
 # Light decay on weights only (see optim.py); the image tower starts random and data is small.

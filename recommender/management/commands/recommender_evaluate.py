@@ -1,54 +1,52 @@
-"""Offline evaluation of the behaviour model against the baselines: ``manage.py recommender_evaluate``.
+"""Offline evaluation of the behaviour model against the baselines on this shop's events:
+``manage.py recommender_evaluate``.
 
-    manage.py recommender_evaluate --dataset shop
-    manage.py recommender_evaluate --dataset amazon-scientific --data ../shared/data/amazon_scientific \
-        --features var/behaviour/amazon_scientific_minilm.npy
-    manage.py recommender_evaluate --dataset hm --data ../shared/data/hm_fashion --features var/behaviour/hm_items.npz
+    manage.py recommender_evaluate [--dataset shop] [--epochs N] [--output DIR]
 
-Writes ``behaviour_<dataset>.{json,md}`` and PNG plots to ``--output`` (default
-``MODEL_DIR/evaluations``). The same run is :func:`recommender.behaviour.evaluate.run_evaluation`.
+Leave-one-out over every shopper's events, full-catalogue ranking. Writes ``behaviour_shop.{json,md}``
+and PNG plots to ``--output`` (default ``MODEL_DIR/evaluations``). The same run is
+:func:`recommender.training.behaviour.shop_evaluation.run_evaluation`. The public benchmarks (Amazon
+"Scientific", H&M) are scripts outside the app: ``python bench/behaviour_amazon.py`` and
+``python bench/behaviour_hm.py``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.behaviour.evaluate import DATASETS, run_evaluation, write_report
+from recommender.training.behaviour.report import write_report
+from recommender.training.behaviour.shop_evaluation import run_evaluation
+from recommender.versions import model_dir
+
+# The public data sets moved out of the app; naming one says where it went.
+BENCHMARKS = {"amazon-scientific": "bench/behaviour_amazon.py", "hm": "bench/behaviour_hm.py"}
 
 
 class Command(BaseCommand):
-    help = "Train the behaviour model on a data set and compare it with the baselines (full ranking)."
+    help = "Train the behaviour model on the shop's events and compare it with the baselines (full ranking)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--dataset", choices=DATASETS, default="shop")
-        parser.add_argument("--data", default=None, help="Folder of the amazon-scientific or hm files.")
-        parser.add_argument("--features", default=None, help=".npy (item-index order) or .npz (ids, vectors).")
+        parser.add_argument("--dataset", default="shop", help='Only "shop" (this shop\'s events).')
         parser.add_argument("--epochs", type=int, default=None)
         parser.add_argument("--output", default=None)
 
     def handle(self, *args, **opts) -> None:
-        from recommender.versions import model_dir
-
-        features, keys = None, None
-        if opts["dataset"] != "shop":
-            if not opts["data"] or not opts["features"]:
-                raise CommandError("--data and --features are required for the benchmark data sets.")
-            path = Path(opts["features"])
-            if path.suffix == ".npz":
-                stored = np.load(path)
-                features, keys = stored["vectors"], [str(k) for k in stored["ids"]]
-            else:
-                features = np.load(path)
+        dataset = opts["dataset"]
+        if dataset in BENCHMARKS:
+            raise CommandError(
+                f"The {dataset} benchmark is a script outside the app: run python {BENCHMARKS[dataset]} "
+                "from a checkout of the project."
+            )
+        if dataset != "shop":
+            raise CommandError(f'Unknown dataset {dataset!r}: recommender_evaluate evaluates "shop" only.')
         overrides = {"epochs": opts["epochs"]} if opts["epochs"] else None
         try:
-            report = run_evaluation(opts["dataset"], features=features, item_keys=keys, data_dir=opts["data"],
-                                    overrides=overrides, progress=opts["verbosity"] > 1)  # fmt: skip
+            report = run_evaluation(overrides=overrides, progress=opts["verbosity"] > 1)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         out = Path(opts["output"]) if opts["output"] else model_dir() / "evaluations"
-        paths = write_report(report, out, f"behaviour_{opts['dataset'].replace('-', '_')}")
+        paths = write_report(report, out, "behaviour_shop")
         self.stdout.write(Path(paths["md"]).read_text())
         self.stdout.write(self.style.SUCCESS(f"Written: {', '.join(paths.values())}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.behaviour.train import train_behaviour
+from recommender.training.behaviour.train import train_behaviour
 
 
 class Command(BaseCommand):

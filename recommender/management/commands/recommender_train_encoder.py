@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.encoder_training import train_encoder
 from recommender.indexing import reindex
-from recommender.training.catalog_clip import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
+from recommender.training.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
+from recommender.training.encoder import train_encoder
 from recommender.versions import start_build
 
 

@@ -3,8 +3,9 @@
     version = train_encoder(epochs=8)            # pairs from the catalog adapter
     start_build(version)                          # embed beside the active version, then switch
 
-The training itself lives in ``recommender.training`` (torch code kept apart from serving);
-this module only connects it to the catalog, MODEL_DIR and the model-version registry.
+The training itself is :mod:`recommender.training.catalog_clip` (torch); this module only
+connects it to the catalog, MODEL_DIR and the model-version registry. Imported by the
+``recommender_train_encoder`` command and the ``recommender.train_encoder`` task only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
+from recommender.training.catalog_clip import train_catalog_clip
 from recommender.versions import LOCAL_DIR_PREFIX, model_dir, register_encoder_version
 
 logger = logging.getLogger(__name__)
@@ -46,11 +48,9 @@ def train_encoder(
 ) -> ModelVersion:
     """Train on the catalog, save under MODEL_DIR, register a READY encoder version.
 
-    ``training`` goes to :func:`recommender.training.train_catalog_clip` (epochs, batch_size,
-    lr, image_size, seed, val_fraction, train_only_heads, device, model_config).
+    ``training`` goes to :func:`recommender.training.catalog_clip.train_catalog_clip` (epochs,
+    batch_size, lr, image_size, seed, val_fraction, train_only_heads, device, model_config).
     """
-    from recommender.training import train_catalog_clip
-
     pairs = catalog_pairs(limit)
     if len(pairs) < 10:
         raise ValueError(f"Only {len(pairs)} products have both an image and a text; at least 10 are needed to train.")
@@ -72,9 +72,13 @@ def train_encoder(
             on_epoch(metrics)
 
     try:
-        result = train_catalog_clip(pairs, output, base_model=base_model, progress=progress, on_epoch=report, **training)
+        result = train_catalog_clip(
+            pairs, output, base_model=base_model, progress=progress, on_epoch=report, **training
+        )
     except Exception as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(state=ModelVersion.State.FAILED, message=f"Training failed: {exc}")
+        ModelVersion.objects.filter(pk=version.pk).update(
+            state=ModelVersion.State.FAILED, message=f"Training failed: {exc}"
+        )
         raise
     metrics = {
         "final": result.final_metrics,

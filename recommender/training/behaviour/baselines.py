@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.behaviour.codes import PURCHASE
+from recommender.behaviour.cooccurrence import recency_weights
+from recommender.behaviour.repurchase import own_purchase_scores
+
 __all__ = [
     "ALS",
     "CoocKNN",
@@ -78,9 +82,6 @@ class Repurchase:
         adds too). With ``types`` (shop sequences mix views and purchases) only purchases count;
         without them (H&M) every history item is a purchase.
         """
-        from recommender.behaviour.data import PURCHASE
-        from recommender.behaviour.repurchase import own_purchase_scores
-
         out = np.zeros((len(histories), len(self.pop)), dtype=np.float32)
         for row, history in enumerate(histories):
             kinds = types[row] if types is not None else [PURCHASE] * len(history)
@@ -138,8 +139,6 @@ class CoocKNN:
 
     def weights(self, histories) -> sp.csr_matrix:
         """(B, n_items): each user's newest distinct items, weighted by recency (what serving uses too)."""
-        from recommender.behaviour.cooccurrence import recency_weights
-
         rows, cols, vals = [], [], []
         for row, history in enumerate(histories):
             for item, weight in recency_weights(history, self.recent, self.decay).items():

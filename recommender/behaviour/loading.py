@@ -1,0 +1,87 @@
+"""The active behaviour version and its artifact as serving holds it: one loaded model per process.
+
+    version = active_behaviour_version()    # ModelVersion, or None
+    loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence)
+    clear_cache()                           # forget it (tests; a version's artifact changed)
+
+Torch is imported only when a model is actually loaded (:mod:`.model`), never at import, so the
+web process imports this module cheaply. Serving (:mod:`.serving`), the output vectors
+(:mod:`.item_vectors`) and training (deciding whether a new version beats the active one) read
+it; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from recommender.behaviour.cooccurrence import CooccurrenceTable, load_table
+from recommender.models import ModelVersion
+from recommender.versions import model_dir
+
+__all__ = ["LoadedVersion", "active_behaviour_version", "artifact_path", "clear_cache", "load_version"]
+
+logger = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+
+
+class LoadedVersion(NamedTuple):
+    """A behaviour version as serving holds it: item ``keys`` in ``items.json`` order, ``index`` their inverse."""
+
+    model: Any
+    index: dict[str, int]
+    config: dict[str, Any]
+    keys: list[str]
+    cooccurrence: CooccurrenceTable | None
+
+
+_LOADED: dict[tuple[int, str], LoadedVersion] = {}
+
+
+def active_behaviour_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.ACTIVE).first()
+
+
+def artifact_path(version: ModelVersion) -> Path:
+    """The version's folder; relative artifacts are under MODEL_DIR."""
+    path = Path(version.artifact)
+    return path if path.is_absolute() else model_dir() / path
+
+
+def load_version(version: ModelVersion) -> LoadedVersion:
+    """The model in eval mode, its items, config and co-occurrence table; cached per version and artifact."""
+    key = (int(version.pk), str(version.artifact))
+    with _LOCK:
+        if key not in _LOADED:
+            # torch only now: a web process without an active behaviour model never imports it
+            from recommender.behaviour.model import load_artifact
+
+            folder = artifact_path(version)
+            model, keys, config = load_artifact(folder)
+            _LOADED.clear()  # one active version at a time
+            index = {k: i for i, k in enumerate(keys)}
+            _LOADED[key] = LoadedVersion(
+                model, index, config, list(keys), _load_cooccurrence(version, folder, len(keys))
+            )
+        return _LOADED[key]
+
+
+def _load_cooccurrence(version: ModelVersion, folder: Path, n_items: int) -> CooccurrenceTable | None:
+    """The version's neighbour table; None (the model serves alone) when missing or unusable."""
+    try:
+        table = load_table(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("Behaviour model %s: co-occurrence table unreadable (%s); serving without it", version.pk, exc)
+        return None
+    if table is not None and table.n_items != n_items:
+        logger.warning("Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
+                       version.pk, table.n_items, n_items)  # fmt: skip
+        return None
+    return table
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _LOADED.clear()

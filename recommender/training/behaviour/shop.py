@@ -1,0 +1,68 @@
+"""This shop's behaviour data: every shopper's event sequence over the serving encoder's product vectors.
+
+    data = load_shop(behaviour_config())      # SequenceData: item keys, fused vectors, sequences, types
+    split = leave_one_out(data.sequences, data.types)
+
+What :func:`recommender.training.behaviour.train.train_behaviour` trains on and
+:func:`recommender.training.behaviour.shop_evaluation.run_evaluation` evaluates on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from recommender.behaviour.codes import EVENT_TYPES
+from recommender.models import Event, ModelVersion, ProductVector
+from recommender.training.behaviour.data import SequenceData
+from recommender.versions import serving_version
+
+__all__ = ["load_shop"]
+
+
+def load_shop(cfg: dict[str, Any], encoder_version: ModelVersion | None = None) -> SequenceData:
+    """Event sequences of every user/session and the encoder version's fused product vectors.
+
+    Items are the products with a fused vector in ``encoder_version`` (default: the serving one).
+    Consecutive repeats of one product (a view then its add-to-cart) collapse into the last event.
+    """
+    version = encoder_version or serving_version()
+    if version is None:
+        raise ValueError("No active encoder version: run recommender_reindex first.")
+    rows = ProductVector.objects.filter(version=version, embedding__isnull=False).order_by("product_key")
+    keys, vectors = [], []
+    for key, vector in rows.values_list("product_key", "embedding"):
+        keys.append(key)
+        vectors.append(np.asarray(vector, dtype=np.float32))
+    if not keys:
+        raise ValueError(f"Encoder version {version.pk} has no product vectors.")
+    index = {key: i for i, key in enumerate(keys)}
+    events = (
+        Event.objects.filter(type__in=cfg["event_types"])
+        .exclude(product_key="")
+        .order_by("created_at", "pk")
+        .values_list("user_id", "session_key", "product_key", "type")
+    )
+    owners: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for user_id, session_key, key, type_ in events.iterator():
+        if key not in index:
+            continue
+        owner = f"u{user_id}" if user_id is not None else f"s{session_key}"
+        items, types = owners[owner]
+        if items and items[-1] == index[key]:
+            types[-1] = max(types[-1], EVENT_TYPES[type_])
+            continue
+        items.append(index[key])
+        types.append(EVENT_TYPES[type_])
+    users = [o for o, (items, _) in owners.items() if len(items) >= 2]
+    limit = int(cfg["max_events_per_user"])
+    return SequenceData(
+        keys,
+        np.stack(vectors),
+        [owners[u][0][-limit:] for u in users],
+        [owners[u][1][-limit:] for u in users],
+        users,
+        {"dataset": "shop", "encoder_version": version.pk},
+    )

@@ -1,0 +1,194 @@
+"""Train the behaviour model on this shop's events and register it as a model version.
+
+    version = train_behaviour(activate=True)    # manage.py recommender_train; Celery task
+
+The model is fitted by :func:`.fit.fit` (early stopping on validation NDCG@10); ``train_behaviour``
+then builds the item co-occurrence table and tunes its weight (``tune_cooccurrence``), then, on
+top of that blend, the weight of the shopper's own purchases (``tune_repurchase``): the blend
+serving ranks "for you" with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from django.utils import timezone
+
+from recommender.behaviour.config import behaviour_config
+from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
+from recommender.behaviour.item_vectors import activate_item_vectors
+from recommender.behaviour.loading import active_behaviour_version
+from recommender.behaviour.model import save_artifact
+from recommender.behaviour.repurchase import repeat_purchases
+from recommender.models import ModelVersion
+from recommender.training.behaviour.baselines import ProfileVector, Repurchase, Scorer, item_counts
+from recommender.training.behaviour.cooccurrence import TableScorer, build_table
+from recommender.training.behaviour.data import SequenceData, Split, leave_one_out
+from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
+from recommender.training.behaviour.fit import ModelScorer, fit, valid_sample
+from recommender.training.behaviour.plots import plot_epochs
+from recommender.training.behaviour.shop import load_shop
+from recommender.versions import activate as activate_version
+from recommender.versions import model_dir
+
+__all__ = ["COOCCURRENCE_METRIC", "REPURCHASE_METRIC", "train_behaviour", "tune_cooccurrence", "tune_repurchase"]
+
+# The validation metric the co-occurrence weight is tuned on: the shop's early-stopping metric.
+COOCCURRENCE_METRIC = "ndcg@10"
+# The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
+REPURCHASE_METRIC = "map@12"
+
+
+def tune_cooccurrence(
+    model_scorer: Scorer, split: Split, cfg: dict[str, Any], counts: np.ndarray
+) -> tuple[dict[str, Any], CooccurrenceTable | None]:
+    """The item co-occurrence table of ``split.train`` and its weight in ``log_softmax(model) + weight * cooc``.
+
+    Returns (how it was found, the :class:`~recommender.behaviour.cooccurrence.CooccurrenceTable`
+    or None). The weight is tuned on exactly what serving computes (each item's ``NEIGHBOURS``
+    best, through :class:`~recommender.training.behaviour.cooccurrence.TableScorer`) with the offline
+    evaluation's search (``tune_blend`` over ``BLEND_GRID``) on the validation users early
+    stopping used, so it costs at most nine validation passes. ``counts`` (item popularity in
+    ``split.train``) sizes the table. Skipped (weight 0, no table, no passes) when no two
+    products share a shopper: there is no co-occurrence to weigh.
+    """
+    started = time.perf_counter()
+    table = build_table(split.train, len(counts))
+    out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
+    if not table.pairs:
+        return {**out, "seconds": round(time.perf_counter() - started, 2)}, None
+    out.update(_tune(model_scorer, TableScorer(table), split, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
+    return out, table
+
+
+def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The weight of the shopper's own purchases in ``log_softmax(scorer) + weight * own``, and how it was found.
+
+    ``scorer(histories, types) -> (B, n_items)``: the model (:class:`ModelScorer`), or its blend
+    with co-occurrence that serving ranks with, which the weight is then tuned on top of.
+    Exactly the offline evaluation's search (:func:`~recommender.training.behaviour.evaluate.tune_blend`
+    over ``BLEND_GRID`` with :class:`~recommender.training.behaviour.evaluate.OwnPurchases`, purchases only),
+    on the validation users early stopping used (``valid_max_users``), so it costs at most nine
+    validation passes. Skipped (weight 0, no passes) when nobody in ``data`` bought a product
+    twice: there is no re-buying for the weight to predict.
+    """
+    out: dict[str, Any] = {"repeat_purchases": repeat_purchases(data.sequences, data.types), "weight": 0.0}
+    if not out["repeat_purchases"]:
+        return out
+    started = time.perf_counter()
+    counts = item_counts(split.train, data.n_items)
+    out.update(_tune(scorer, OwnPurchases(Repurchase(counts)), split, cfg, counts, REPURCHASE_METRIC, (12,), started))
+    return out
+
+
+def _tune(scorer, other, split, cfg: dict[str, Any], counts, metric: str, ks, started: float) -> dict[str, Any]:
+    """``tune_blend`` of ``other`` on the validation users early stopping used, as stored in metrics."""
+    valid = valid_sample(split.valid, cfg)
+    weight, by_weight = tune_blend(scorer, other, valid, counts, metric, ks)
+    return {
+        "weight": float(weight),
+        "metric": f"valid_{metric}",
+        "by_weight": {str(w): float(v) for w, v in by_weight.items()},
+        "valid_users": len(valid),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def train_behaviour(
+    *,
+    overrides: dict[str, Any] | None = None,
+    activate: bool | None = None,
+    name: str = "",
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> ModelVersion:
+    """Train on the shop's events, save ``MODEL_DIR/behaviour-<stamp>/``, register a version.
+
+    Sequences are each user's (or anonymous session's) views, clicks, add-to-carts and
+    purchases in time order; item features are the serving encoder version's fused vectors.
+    Leave-one-out: the newest item of every sequence is the test target, the one before it the
+    validation target: early stopping, then :func:`tune_cooccurrence` (its table is saved as
+    ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``) and,
+    on top of that blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
+    the shop keeps purchased products in recommendations); "for you" serves the blend.
+    ``activate=True`` activates the new version;
+    ``activate=None`` activates it when ``auto_activate`` is set and its validation NDCG@10
+    beats the active version's recorded one (or none is active). Returns the ModelVersion.
+    """
+    cfg = behaviour_config(overrides)
+    data = load_shop(cfg)
+    split = leave_one_out(data.sequences, data.types, min_length=max(3, int(cfg["min_events"])))
+    if len(split.valid) == 0:
+        raise ValueError(
+            f"Not enough events to train a behaviour model: no shopper has {cfg['min_events']} or more "
+            "products in their history."
+        )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    version = ModelVersion.objects.create(
+        kind=ModelVersion.Kind.BEHAVIOUR, name=name or f"behaviour {stamp}", config=cfg,
+        state=ModelVersion.State.TRAINING, dimensions=int(cfg["hidden"]),  # its product output vectors
+    )  # fmt: skip
+    try:
+        result = fit(data.features, split.train, split.valid, cfg, train_types=split.train_types,
+                     progress=progress, on_epoch=on_epoch)  # fmt: skip
+        counts = item_counts(split.train, data.n_items)
+        model_scorer = ModelScorer(result.model)
+        test = evaluate(model_scorer, split.test, ks=(10, 50), counts=counts)
+        profile = evaluate(ProfileVector(data.features), split.test, ks=(10, 50), counts=counts)
+        cooccurrence, table = tune_cooccurrence(model_scorer, split, cfg, counts)
+        blend = (
+            Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
+        )
+        repurchase = tune_repurchase(blend, data, split, cfg)
+        folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
+        metrics = {
+            "valid": {k: v for k, v in result.best_valid.items()},
+            "test": test,
+            "test_profile_vector": profile,
+            "best_epoch": result.best_epoch,
+            "train_seconds": round(result.seconds, 1),
+            "sequences": len(data.sequences),
+            "items": data.n_items,
+            "cooccurrence_weight": cooccurrence["weight"],
+            "cooccurrence": cooccurrence,
+            "repurchase_weight": repurchase["weight"],
+            "repurchase": repurchase,
+        }
+        save_artifact(result.model, folder, item_keys=data.item_keys,
+                      extra={"encoder_version_id": data.info["encoder_version"], "metrics": metrics})  # fmt: skip
+        if table is not None:  # saved even with weight 0: an admin may set the weight later
+            table.save(folder)
+        plot_epochs(result.history, folder / "training_curves.png", title=version.name)
+    except Exception as exc:
+        version.state, version.message = ModelVersion.State.FAILED, f"{type(exc).__name__}: {exc}"
+        version.save(update_fields=["state", "message"])
+        raise
+    try:
+        artifact = str(folder.relative_to(model_dir()))
+    except ValueError:
+        artifact = str(folder)
+    version.artifact = artifact
+    version.config = {**cfg, "encoder_version_id": data.info["encoder_version"]}
+    version.metrics = {**metrics, "history": result.history}
+    version.state, version.progress = ModelVersion.State.READY, 1.0
+    version.message = (
+        f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
+        f"co-occurrence weight {cooccurrence['weight']:g}, repurchase weight {repurchase['weight']:g}"
+    )
+    version.save()
+    if activate is None and cfg["auto_activate"]:
+        current = active_behaviour_version()
+        # Recorded validation scores of different training runs are compared as they are; the
+        # validation sets differ as events accumulate, so a small margin is not meaningful.
+        old = (current.metrics or {}).get("valid", {}).get("ndcg@10", -1.0) if current else -1.0
+        activate = metrics["valid"].get("ndcg@10", 0.0) > old
+    if activate:
+        # Its product output vectors first, from the model in hand (with a progress bar on the
+        # command line); activation then finds them written.
+        index = {key: i for i, key in enumerate(data.item_keys)}
+        activate_item_vectors(version, progress=progress, model=result.model.cpu(), item_index=index)
+        activate_version(version)
+    return version
