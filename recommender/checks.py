@@ -13,6 +13,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
+from recommender.models import ModelVersion, ProductVector
 from recommender.proxies import forwarded_header_seen, trusted_proxies
 from recommender.strategies.similar import similar_options
 
@@ -140,11 +141,8 @@ def check_vector_dimensions(app_configs: Any = None, databases: Any = None, **kw
     """Stored vectors of the active encoder version have the dimension the version declares."""
     if not databases or "default" not in databases:
         return []
-    from recommender.models import ProductVector
-    from recommender.storage import active_encoder_version
-
     try:
-        version = active_encoder_version()
+        version = ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
         if version is None:
             return []
         with connections["default"].cursor() as cursor:

@@ -34,7 +34,7 @@ from recommender.models import ModelVersion, ProductVector, RecommenderSettings
 from recommender.product_sync import changed_keys, filter_values, forget_cached_results, sync_product_fields
 from recommender.signals import catalog_indexed, embedding_requested, products_indexed, send_logged
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
-from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, maintained_versions
+from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, start_build
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def embed_products(
     """(Re-)embed these products into each maintained version; unknown keys lose their vectors."""
     # A key with a NUL character names no product and cannot even be looked up in Postgres: dropped.
     keys = list(dict.fromkeys(k for k in (str(k) for k in keys) if "\x00" not in k))
-    versions = list(versions) if versions is not None else maintained_versions()
+    versions = list(versions) if versions is not None else ModelVersion.objects.maintained()
     report = EmbedReport()
     adapter = get_adapter()
     products = adapter.products_by_keys(keys)
@@ -292,6 +292,16 @@ def reindex(
     return report
 
 
+def build_and_switch(version: ModelVersion, *, run_async: bool = False, progress: bool = False) -> ReindexReport:
+    """Embed the catalog into ``version`` while the active version serves, then switch to it.
+
+    The one blue/green path that the admin, the commands and the tasks share: at once when
+    nothing serves yet, else when every product has its vector (in the worker with ``run_async``).
+    """
+    start_build(version)
+    return reindex(version, run_async=run_async, progress=progress)
+
+
 def request_embedding(keys: Sequence[str], *, version_ids: list[int] | None = None, force: bool = False) -> None:
     """Ask the workers to embed ``keys`` (``signals.embedding_requested``; the receiver queues
     the task). With nobody listening the rows are marked pending, so no request is lost."""
@@ -302,7 +312,7 @@ def request_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
 
 def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> None:
     """Record that these products need (re-)embedding, without touching their current vectors."""
-    versions = [v for v in maintained_versions() if not version_ids or v.pk in version_ids]
+    versions = [v for v in ModelVersion.objects.maintained() if not version_ids or v.pk in version_ids]
     now = timezone.now()
     for version in versions:
         existing = set(
@@ -321,7 +331,7 @@ def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> N
 def embed_pending(limit: int = 1000) -> EmbedReport:
     """Embed rows marked pending (queued while no broker could take them)."""
     report = EmbedReport()
-    for version in maintained_versions():
+    for version in ModelVersion.objects.maintained():
         keys = list(
             ProductVector.objects.filter(version=version, status=ProductVector.Status.PENDING)
             .order_by("updated_at")

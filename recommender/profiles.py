@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Q
 from django.utils import timezone
 
 from recommender.models import Event, EventType, ModelVersion, Profile, RecommenderSettings
@@ -34,15 +33,8 @@ logger = logging.getLogger(__name__)
 MAX_EVENTS = 200
 
 
-def owner_filter(user_id: Any, session_key: str) -> Q:
-    """Events of a user (including what they did anonymously before login) or of a session."""
-    if user_id is not None:
-        return Q(user_id=user_id)
-    return Q(session_key=session_key, user__isnull=True)
-
-
 def recent_events(user_id: Any, session_key: str, limit: int = MAX_EVENTS) -> list[Event]:
-    return list(Event.objects.filter(owner_filter(user_id, session_key)).order_by("-created_at")[:limit])
+    return list(Event.objects.of_shopper(user_id, session_key).newest_first()[:limit])
 
 
 def event_weights(events: Iterable[Event], settings: RecommenderSettings) -> list[float]:
@@ -105,13 +97,13 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
     if not personalisation_enabled(user_id):
         # Opted out: nothing is built, and a profile written by an update that raced with the
         # opt-out (in any version) goes now. Serving never reads one for this user either.
-        Event.objects.filter(owner_filter(user_id, session_key), processed=False).update(processed=True)
+        Event.objects.of_shopper(user_id, session_key).filter(processed=False).update(processed=True)
         Profile.objects.filter(user_id=user_id).delete()
         return None
     events = recent_events(user_id, session_key)
     vector = profile_vector(events, version, RecommenderSettings.get())
     owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
-    Event.objects.filter(owner_filter(user_id, session_key), processed=False).update(processed=True)
+    Event.objects.of_shopper(user_id, session_key).filter(processed=False).update(processed=True)
     if vector is None:
         Profile.objects.filter(version=version, **owner).delete()
         return None

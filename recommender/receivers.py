@@ -38,7 +38,6 @@ from recommender.signals import (
 from recommender.storage import delete_product_vectors
 from recommender.tasks import enqueue_embedding, enqueue_profile_update
 from recommender.tasks_search import enqueue_refresh
-from recommender.versions import maintained_versions
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ DISPATCH_UID = "recommender.catalog"
 def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
     if raw:  # loaddata: fixtures are indexed by recommender_reindex
         return
-    if not maintained_versions():
+    if not ModelVersion.objects.maintained():
         return  # nothing indexed yet: the first recommender_reindex embeds everything
     transaction.on_commit(partial(enqueue_embedding, [str(instance.pk)]), robust=True)
 

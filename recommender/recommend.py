@@ -25,9 +25,8 @@ from recommender.cache import cached, catalogue_generation, global_generation, s
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
-from recommender.models import Event, EventType, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
+from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
 from recommender.privacy import personalisation_enabled
-from recommender.profiles import owner_filter
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, servable_keys
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.strategies.similar import similar_options
@@ -74,14 +73,6 @@ class Recommendations:
         return products
 
 
-def purchased_keys(user_id: Any, session_key: str) -> set[str]:
-    return set(
-        Event.objects.filter(owner_filter(user_id, session_key), type=EventType.PURCHASE).values_list(
-            "product_key", flat=True
-        )
-    )
-
-
 def recommend(
     strategy: str,
     *,
@@ -117,7 +108,7 @@ def recommend(
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
         and personalisation_enabled(user_id)
     ):
-        bought = tuple(sorted(purchased_keys(user_id, session_key)))
+        bought = tuple(sorted(Event.objects.of_shopper(user_id, session_key).purchased_keys()))
     if strategy in PERSONAL_STRATEGIES:
         shopper_part: tuple = (user_id, session_key, shopper_generation(user_id, session_key))
     else:

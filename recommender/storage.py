@@ -1,6 +1,6 @@
 """Product vector storage in pgvector: write, index per version, nearest-neighbour queries.
 
-    version = active_encoder_version()
+    version = ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
     store_vectors(version, [VectorRow(key="42", embedding=vec, ...)])
     ensure_indexes(version)
     nearest(query_vec, version=version, k=10, filters=VectorFilter(in_stock=True, categories=["Dress"]))
@@ -66,11 +66,6 @@ class VectorFilter:
     exclude_keys: Sequence[str] = ()
     only_keys: Sequence[str] | None = None
     extra: dict = field(default_factory=dict)
-
-
-def active_encoder_version() -> ModelVersion | None:
-    """The encoder version whose vectors serve queries, or None before the first index."""
-    return ModelVersion.objects.filter(kind=ModelVersion.Kind.ENCODER, state=ModelVersion.State.ACTIVE).first()
 
 
 def _vector_type(dimensions: int) -> str:
@@ -279,7 +274,7 @@ def nearest(
 
     ``exact=True`` skips the index (a sequential scan): the ground truth for recall tests.
     """
-    version = version or active_encoder_version()
+    version = version or ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
     if version is None:
         return []
     if column not in VECTOR_COLUMNS:
@@ -324,7 +319,7 @@ def nearest_blend(
     ``max(k, HNSW_EF_SEARCH)``: an HNSW scan visits that many anyway), then their union is
     scored exactly. A product lacking one of the vectors is scored on the ones it has.
     """
-    version = version or active_encoder_version()
+    version = version or ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
     if version is None or not parts:
         return []
     dims = _require_dimensions(version)

@@ -94,12 +94,10 @@ def train_encoder(options: dict | None = None, activate: bool = False) -> int:
     silently redelivered.
     """
     from recommender.training.encoder import train_encoder as train  # torch: only in the worker
-    from recommender.versions import start_build
 
     version = train(progress=False, **(options or {}))
     if activate:
-        start_build(version)
-        indexing.reindex(version, run_async=True)
+        indexing.build_and_switch(version, run_async=True)
     return version.pk
 
 

@@ -25,7 +25,7 @@ from recommender.cache import bump_global_generation
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
 from recommender.signals import catalog_indexed, send_logged, version_activating
-from recommender.storage import active_encoder_version, ensure_indexes
+from recommender.storage import ensure_indexes
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +75,10 @@ def encoder_for(version: ModelVersion):
 
 
 def serving_version() -> ModelVersion | None:
-    return active_encoder_version()
+    """The encoder version queries use now (public API; ``ModelVersion.objects.active()``)."""
+    return ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
 
 
-def maintained_versions() -> list[ModelVersion]:
-    """Versions whose vectors must follow catalog changes: the active one and any being built."""
-    states = [ModelVersion.State.ACTIVE, ModelVersion.State.BUILDING]
-    return list(ModelVersion.objects.filter(kind=ModelVersion.Kind.ENCODER, state__in=states).order_by("pk"))
 
 
 def register_encoder_version(

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from recommender.behaviour.serving import active_behaviour_version, behaviour_user_vector
+from recommender.behaviour.serving import behaviour_user_vector
 from recommender.models import ModelVersion, ProductVector, Profile, SuggestionPhrase
 from recommender.recommend import recommend
 from recommender.versions import activate, register_encoder_version
@@ -33,7 +33,7 @@ def test_setup_builds_the_demo_and_serves_the_behaviour_model(settings, tiny_enc
     assert "Demo ready" in first, first
     assert ProductVector.objects.filter(version=encoder, status="ok").count() == 40
     assert Profile.objects.exists() and SuggestionPhrase.objects.exists()
-    model = active_behaviour_version()
+    model = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     assert model is not None and model.config["encoder_version_id"] == encoder.pk
     demo1 = get_user_model().objects.get(username="demo1")
     assert behaviour_user_vector(demo1.pk) is not None  # "for you" runs on the model

@@ -63,3 +63,16 @@ def test_click_and_conversion_are_counted_per_slot(vector_shop, user):
     record_event("purchase", user=user, product_key=vector_shop["bag-a"])  # never clicked
     stat = SlotStat.objects.get(slot="home", strategy="for_you")
     assert (stat.clicks, stat.conversions) == (1, 1)
+
+
+def test_of_shopper_names_a_users_or_a_sessions_history(vector_shop, user):
+    record_event("view", session_key="anon-1", product_key=vector_shop["dress-a"])
+    record_event("purchase", user=user, product_key=vector_shop["coat-a"])
+    record_event("view", user=user, product_key=vector_shop["bag-a"])
+    record_event("search", user=user, query="red coat", result_count=2)
+    mine = Event.objects.of_shopper(user.pk, "")
+    assert mine.count() == 3 and Event.objects.of_shopper(None, "anon-1").count() == 1
+    assert not Event.objects.of_shopper(None, "").exists()  # neither: nobody's history
+    assert mine.purchased_keys() == {vector_shop["coat-a"]}
+    assert mine.product_history(["view", "purchase"], 5) == [(vector_shop["bag-a"], "view"),
+                                                             (vector_shop["coat-a"], "purchase")]  # fmt: skip

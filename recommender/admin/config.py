@@ -61,7 +61,7 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("active encoder version"))
     def active_encoder(self, obj: RecommenderSettings) -> str:
-        version = ModelVersion.objects.filter(kind=ModelVersion.Kind.ENCODER, state=ModelVersion.State.ACTIVE).first()
+        version = ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
         if version is None:
             return _('none yet: the first reindex creates one from RECOMMENDER["ENCODER"]')
         url = reverse(f"{self.admin_site.name}:recommender_modelversion_change", args=[version.pk])

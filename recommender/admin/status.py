@@ -9,7 +9,6 @@ from django.db.models import Count
 
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion, ProductVector
-from recommender.versions import maintained_versions
 
 
 @dataclass
@@ -92,4 +91,4 @@ def catalog_size() -> int:
 def index_status() -> IndexStatus:
     """Progress of the active and building encoder versions."""
     catalog = catalog_size()
-    return IndexStatus(catalog=catalog, versions=[version_progress(v, catalog) for v in maintained_versions()])
+    return IndexStatus(catalog=catalog, versions=[version_progress(v, catalog) for v in ModelVersion.objects.maintained()])

@@ -31,7 +31,6 @@ from recommender.conf import app_settings
 from recommender.indexing import batched
 from recommender.models import ModelVersion, ProductVector
 from recommender.storage import VECTOR_COLUMNS
-from recommender.versions import maintained_versions
 
 # Numbers of each vector shown on the detail page: enough to tell vectors apart, not a wall of text.
 VECTOR_PREVIEW = 6
@@ -231,7 +230,7 @@ class ProductVectorAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         force = request.POST.get("force") == "1"
-        version_ids: list[int | None] = [v.pk for v in maintained_versions()] or [None]
+        version_ids: list[int | None] = [v.pk for v in ModelVersion.objects.maintained()] or [None]
         sent = sum(send_task(request, tasks.reindex, version_id, force) for version_id in version_ids)
         if sent:
             self.message_user(

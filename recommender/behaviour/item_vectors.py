@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.behaviour.loading import active_behaviour_version, load_version
+from recommender.behaviour.loading import load_version
 from recommender.models import ModelVersion, ProductVector
 from recommender.storage import VectorRow, drop_indexes, ensure_indexes, store_vectors, vector_rows
 
@@ -99,7 +99,7 @@ def refresh_item_vectors(keys: Iterable[str], encoder_version: ModelVersion) -> 
     failure is logged, never raised: the embedding itself succeeded and must not be lost.
     """
     keys = list(keys)
-    version = active_behaviour_version()
+    version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     if not keys or version is None:
         return 0
     encoder = encoder_version_of(version)

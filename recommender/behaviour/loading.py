@@ -1,6 +1,6 @@
 """The active behaviour version and its artifact as serving holds it: one loaded model per process.
 
-    version = active_behaviour_version()    # ModelVersion, or None
+    version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)    # ModelVersion, or None
     loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence)
     clear_cache()                           # forget it (tests; a version's artifact changed)
 
@@ -21,7 +21,7 @@ from recommender.behaviour.cooccurrence import CooccurrenceTable, load_table
 from recommender.models import ModelVersion
 from recommender.versions import model_dir
 
-__all__ = ["LoadedVersion", "active_behaviour_version", "artifact_path", "clear_cache", "load_version"]
+__all__ = ["LoadedVersion", "artifact_path", "clear_cache", "load_version"]
 
 logger = logging.getLogger(__name__)
 _LOCK = threading.Lock()
@@ -40,8 +40,6 @@ class LoadedVersion(NamedTuple):
 _LOADED: dict[tuple[int, str], LoadedVersion] = {}
 
 
-def active_behaviour_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.ACTIVE).first()
 
 
 def artifact_path(version: ModelVersion) -> Path:

@@ -46,7 +46,6 @@ from django.db.models import Max
 from recommender.behaviour.codes import EVENT_TYPES
 from recommender.behaviour.loading import (
     LoadedVersion,
-    active_behaviour_version,
     artifact_path,
     clear_cache,
     load_version,
@@ -54,13 +53,12 @@ from recommender.behaviour.loading import (
 from recommender.behaviour.repurchase import OWN_LAST, own_purchase_scores
 from recommender.models import Event, EventType, ModelVersion
 from recommender.privacy import personalisation_enabled
-from recommender.profiles import owner_filter, product_vectors
+from recommender.profiles import product_vectors
 from recommender.versions import serving_version
 
 __all__ = [
     "BehaviourQuery",
     "LoadedVersion",
-    "active_behaviour_version",
     "artifact_path",
     "behaviour_query",
     "behaviour_user_vector",
@@ -80,12 +78,7 @@ def recent_history(user_id: Any, session_key: str, event_types: list[str], limit
     """(product key, type) of the shopper's newest events, oldest first, repeats collapsed."""
     if user_id is None and not session_key:
         return []
-    rows = list(
-        Event.objects.filter(owner_filter(user_id, session_key), type__in=event_types)
-        .exclude(product_key="")
-        .order_by("-created_at", "-pk")
-        .values_list("product_key", "type")[: limit * 3]
-    )
+    rows = Event.objects.of_shopper(user_id, session_key).product_history(event_types, limit * 3)
     out: list[tuple[str, str]] = []
     for key, type_ in reversed(rows):
         if out and out[-1][0] == key:
@@ -166,7 +159,7 @@ def behaviour_query(
 ) -> BehaviourQuery | None:
     """:func:`behaviour_user_vector` with its scale, the version's blend weights and the shopper's
     co-occurrence scores (see :class:`BehaviourQuery`), or None."""
-    version = active_behaviour_version()
+    version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     if version is None:
         return None
     if not personalisation_enabled(user_id):
@@ -216,7 +209,7 @@ def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
     if user_id is None and not session_key:
         return {}
     newest_first = list(
-        Event.objects.filter(owner_filter(user_id, session_key), type=EventType.PURCHASE)
+        Event.objects.of_shopper(user_id, session_key).filter(type=EventType.PURCHASE)
         .exclude(product_key="")
         .values("product_key")
         .annotate(last=Max("created_at"))

@@ -6,7 +6,8 @@ synchronously to Postgres so that nothing is lost when the broker is down.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +21,31 @@ class EventType(models.TextChoices):
     ADD_TO_CART = "add_to_cart", _("add to cart")
     PURCHASE = "purchase", _("purchase")
     SEARCH = "search", _("search")
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    """Shopper-history queries, named once: ``Event.objects.of_shopper(user_id, session_key)...``."""
+
+    def of_shopper(self, user_id: Any, session_key: str) -> EventQuerySet:
+        """A user's events (including what they did anonymously before login), or an anonymous
+        session's; nothing for neither."""
+        if user_id is not None:
+            return self.filter(user_id=user_id)
+        if not session_key:
+            return self.none()
+        return self.filter(session_key=session_key, user__isnull=True)
+
+    def newest_first(self) -> EventQuerySet:
+        return self.order_by("-created_at", "-pk")
+
+    def purchased_keys(self) -> set[str]:
+        """Keys of the products these events bought."""
+        return set(self.filter(type=EventType.PURCHASE).values_list("product_key", flat=True))
+
+    def product_history(self, types: Iterable[str], limit: int) -> list[tuple[str, str]]:
+        """(product key, event type) of the newest ``limit`` product events of these types."""
+        rows = self.filter(type__in=list(types)).exclude(product_key="").newest_first()
+        return list(rows.values_list("product_key", "type")[:limit])
 
 
 class Event(models.Model):
@@ -42,6 +68,8 @@ class Event(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     # Profiles updated from this event (False while the broker is down; beat catches up).
     processed = models.BooleanField(_("processed"), default=False)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("event")

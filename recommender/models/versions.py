@@ -15,6 +15,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ModelVersionManager(models.Manager["ModelVersion"]):
+    """The one place that says which version serves: ``ModelVersion.objects.active(kind)``."""
+
+    def active(self, kind: str = "encoder") -> ModelVersion | None:
+        """The active version of ``kind`` ("encoder" or "behaviour"), or None while none serves."""
+        return self.filter(kind=kind, state="active").first()
+
+    def maintained(self) -> list[ModelVersion]:
+        """Encoder versions whose vectors must follow catalog changes: the active one and any being built."""
+        return list(self.filter(kind="encoder", state__in=("active", "building")).order_by("pk"))
+
+
 class ModelVersion(models.Model):
     class Kind(models.TextChoices):
         ENCODER = "encoder", _("encoder")
@@ -42,6 +54,8 @@ class ModelVersion(models.Model):
     message = models.TextField(_("message"), blank=True, help_text=_("Last status or error message."))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+
+    objects = ModelVersionManager()
 
     class Meta:
         verbose_name = _("model version")

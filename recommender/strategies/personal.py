@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.models import Event, EventType, RecommenderSettings
-from recommender.profiles import get_profile_vector, owner_filter, product_vectors
+from recommender.profiles import get_profile_vector, product_vectors
 from recommender.storage import VectorFilter, nearest
 from recommender.strategies.base import Candidate, Context
 from recommender.strategies.popularity import trending
@@ -47,12 +47,7 @@ def history(ctx: Context, types: tuple[str, ...], limit: int) -> list[tuple[str,
     """(product key, event type) of the shopper's latest distinct products, newest first."""
     if not ctx.personalised:
         return []
-    rows = (
-        Event.objects.filter(owner_filter(ctx.user_id, ctx.session_key), type__in=types)
-        .exclude(product_key="")
-        .order_by("-created_at")
-        .values_list("product_key", "type")[: limit * 5]
-    )
+    rows = Event.objects.of_shopper(ctx.user_id, ctx.session_key).product_history(types, limit * 5)
     seen: dict[str, str] = {}
     for key, type_ in rows:
         seen.setdefault(key, type_)

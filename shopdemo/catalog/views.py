@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from recommender.events import record_event, shopper
 from recommender.models import Event
-from recommender.profiles import owner_filter
 from shopdemo.catalog import cart
 from shopdemo.catalog.models import Order, OrderLine, Product
 
@@ -39,7 +38,7 @@ def categories() -> list[str]:
 def home(request: HttpRequest) -> HttpResponse:
     # "For you" only once there is something to personalise on; before that, trending says it all.
     user, session = shopper(request)
-    has_history = Event.objects.filter(owner_filter(user.pk if user else None, session)).exists()
+    has_history = Event.objects.of_shopper(user.pk if user else None, session).exists()
     return render(request, "shop/home.html", {"categories": categories(), "has_history": has_history})
 
 

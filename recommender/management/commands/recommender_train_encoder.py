@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.indexing import reindex
+from recommender.indexing import build_and_switch
 from recommender.training.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_LR
 from recommender.training.encoder import train_encoder
-from recommender.versions import start_build
 
 
 class Command(BaseCommand):
@@ -56,7 +55,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Registered {version} (artifact {version.artifact})"))
         self.stdout.write(f"Held-out metrics: {version.metrics.get('final')}")
         if opts["activate"]:
-            start_build(version)
-            result = reindex(version, progress=opts["verbosity"] > 0)
+            result = build_and_switch(version, progress=opts["verbosity"] > 0)
             version.refresh_from_db()
             self.stdout.write(f"Embedded {result.embedded} products; version state: {version.state}")

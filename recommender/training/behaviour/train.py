@@ -20,7 +20,6 @@ from django.utils import timezone
 from recommender.behaviour.config import behaviour_config
 from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
 from recommender.behaviour.item_vectors import activate_item_vectors
-from recommender.behaviour.loading import active_behaviour_version
 from recommender.behaviour.model import save_artifact
 from recommender.behaviour.repurchase import repeat_purchases
 from recommender.models import ModelVersion
@@ -180,7 +179,7 @@ def train_behaviour(
     )
     version.save()
     if activate is None and cfg["auto_activate"]:
-        current = active_behaviour_version()
+        current = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
         # Recorded validation scores of different training runs are compared as they are; the
         # validation sets differ as events accumulate, so a small margin is not meaningful.
         old = (current.metrics or {}).get("valid", {}).get("ndcg@10", -1.0) if current else -1.0

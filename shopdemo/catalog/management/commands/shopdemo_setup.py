@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.indexing import reindex
+from recommender.models import ModelVersion
 from recommender.profiles import rebuild_profiles
 from recommender.versions import serving_version
 
@@ -65,9 +66,8 @@ class Command(BaseCommand):
 
     def _behaviour_model(self, epochs: int, verbosity: int) -> None:
         """ "For you" from the behaviour model, trained on the demo's events unless one already serves."""
-        from recommender.behaviour.serving import active_behaviour_version
 
-        active, encoder = active_behaviour_version(), serving_version()
+        active, encoder = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR), serving_version()
         if active is not None and encoder is not None and active.config.get("encoder_version_id") == encoder.pk:
             self.stdout.write(f"Behaviour model: {active} serves.")
             return
