@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 from recommender import checks
-from recommender.catalog.field_checks import field_problems, parse_fields
+from recommender.catalog.field_checks import field_problems, parse_fields, related_paths
 from tests.foreignshop.models import FOREIGN_SHOP_RECOMMENDER
 
 
@@ -136,6 +136,8 @@ def test_paths_follow_one_to_one_both_ways_and_refuse_many_relations():
         return parse + field_problems(Shoe, specs)
 
     assert problems(text=["label.material", "brand.name", "label.shoe.brand.name", "origin.anything"]) == []
+    specs, _ = parse_fields({"text": ["label.material", "label.shoe.brand.name", "brand_id", "tags"]})
+    assert related_paths(Shoe, specs) == ["label", "label__shoe", "label__shoe__brand"]
     [reverse] = problems(category="label.fabric")
     assert "Label has no field or attribute 'fabric'" in reverse.message and "material" in reverse.hint
     [many] = problems(category="tags.word")

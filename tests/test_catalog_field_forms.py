@@ -189,3 +189,12 @@ def test_unknown_forms_are_refused_when_the_adapter_is_built(foreign_settings):
     config = {**FOREIGN_SHOP_RECOMMENDER, "FIELDS": {"category": "section.name"}}
     with override_settings(RECOMMENDER=config), pytest.raises(ImproperlyConfigured, match="Section has no field"):
         get_adapter()
+
+
+def test_relations_the_field_map_reads_are_joined_in(foreign_settings, django_assert_num_queries):
+    section = Section.objects.create(title="Dress")
+    keys = [str(Item.objects.create(headline=f"Dress {i}", section=section).pk) for i in range(5)]
+    adapter = get_adapter()
+    assert adapter.related == ["section"]
+    with django_assert_num_queries(1):
+        assert [adapter.category(p) for p in adapter.products_by_keys(keys)] == ["Dress"] * 5

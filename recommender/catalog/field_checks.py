@@ -27,7 +27,7 @@ from recommender.catalog.field_specs import (
     setting_name,
 )
 
-__all__ = ["FieldProblem", "field_problems", "parse_fields", "path_problem", "url_problems"]
+__all__ = ["FieldProblem", "field_problems", "parse_fields", "path_problem", "related_paths", "url_problems"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,24 @@ def path_problem(model: type[models.Model], role: str, path: str) -> FieldProble
             hint=f"Use {'.'.join(parts[: i + 1])!r}, or a callable: {setting_name(role)} = lambda product: ...",
         )
     return None
+
+
+def related_paths(model: type[models.Model], specs: dict[str, FieldSpec | None]) -> list[str]:
+    """``select_related()`` lookups for the single-valued relations the paths follow ("section")."""
+    lookups = set()
+    for spec in specs.values():
+        for path in _paths_of(spec):
+            current, steps = model, []
+            for part in path.split("."):
+                field = _field_named(current, part)
+                if field is None or not field.is_relation or field.related_model is None:
+                    break
+                if field.many_to_many or field.one_to_many or (field.concrete and part != field.name):
+                    break
+                steps.append(part if field.concrete else field.name)
+                lookups.add("__".join(steps))
+                current = field.related_model
+    return sorted(lookups)
 
 
 def _field_named(model: type[models.Model], name: str) -> Any:

@@ -25,7 +25,7 @@ from django.db import models
 from django.urls import NoReverseMatch
 
 from recommender.catalog.base import CatalogAdapter
-from recommender.catalog.field_checks import field_problems, parse_fields
+from recommender.catalog.field_checks import field_problems, parse_fields, related_paths
 from recommender.catalog.field_specs import FIELD_ROLES, FieldSpec, Paths, to_decimal
 from recommender.conf import app_settings
 
@@ -44,6 +44,12 @@ class FieldMapAdapter(CatalogAdapter):
         problems += field_problems(self.model, self.specs)
         if problems:
             raise ImproperlyConfigured("; ".join(p.message for p in problems))
+        self.related = related_paths(self.model, self.specs)
+
+    def get_queryset(self) -> models.QuerySet:
+        """All products, with the relations the field map reads joined in (no query per product)."""
+        queryset = super().get_queryset()
+        return queryset.select_related(*self.related) if self.related else queryset
 
     def _spec(self, role: str) -> FieldSpec | None:
         return self.specs.get(role)
