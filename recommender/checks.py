@@ -13,6 +13,9 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
+from recommender.catalog import FieldMapAdapter, get_adapter, resolve_product_model
+from recommender.catalog.field_checks import field_problems, parse_fields, url_problems
+from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
 from recommender.proxies import forwarded_header_seen, trusted_proxies
 from recommender.strategies.similar import similar_options
@@ -21,25 +24,30 @@ RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
 MIN_PGVECTOR = (0, 7)
 VECTOR_EXTENSION = "vector"
+PRODUCT_MODEL_HINT = (
+    'Set RECOMMENDER["PRODUCT_MODEL"] to "app_label.ModelName" and RECOMMENDER["FIELDS"] to fields of that model '
+    "(see docs/settings.md), or CATALOG_ADAPTER to a CatalogAdapter subclass (docs/catalog_adapter.md)."
+)
 
 
 @register(RECOMMENDER_TAG)
 def check_product_model(app_configs: Any = None, **kwargs: Any) -> list:
-    """PRODUCT_MODEL resolves and the adapter's field map names real fields."""
-    from recommender.catalog import get_adapter
-
+    """PRODUCT_MODEL resolves and every FIELDS entry reads something real, step by step."""
     get_adapter.cache_clear()
+    try:
+        model = resolve_product_model(app_settings.PRODUCT_MODEL)
+        adapter_class = app_settings.CATALOG_ADAPTER
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=PRODUCT_MODEL_HINT, id="recommender.E003")]
+    if isinstance(adapter_class, type) and issubclass(adapter_class, FieldMapAdapter):
+        specs, problems = parse_fields(app_settings.FIELDS)
+        problems += field_problems(model, specs) + url_problems(specs)
+        if problems:
+            return [Error(p.message, hint=p.hint, id="recommender.E003") for p in problems]
     try:
         get_adapter()
     except ImproperlyConfigured as exc:
-        return [
-            Error(
-                str(exc),
-                hint='Set RECOMMENDER["PRODUCT_MODEL"] to "app_label.ModelName" and RECOMMENDER["FIELDS"] '
-                "to fields of that model (see docs/settings.md).",
-                id="recommender.E003",
-            )
-        ]
+        return [Error(str(exc), hint=PRODUCT_MODEL_HINT, id="recommender.E003")]
     return []
 
 

@@ -29,7 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of the catalog adapter class; the default reads FIELDS.
     "CATALOG_ADAPTER": "recommender.catalog.FieldMapAdapter",
     # Which product fields the default adapter reads. Values are field names or
-    # dotted attribute paths ("brand.name"); "text" may list several fields.
+    # dotted attribute paths ("brand.name"); "text" may list several fields; also a callable,
+    # "module:function", ("cost_cents", "0.01") for price, a URL pattern name for url
+    # (recommender/catalog/field_specs.py). url None: the product's get_absolute_url().
     "FIELDS": {
         "title": "name",
         "text": ["description"],
@@ -37,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
         "category": "category",
         "price": "price",
         "in_stock": "in_stock",
+        "url": None,
     },
     # Queryset filter (kwargs for .filter()) that selects sellable products.
     "SELLABLE_FILTER": {},

@@ -22,18 +22,22 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
 shop_patterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
-    path("c/<str:name>/", views.category, name="category"),
-    path("p/<str:pk>/", views.product, name="product"),
+    # Category names and product ids are data: any text must route ("Leggings/Tights"), hence <path:>.
+    path("c/<path:name>/", views.category, name="category"),
+    path("p/<path:pk>/", views.product, name="product"),
     path("cart/", views.cart_view, name="cart"),
-    path("cart/add/<str:pk>/", views.cart_add, name="cart_add"),
-    path("cart/remove/<str:pk>/", views.cart_remove, name="cart_remove"),
+    path("cart/add/<path:pk>/", views.cart_add, name="cart_add"),
+    path("cart/remove/<path:pk>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
 ]
 
 urlpatterns = [
     path("", include((shop_patterns, "shop"))),
-    path("accounts/login/", auth_views.LoginView.as_view(extra_context={"demo_users": ["demo1", "demo2", "demo3"]}),
-         name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(extra_context={"demo_users": ["demo1", "demo2", "demo3"]}),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/recommender/", include("recommender.api.urls")),
     path("admin/", admin.site.urls),

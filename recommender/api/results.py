@@ -6,16 +6,11 @@ tags show. Products deleted after they were ranked (results are cached) are left
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
-from django.urls import NoReverseMatch
-
 from recommender.catalog import get_adapter
 from recommender.recommend import Recommendations
-
-logger = logging.getLogger(__name__)
 
 
 def result_rows(recs: Recommendations) -> list[dict[str, Any]]:
@@ -45,12 +40,5 @@ def result_rows(recs: Recommendations) -> list[dict[str, Any]]:
 
 
 def product_url(product: Any) -> str | None:
-    """``get_absolute_url()`` when the model has one; a URL that does not reverse is logged, not raised."""
-    get_url = getattr(product, "get_absolute_url", None)
-    if not callable(get_url):
-        return None
-    try:
-        return str(get_url())
-    except NoReverseMatch:
-        logger.warning("get_absolute_url() of product %s does not reverse", product.pk, exc_info=True)
-        return None
+    """The adapter's URL of the product (FIELDS["url"], else ``get_absolute_url()``); None when it has none."""
+    return get_adapter().url(product)

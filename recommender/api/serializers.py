@@ -140,7 +140,9 @@ class ProductCardSerializer(serializers.Serializer):
     title = serializers.CharField(allow_blank=True)
     price = serializers.CharField(allow_null=True, help_text='A decimal as a string ("19.99"); null when unknown.')
     category = serializers.CharField(allow_blank=True)
-    url = serializers.CharField(allow_null=True, help_text="The product's get_absolute_url(); null when it has none.")
+    url = serializers.CharField(
+        allow_null=True, help_text='The product page (FIELDS["url"], else get_absolute_url()); null when it has none.'
+    )
 
 
 class RecommendationSerializer(ProductCardSerializer):

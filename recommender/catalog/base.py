@@ -3,12 +3,13 @@
 Everything else in the app speaks in *product keys*: the host primary key as a string,
 whatever its type (int, UUID, str). Subclass :class:`CatalogAdapter` when a field map is not
 enough (computed stock, prices in another table, images from a CDN) and point
-``RECOMMENDER["CATALOG_ADAPTER"]`` at the subclass.
+``RECOMMENDER["CATALOG_ADAPTER"]`` at the subclass; docs/catalog_adapter.md has a worked example.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,11 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.urls import NoReverseMatch
 
 from recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 
 class CatalogAdapter:
@@ -59,9 +63,11 @@ class CatalogAdapter:
 
     # --- product attributes (override these) -------------------------------------------
     def title(self, product: models.Model) -> str:
+        """The product's name, as shoppers see it (slots, search results, API)."""
         return ""
 
     def text(self, product: models.Model) -> str:
+        """Descriptive text for the text encoder and full-text search ('' when there is none)."""
         return ""
 
     def image(self, product: models.Model) -> Any:
@@ -69,13 +75,31 @@ class CatalogAdapter:
         return None
 
     def category(self, product: models.Model) -> str:
+        """One category name (any text); filters, facets and rules match it exactly."""
         return ""
 
     def price(self, product: models.Model) -> Decimal | None:
+        """The price in the shop's currency unit (19.99, not cents); None when unknown.
+
+        Stored on the vector rows, so price filters, facets and rules all use this value."""
         return None
 
     def in_stock(self, product: models.Model) -> bool:
+        """Whether the product can be bought now; out-of-stock products are never recommended."""
         return True
+
+    def url(self, product: models.Model) -> str | None:
+        """The product page's URL: ``get_absolute_url()`` when the model has one, else None.
+
+        A URL that does not reverse is logged and None: one bad product never breaks a page."""
+        get_url = getattr(product, "get_absolute_url", None)
+        if not callable(get_url):
+            return None
+        try:
+            return str(get_url())
+        except NoReverseMatch:
+            logger.warning("get_absolute_url() of product %s does not reverse", product.pk, exc_info=True)
+            return None
 
     def is_sellable(self, product: models.Model) -> bool:
         """Whether the product passes SELLABLE_FILTER (denormalised into the vector table)."""

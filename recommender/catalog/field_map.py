@@ -1,59 +1,69 @@
 """The default adapter: product attributes named in ``RECOMMENDER["FIELDS"]``.
 
     RECOMMENDER = {
-        "PRODUCT_MODEL": "shop.Product",
-        "FIELDS": {"title": "name", "text": ["description", "brand.name"], "image": "photo",
-                   "category": "category.name", "price": "price", "in_stock": "stock"},
+        "PRODUCT_MODEL": "store.Item",
+        "FIELDS": {"title": "headline", "text": ["blurb", "section.title"], "image": "picture",
+                   "category": "section.title", "price": ("cost_cents", "0.01"),
+                   "in_stock": "stock_count", "url": ("store:item", {"sku": "pk"})},
     }
 
-A value may be a field name, a dotted path through relations/attributes, or ``None`` when the
-model has no such attribute. ``in_stock`` may name a boolean or a quantity (in stock when > 0).
+A value may be a field name, a dotted path through ForeignKey/OneToOne relations, ``None``,
+a callable or ``"module:function"``, a ``(field, factor)`` price scale, and for ``url`` a URL
+pattern name (see :mod:`recommender.catalog.field_specs` and docs/settings.md). ``in_stock``
+may name a boolean or a quantity (in stock when > 0). Every path is checked against the model
+when the adapter is built, so a wrong one is an error, never silently empty values.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import logging
+from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.urls import NoReverseMatch
 
-from recommender.catalog.base import CatalogAdapter, _resolve_attr
+from recommender.catalog.base import CatalogAdapter
+from recommender.catalog.field_checks import field_problems, parse_fields, related_paths
+from recommender.catalog.field_specs import FIELD_ROLES, FieldSpec, Paths, to_decimal
 from recommender.conf import app_settings
 
-FIELD_ROLES = ("title", "text", "image", "category", "price", "in_stock")
+__all__ = ["FIELD_ROLES", "FieldMapAdapter"]
+
+logger = logging.getLogger(__name__)
 
 
 class FieldMapAdapter(CatalogAdapter):
-    """Reads each role from the attribute the field map names."""
+    """Reads each role from the attribute, function or URL pattern the field map names."""
 
     def __init__(self, product_model: str | None = None, fields: dict[str, Any] | None = None) -> None:
         super().__init__(product_model)
         self.fields = {**app_settings.FIELDS, **(fields or {})}
-        unknown_roles = set(self.fields) - set(FIELD_ROLES)
-        if unknown_roles:
-            raise ImproperlyConfigured(
-                f'RECOMMENDER["FIELDS"] has unknown keys {sorted(unknown_roles)}; allowed: {list(FIELD_ROLES)}.'
-            )
-        problems = missing_fields(self.model, self.fields)
+        self.specs, problems = parse_fields(self.fields)
+        problems += field_problems(self.model, self.specs)
         if problems:
-            raise ImproperlyConfigured("; ".join(problems))
+            raise ImproperlyConfigured("; ".join(p.message for p in problems))
+        self.related = related_paths(self.model, self.specs)
 
-    def _paths(self, role: str) -> list[str]:
-        value = self.fields.get(role)
-        if not value:
-            return []
-        return [value] if isinstance(value, str) else list(value)
+    def get_queryset(self) -> models.QuerySet:
+        """All products, with the relations the field map reads joined in (no query per product)."""
+        queryset = super().get_queryset()
+        return queryset.select_related(*self.related) if self.related else queryset
+
+    def _spec(self, role: str) -> FieldSpec | None:
+        return self.specs.get(role)
 
     def _get(self, product: models.Model, role: str) -> Any:
-        paths = self._paths(role)
-        return _resolve_attr(product, paths[0]) if paths else None
+        spec = self._spec(role)
+        return None if spec is None else spec.read(product)
 
     def title(self, product: models.Model) -> str:
         return str(self._get(product, "title") or "")
 
     def text(self, product: models.Model) -> str:
-        parts = [_resolve_attr(product, p) for p in self._paths("text")]
+        spec = self._spec("text")
+        parts = spec.read_all(product) if isinstance(spec, Paths) else [self._get(product, "text")]
         return ". ".join(str(p) for p in parts if p not in (None, ""))
 
     def image(self, product: models.Model) -> Any:
@@ -65,16 +75,10 @@ class FieldMapAdapter(CatalogAdapter):
         return str(self._get(product, "category") or "")
 
     def price(self, product: models.Model) -> Decimal | None:
-        value = self._get(product, "price")
-        if value is None or value == "":
-            return None
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            return None
+        return to_decimal(self._get(product, "price"))
 
     def in_stock(self, product: models.Model) -> bool:
-        if not self._paths("in_stock"):
+        if self._spec("in_stock") is None:
             return True
         value = self._get(product, "in_stock")
         if isinstance(value, bool) or value is None:
@@ -84,19 +88,12 @@ class FieldMapAdapter(CatalogAdapter):
         except (TypeError, ValueError):
             return bool(value)
 
-
-def missing_fields(model: type[models.Model], fields: dict[str, Any]) -> list[str]:
-    """Messages for field-map entries whose first path segment the model does not have."""
-    problems = []
-    for role, value in fields.items():
-        for path in [value] if isinstance(value, str) else list(value or []):
-            head = path.split(".")[0]
-            try:
-                model._meta.get_field(head)
-            except FieldDoesNotExist:
-                if not hasattr(model, head):
-                    problems.append(
-                        f'RECOMMENDER["FIELDS"]["{role}"] = {path!r}: {model._meta.label} has no field '
-                        f'or attribute {head!r}. Name an existing field or set it to None.'
-                    )
-    return problems
+    def url(self, product: models.Model) -> str | None:
+        if self._spec("url") is None:
+            return super().url(product)
+        try:
+            value = self._get(product, "url")
+        except NoReverseMatch:
+            logger.warning('RECOMMENDER["FIELDS"]["url"] does not reverse for product %s', product.pk, exc_info=True)
+            return None
+        return None if value in (None, "") else str(value)

@@ -182,7 +182,7 @@ def _cards(results: Any) -> list[dict[str, Any]]:
             image_url = image.url if hasattr(image, "url") else ""
         except ValueError:  # a FieldFile without a file
             image_url = ""
-        url = product.get_absolute_url() if hasattr(product, "get_absolute_url") else ""
+        url = adapter.url(product) or ""
         hit = product.search_hit
         cards.append({"key": hit.product_key, "position": hit.position, "title": adapter.title(product), "url": url,
                       "image_url": image_url, "price": adapter.price(product), "product": product})  # fmt: skip

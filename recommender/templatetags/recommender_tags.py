@@ -84,7 +84,7 @@ def product_cards(products: list[Any]) -> list[ProductCard]:
             image_url = image.url if hasattr(image, "url") else ""
         except ValueError:  # a FieldFile with no file
             image_url = ""
-        url = product.get_absolute_url() if hasattr(product, "get_absolute_url") else ""
+        url = adapter.url(product) or ""
         cards.append(ProductCard(product, rec.product_key, adapter.title(product), url, image_url,
                                  adapter.price(product), rec.reason, rec.position, rec.score))  # fmt: skip
     return cards

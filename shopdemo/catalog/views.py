@@ -32,7 +32,9 @@ def product_or_404(pk: str) -> Product:
 
 
 def categories() -> list[str]:
-    return list(Product.objects.order_by("category").values_list("category", flat=True).distinct())
+    """Category names for the menu; products without one have no category page."""
+    names = Product.objects.exclude(category="").order_by("category").values_list("category", flat=True)
+    return list(names.distinct())
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -29,3 +29,20 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.headline
+
+
+#: What its owner puts in settings, following only the README: no adapter subclass.
+FOREIGN_SHOP_RECOMMENDER = {
+    "PRODUCT_MODEL": "foreignshop.Item",
+    "FIELDS": {
+        "title": "headline",
+        "text": ["blurb"],
+        "image": "picture",
+        "category": "section.title",
+        "price": ("cost_cents", "0.01"),
+        "in_stock": "stock_count",
+        "url": "store:item",
+    },
+    "SELLABLE_FILTER": {"listed": True},
+    "TEXT_TEMPLATE": "{title}. {category}. {text}",
+}
