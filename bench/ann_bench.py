@@ -101,8 +101,10 @@ def build_index(conn, table: str, variant: str, dims: int, m: int, ef_constructi
     conn.execute("SET maintenance_work_mem = '4GB'")
     conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
     t0 = time.perf_counter()
-    conn.execute(f"CREATE INDEX {table}_hnsw_{variant} ON {table} USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
-                 "WHERE version_id = 1")  # fmt: skip
+    conn.execute(
+        f"CREATE INDEX {table}_hnsw_{variant} ON {table} USING hnsw ({expr}) WITH (m = {m}, ef_construction = {ef_construction}) "
+        "WHERE version_id = 1"
+    )
     return time.perf_counter() - t0
 
 
@@ -192,8 +194,14 @@ def main() -> None:
     efs = [int(x) for x in args.ef_search.split(",")]
     variants = args.variants.split(",")
     clusters = args.clusters or max(10, args.n // 100)
-    params = {"n": args.n, "dims": args.dims, "clusters": clusters, "spread": args.spread, "queries": args.queries,
-              "storage": args.storage}  # fmt: skip
+    params = {
+        "n": args.n,
+        "dims": args.dims,
+        "clusters": clusters,
+        "spread": args.spread,
+        "queries": args.queries,
+        "storage": args.storage,
+    }
     index_params = {"m": args.m, "ef_construction": args.ef_construction}
     table = f"items_{args.n}_{args.dims}_s{round(args.spread * 10)}_{args.storage}"  # one per data set: runs coexist
 
@@ -212,8 +220,12 @@ def main() -> None:
         print(f"loaded {args.n} x {args.dims} in {load_s:.0f}s", flush=True)
         truth = exact(conn, table, queries, args.dims)
         truth_f = exact(conn, table, queries, args.dims, filtered_where)
-        state = {"load_seconds": round(load_s, 1), "truth": [sorted(t) for t in truth],
-                 "truth_filtered": [sorted(t) for t in truth_f], "indexes": {}}  # fmt: skip
+        state = {
+            "load_seconds": round(load_s, 1),
+            "truth": [sorted(t) for t in truth],
+            "truth_filtered": [sorted(t) for t in truth_f],
+            "indexes": {},
+        }
         save_state(conn, table, params, state)
     for variant in variants:
         built = state["indexes"].get(variant)
@@ -224,8 +236,11 @@ def main() -> None:
         build_s = build_index(conn, table, variant, args.dims, args.m, args.ef_construction)
         size = conn.execute(f"SELECT pg_relation_size('{table}_hnsw_{variant}')").fetchone()[0]
         print(f"{variant}: index built in {build_s:.0f}s ({size / 2**20:.0f} MiB)", flush=True)
-        state["indexes"][variant] = {"params": index_params, "build_seconds": round(build_s, 1),
-                                     "index_mib": round(size / 2**20)}  # fmt: skip
+        state["indexes"][variant] = {
+            "params": index_params,
+            "build_seconds": round(build_s, 1),
+            "index_mib": round(size / 2**20),
+        }
         save_state(conn, table, params, state)
     if args.phase == "build":
         conn.close()
@@ -255,21 +270,30 @@ def main() -> None:
                 conn, query_sql(table, variant, args.dims, filtered_where, args.rerank), queries
             )
             run = {
-                "variant": variant, "ef_search": ef, "build_seconds": built["build_seconds"],
-                "index_mib": built["index_mib"], "recall_at_10": round(recall(found, truth), 4),
-                "p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
+                "variant": variant,
+                "ef_search": ef,
+                "build_seconds": built["build_seconds"],
+                "index_mib": built["index_mib"],
+                "recall_at_10": round(recall(found, truth), 4),
+                "p50_ms": round(float(np.percentile(times, 50)), 2),
+                "p95_ms": round(float(np.percentile(times, 95)), 2),
                 "filtered_recall_at_10": round(recall(found_f, truth_f), 4),
                 "filtered_p95_ms": round(float(np.percentile(times_f, 95)), 2),
                 "filtered_min_rows": int(min(counts_f)),
-            }  # fmt: skip
+            }
             runs.append(run)
             print(json.dumps(run), flush=True)
     result = {
-        **params, **index_params, "rerank": args.rerank, "load_seconds": state["load_seconds"],
+        **params,
+        **index_params,
+        "rerank": args.rerank,
+        "load_seconds": state["load_seconds"],
         "exact_p50_ms": round(float(np.percentile(exact_times, 50)), 2),
         "exact_p95_ms": round(float(np.percentile(exact_times, 95)), 2),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "shared_buffers": shared_buffers, "runs": runs,
-    }  # fmt: skip
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "shared_buffers": shared_buffers,
+        "runs": runs,
+    }
     write(result)
     conn.close()
     from recommender.embedded import stop_embedded
@@ -313,8 +337,13 @@ def write(result: dict) -> None:
         rows = [r for r in result["runs"] if r["variant"] == variant]
         ax.plot([r["p95_ms"] for r in rows], [r["recall_at_10"] for r in rows], marker="o", label=variant)
         for r in rows:
-            ax.annotate(str(r["ef_search"]), (r["p95_ms"], r["recall_at_10"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                str(r["ef_search"]),
+                (r["p95_ms"], r["recall_at_10"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.axvline(result["exact_p95_ms"], color="grey", linestyle=":", label="exact scan p95")
     ax.set_xscale("log")
     ax.set_xlabel("p95 latency (ms, log)")

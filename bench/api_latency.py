@@ -55,7 +55,7 @@ def main() -> None:
 
     os.environ.update(
         DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-api"), DJANGO_DEBUG="0"
-    )  # fmt: skip
+    )
     os.environ.pop("CELERY_BROKER_URL", None)
     sys.path.insert(0, str(ROOT))
     import logging
@@ -117,27 +117,42 @@ def build_data(n_products: int, n_events: int, seed: int) -> dict:
     vectors = centres[labels] + 0.6 * rng.normal(size=(n_products, DIMENSIONS))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     products = [
-        Product(id=f"B{i:05d}", name=f"Product {i} of cluster {labels[i]}", category=f"category-{labels[i] % CATEGORIES:02d}",
-                price=round(float(rng.uniform(5, 200)), 2), stock=int(rng.integers(0, 20) > 0) * 10)
+        Product(
+            id=f"B{i:05d}",
+            name=f"Product {i} of cluster {labels[i]}",
+            category=f"category-{labels[i] % CATEGORIES:02d}",
+            price=round(float(rng.uniform(5, 200)), 2),
+            stock=int(rng.integers(0, 20) > 0) * 10,
+        )
         for i in range(n_products)
-    ]  # fmt: skip
+    ]
     Product.objects.bulk_create(products, batch_size=1000)  # bulk: no post_save, no embedding tasks
     version = ModelVersion.objects.create(
-        kind=ModelVersion.Kind.ENCODER, name="bench-random-384", dimensions=DIMENSIONS,
-        state=ModelVersion.State.ACTIVE, config={"MODEL": "bench"}, activated_at=timezone.now(),
-    )  # fmt: skip
+        kind=ModelVersion.Kind.ENCODER,
+        name="bench-random-384",
+        dimensions=DIMENSIONS,
+        state=ModelVersion.State.ACTIVE,
+        config={"MODEL": "bench"},
+        activated_at=timezone.now(),
+    )
     rows = [
-        VectorRow(key=p.id, embedding=v, image_embedding=v, text_embedding=v, title=p.name, category=p.category,
-                  price=p.price, in_stock=p.stock > 0)
+        VectorRow(
+            key=p.id,
+            embedding=v,
+            image_embedding=v,
+            text_embedding=v,
+            title=p.name,
+            category=p.category,
+            price=p.price,
+            in_stock=p.stock > 0,
+        )
         for p, v in zip(products, vectors)
-    ]  # fmt: skip
+    ]
     for start in range(0, len(rows), 1000):
         store_vectors(version, rows[start : start + 1000])
     ensure_indexes(version)
 
-    users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"bench-{i}") for i in range(USERS)]
-    )  # fmt: skip
+    users = get_user_model().objects.bulk_create([get_user_model()(username=f"bench-{i}") for i in range(USERS)])
     by_cluster = [np.flatnonzero(labels == c) for c in range(CLUSTERS)]
     events = synthetic_events(rng, products, by_cluster, users, n_events, timezone.now())
     Event.objects.bulk_create(events, batch_size=2000)
@@ -196,12 +211,23 @@ def synthetic_events(rng, products, by_cluster, users, n_events, now) -> list:
         if rng.random() < 0.25:
             # Baskets come from the cluster's bestsellers (its 10 most popular products).
             top = min(10, len(cluster))
-            basket = rng.choice(cluster[:top], size=min(int(rng.integers(1, 4)), top), replace=False,
-                                p=weights[:top] / weights[:top].sum())  # fmt: skip
+            basket = rng.choice(
+                cluster[:top],
+                size=min(int(rng.integers(1, 4)), top),
+                replace=False,
+                p=weights[:top] / weights[:top].sum(),
+            )
             for j, index in enumerate(basket):
                 for type_ in ("add_to_cart", "purchase"):
-                    events.append(Event(type=type_, product_key=products[index].id, created_at=at + timedelta(minutes=20 + j),
-                                        processed=True, **owner))  # fmt: skip
+                    events.append(
+                        Event(
+                            type=type_,
+                            product_key=products[index].id,
+                            created_at=at + timedelta(minutes=20 + j),
+                            processed=True,
+                            **owner,
+                        )
+                    )
     return events[:n_events]
 
 
@@ -359,11 +385,15 @@ def environment() -> dict:
         cursor.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname = 'vector')")
         postgres, pgvector = cursor.fetchone()
     return {
-        "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-        "django": django.get_version(), "djangorestframework": rest_framework.VERSION,
-        "postgres": postgres.split(" on ")[0], "pgvector": pgvector,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "djangorestframework": rest_framework.VERSION,
+        "postgres": postgres.split(" on ")[0],
+        "pgvector": pgvector,
         "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded (var/bench-api)",
-    }  # fmt: skip
+    }
 
 
 def plot(report: dict, path: Path) -> None:
@@ -418,10 +448,15 @@ def markdown(report: dict) -> str:
         f"database {env['database']}. Building the data took {report['build_seconds']} s."
     )
     lines = [
-        "# REST API latency (in-process)", "", data, "", method, "",
+        "# REST API latency (in-process)",
+        "",
+        data,
+        "",
+        method,
+        "",
         "| endpoint | results cache | p50 ms | p95 ms | mean ms | max ms | results/request |",
         "|---|---|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
+    ]
     for r in report["results"]:
         cells = [
             f"`{r['endpoint']}`",

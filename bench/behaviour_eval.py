@@ -36,8 +36,9 @@ def run_amazon(
     folder: Path, features: np.ndarray, cfg: dict[str, Any], *, progress: bool = False, on_epoch: OnEpoch = None
 ) -> dict[str, Any]:
     """Leave-one-out on the RecBole files, with VQ-Rec's published numbers on the same files."""
-    report = leave_one_out_report(load_amazon_scientific(Path(folder), features), cfg, progress=progress,
-                                  on_epoch=on_epoch)  # fmt: skip
+    report = leave_one_out_report(
+        load_amazon_scientific(Path(folder), features), cfg, progress=progress, on_epoch=on_epoch
+    )
     report["published"] = {"VQ-Rec (paper, same files)": VQREC}
     return report
 
@@ -58,9 +59,14 @@ def hm_blends(model_scorer: Scorer, split: Split, counts: np.ndarray, cooc: Scor
     best_wc, by_wc = tune_blend(model_cooc, own, split.valid, counts, "map@12", ks)
     chosen = {
         "blend": {"with": "own purchases (recency-decayed)", "valid_map@12_by_weight": by_weight, "weight": best_w},
-        "blend_cooc": {"with": "item co-occurrence kNN (row-scaled)", "valid_new_map@12_by_weight": by_c,
-                       "weight": best_c, "repurchase_weight": best_wc, "valid_map@12_by_repurchase_weight": by_wc},
-    }  # fmt: skip
+        "blend_cooc": {
+            "with": "item co-occurrence kNN (row-scaled)",
+            "valid_new_map@12_by_weight": by_c,
+            "weight": best_c,
+            "repurchase_weight": best_wc,
+            "valid_map@12_by_repurchase_weight": by_wc,
+        },
+    }
     scorers = {
         "behaviour model + co-occurrence + repurchase (blend)": Blend(model_cooc, own, best_wc),
         "behaviour model + repurchase (blend)": Blend(model_scorer, own, best_w),
@@ -70,9 +76,14 @@ def hm_blends(model_scorer: Scorer, split: Split, counts: np.ndarray, cooc: Scor
 
 
 def run_hm(
-    folder: Path, item_keys: list[str], features: np.ndarray, cfg: dict[str, Any], *, progress: bool = False,
+    folder: Path,
+    item_keys: list[str],
+    features: np.ndarray,
+    cfg: dict[str, Any],
+    *,
+    progress: bool = False,
     on_epoch: OnEpoch = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Time split (bench/datasets.py), MAP@12: every test article, then only articles new to the customer."""
     data, split, counts = hm_split(Path(folder), list(item_keys), features)
     report, result, scorers = fit_and_baselines(data, split, counts, cfg, progress=progress, on_epoch=on_epoch)

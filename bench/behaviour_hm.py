@@ -42,8 +42,14 @@ def main() -> int:
     from recommender.training.behaviour.report import write_report
 
     stored = np.load(args.features)
-    overrides = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 4, "lr": 2e-3,
-                 "batch_size": 256, "max_len": 30}  # fmt: skip
+    overrides = {
+        "epochs": args.epochs,
+        "torch_threads": args.threads,
+        "patience": 4,
+        "lr": 2e-3,
+        "batch_size": 256,
+        "max_len": 30,
+    }
     for item in args.set:
         key, value = item.split("=", 1)
         overrides[key] = json.loads(value)
@@ -51,13 +57,22 @@ def main() -> int:
     def show(row: dict) -> None:
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
 
-    report = run_hm(DATA, [str(k) for k in stored["ids"]], stored["vectors"], hyperparameters(overrides),
-                    on_epoch=show)  # fmt: skip
+    report = run_hm(DATA, [str(k) for k in stored["ids"]], stored["vectors"], hyperparameters(overrides), on_epoch=show)
     report["features"] = str(stored["source"])
-    report["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": args.threads,
-                         "note": args.note}  # fmt: skip
-    paths = write_report(report, RESULTS, args.prefix, title="Behaviour model on H&M purchases (time split)",
-                         render=hm_markdown, main="test_all")  # fmt: skip
+    report["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "torch_threads": args.threads,
+        "note": args.note,
+    }
+    paths = write_report(
+        report,
+        RESULTS,
+        args.prefix,
+        title="Behaviour model on H&M purchases (time split)",
+        render=hm_markdown,
+        main="test_all",
+    )
     print(Path(paths["md"]).read_text())
     return 0
 

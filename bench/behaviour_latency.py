@@ -70,14 +70,35 @@ def measure(shoppers: int) -> dict:
     from recommender.versions import activate
 
     features = np.load(FEATURES)
-    encoder = ModelVersion.objects.create(kind="encoder", name="minilm", dimensions=features.shape[1],
-                                          state="active", config={"MODEL": "bench"})  # fmt: skip
-    store_vectors(encoder, [VectorRow(key=str(i), embedding=v, image_embedding=v, text_embedding=v, title=str(i),
-                                      category="", price=None, in_stock=True) for i, v in enumerate(features)])  # fmt: skip
+    encoder = ModelVersion.objects.create(
+        kind="encoder", name="minilm", dimensions=features.shape[1], state="active", config={"MODEL": "bench"}
+    )
+    store_vectors(
+        encoder,
+        [
+            VectorRow(
+                key=str(i),
+                embedding=v,
+                image_embedding=v,
+                text_embedding=v,
+                title=str(i),
+                category="",
+                price=None,
+                in_stock=True,
+            )
+            for i, v in enumerate(features)
+        ],
+    )
     ensure_indexes(encoder)
     hidden = json.loads((ARTIFACT / "config.json").read_text())["hyperparameters"]["hidden"]
-    behaviour = ModelVersion.objects.create(kind="behaviour", name="amazon", artifact=str(ARTIFACT), state="ready",
-                                            config={"encoder_version_id": encoder.pk}, dimensions=hidden)  # fmt: skip
+    behaviour = ModelVersion.objects.create(
+        kind="behaviour",
+        name="amazon",
+        artifact=str(ARTIFACT),
+        state="ready",
+        config={"encoder_version_id": encoder.pk},
+        dimensions=hidden,
+    )
     t = time.perf_counter()
     activate(behaviour)  # writes every product's output vector and its HNSW index
     activation_s = time.perf_counter() - t
@@ -87,11 +108,19 @@ def measure(shoppers: int) -> dict:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(split.test), shoppers, replace=False)
     now = timezone.now()
-    Event.objects.bulk_create([
-        Event(type="purchase", session_key=f"s{row}", product_key=str(item), processed=True,
-              created_at=now - timedelta(minutes=len(split.test.histories[row]) - i))
-        for row in rows for i, item in enumerate(split.test.histories[row][-50:])
-    ])  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(
+                type="purchase",
+                session_key=f"s{row}",
+                product_key=str(item),
+                processed=True,
+                created_at=now - timedelta(minutes=len(split.test.histories[row]) - i),
+            )
+            for row in rows
+            for i, item in enumerate(split.test.histories[row][-50:])
+        ]
+    )
     behaviour_user_vector(None, f"s{rows[0]}")  # load the model once
     vector_ms, query_ms, overlap = [], [], []
     for row in rows:
@@ -114,12 +143,15 @@ def measure(shoppers: int) -> dict:
 
     return {
         "what": "behaviour_user_vector (events query + vectors query + forward) and pgvector nearest(k=10)",
-        "shoppers": shoppers, "items": int(features.shape[0]), "dimensions": int(features.shape[1]),
-        "behaviour_user_vector": pct(vector_ms), "nearest_k10_hnsw": pct(query_ms),
+        "shoppers": shoppers,
+        "items": int(features.shape[0]),
+        "dimensions": int(features.shape[1]),
+        "behaviour_user_vector": pct(vector_ms),
+        "nearest_k10_hnsw": pct(query_ms),
         "activation_seconds (output vectors + HNSW index)": round(activation_s, 2),
         "hnsw_top10_equals_model_top10": round(float(np.mean(overlap)), 4),
         "torch_threads": 1,
-    }  # fmt: skip
+    }
 
 
 if __name__ == "__main__":

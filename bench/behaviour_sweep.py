@@ -26,8 +26,10 @@ DATA = {
     "amazon": ROOT.parent / "shared" / "data" / "amazon_scientific",
     "hm": ROOT.parent / "shared" / "data" / "hm_fashion",
 }
-FEATURES = {"amazon": ROOT / "var" / "behaviour" / "amazon_scientific_minilm.npy",
-            "hm": ROOT / "var" / "behaviour" / "hm_items.npz"}  # fmt: skip
+FEATURES = {
+    "amazon": ROOT / "var" / "behaviour" / "amazon_scientific_minilm.npy",
+    "hm": ROOT / "var" / "behaviour" / "hm_items.npz",
+}
 
 # What bench/behaviour_amazon.py and bench/behaviour_hm.py run with (more patience).
 BASE = {
@@ -94,14 +96,21 @@ def run_one(
     def pick(metrics: dict) -> dict:
         return {k: round(float(metrics[k]), 4) for k in KEEP[dataset]}
 
-    row = {"dataset": dataset, "overrides": overrides, "best_epoch": result.best_epoch,
-           "epochs_run": len(result.history), "train_seconds": round(result.seconds, 1), "device": result.device}  # fmt: skip
+    row = {
+        "dataset": dataset,
+        "overrides": overrides,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "train_seconds": round(result.seconds, 1),
+        "device": result.device,
+    }
     if dataset == "hm":
         ks = (12,)
         blends, chosen = hm_blends(model, split, counts, cooc)
         scorers = {"model": model, **blends}
-        row["chosen"] = {k: v["weight"] for k, v in chosen.items()} | {"cooc+repurchase": chosen["blend_cooc"][
-            "repurchase_weight"]}  # fmt: skip
+        row["chosen"] = {k: v["weight"] for k, v in chosen.items()} | {
+            "cooc+repurchase": chosen["blend_cooc"]["repurchase_weight"]
+        }
         row["valid model"] = pick(evaluate(model, split.valid, ks=ks, counts=counts))
         row["valid_new cooc blend"] = round(float(max(chosen["blend_cooc"]["valid_new_map@12_by_weight"].values())), 4)
         row["valid_all full blend"] = round(
@@ -109,8 +118,9 @@ def run_one(
         )
         for name, scorer in scorers.items():
             row[f"test_all {name}"] = pick(evaluate(scorer, split.test, ks=ks, counts=counts))
-            row[f"test_new {name}"] = pick(evaluate(scorer, split.test.only_new(), ks=ks, counts=counts,
-                                                    mask_history=True))  # fmt: skip
+            row[f"test_new {name}"] = pick(
+                evaluate(scorer, split.test.only_new(), ks=ks, counts=counts, mask_history=True)
+            )
     else:
         ks = (10, 50)
         weight, by_weight = tune_blend(model, RowScaled(cooc), split.valid, counts, "ndcg@10", ks)
@@ -149,38 +159,59 @@ def report(files: list[str], out: Path) -> None:
         rows = [r for r in json.loads(Path(name).read_text()) if "error" not in r]
         device = rows[0]["device"] if rows else "?"
         lines += [f"## {Path(name).name} ({device})", ""]
-        lines += ["Amazon Scientific, leave-one-out; blend = model + item co-occurrence (weight chosen on validation).",
-                  "", ("| configuration | best epoch | s | valid blend N@10 | R@10 | N@10 | R@50 | N@50 | blend R@10 | "
-                  "blend N@10 | blend R@50 | blend N@50 |"), "|---" * 12 + "|"]  # fmt: skip
+        lines += [
+            "Amazon Scientific, leave-one-out; blend = model + item co-occurrence (weight chosen on validation).",
+            "",
+            (
+                "| configuration | best epoch | s | valid blend N@10 | R@10 | N@10 | R@50 | N@50 | blend R@10 | "
+                "blend N@10 | blend R@50 | blend N@50 |"
+            ),
+            "|---" * 12 + "|",
+        ]
         for r in sorted((r for r in rows if r["dataset"] == "amazon"), key=lambda r: -r["valid_blend"]):
             t, b = r["test"], r["test_blend"]
             amazon_rows.append((f"{Path(name).stem[-1]}: {_label(r['overrides'])}", r))
-            lines.append(f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
-                         f"{r['valid_blend']:.4f} | " + " | ".join(f"{x[k]:.4f}" for x in (t, b) for k in KEEP["amazon"])
-                         + " |")  # fmt: skip
+            lines.append(
+                f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
+                f"{r['valid_blend']:.4f} | " + " | ".join(f"{x[k]:.4f}" for x in (t, b) for k in KEEP["amazon"]) + " |"
+            )
         hm = [r for r in rows if r["dataset"] == "hm"]
         if hm:
             full, cooc = (
                 "behaviour model + co-occurrence + repurchase (blend)",
                 "behaviour model + co-occurrence (blend)",
             )
-            lines += ["", "H&M time split; MAP@12 / Recall@12 of the test days, all articles and new ones.", "",
-                      ("| configuration | best epoch | s | valid new blend MAP | model all | model new | full blend all "
-                      "MAP | R@12 | co-occurrence blend new MAP | R@12 |"), "|---" * 10 + "|"]  # fmt: skip
+            lines += [
+                "",
+                "H&M time split; MAP@12 / Recall@12 of the test days, all articles and new ones.",
+                "",
+                (
+                    "| configuration | best epoch | s | valid new blend MAP | model all | model new | full blend all "
+                    "MAP | R@12 | co-occurrence blend new MAP | R@12 |"
+                ),
+                "|---" * 10 + "|",
+            ]
             for r in hm:
-                lines.append(f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
-                             f"{r.get('valid_new cooc blend', '')} | {r['test_all model']['map@12']:.4f} | "
-                             f"{r['test_new model']['map@12']:.4f} | {r['test_all ' + full]['map@12']:.4f} | "
-                             f"{r['test_all ' + full]['recall@12']:.4f} | {r['test_new ' + cooc]['map@12']:.4f} | "
-                             f"{r['test_new ' + cooc]['recall@12']:.4f} |")  # fmt: skip
+                lines.append(
+                    f"| {_label(r['overrides'])} | {r['best_epoch']}/{r['epochs_run']} | {r['train_seconds']} | "
+                    f"{r.get('valid_new cooc blend', '')} | {r['test_all model']['map@12']:.4f} | "
+                    f"{r['test_new model']['map@12']:.4f} | {r['test_all ' + full]['map@12']:.4f} | "
+                    f"{r['test_all ' + full]['recall@12']:.4f} | {r['test_new ' + cooc]['map@12']:.4f} | "
+                    f"{r['test_new ' + cooc]['recall@12']:.4f} |"
+                )
         lines.append("")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     figure = _figure(10, 0.32 * len(amazon_rows) + 1.5)
     axes = figure.subplots()
     labels = [label for label, _ in amazon_rows]
     for offset, key, colour in ((-0.2, "recall@10", "tab:blue"), (0.2, "recall@50", "tab:orange")):
-        axes.barh([i + offset for i in range(len(labels))], [r["test_blend"][key] for _, r in amazon_rows],
-                  height=0.4, color=colour, label=f"blend {key}")  # fmt: skip
+        axes.barh(
+            [i + offset for i in range(len(labels))],
+            [r["test_blend"][key] for _, r in amazon_rows],
+            height=0.4,
+            color=colour,
+            label=f"blend {key}",
+        )
         axes.axvline(VQREC[key], color=colour, linestyle="--", label=f"VQ-Rec {key}")
     axes.set_yticks(range(len(labels)), labels, fontsize=7)
     axes.set_xlabel("test recall (Amazon Scientific)")

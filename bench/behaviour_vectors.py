@@ -94,10 +94,18 @@ def hm() -> Path:
 
 
 HM_CATEGORICAL = (
-    "product_type_name", "product_group_name", "graphical_appearance_name", "colour_group_name",
-    "perceived_colour_value_name", "perceived_colour_master_name", "department_name", "index_name",
-    "index_group_name", "section_name", "garment_group_name",
-)  # fmt: skip
+    "product_type_name",
+    "product_group_name",
+    "graphical_appearance_name",
+    "colour_group_name",
+    "perceived_colour_value_name",
+    "perceived_colour_master_name",
+    "department_name",
+    "index_name",
+    "index_group_name",
+    "section_name",
+    "garment_group_name",
+)
 
 
 def hm_attributes() -> Path:

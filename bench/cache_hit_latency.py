@@ -37,8 +37,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-cache"), DJANGO_DEBUG="0"
-    )  # fmt: skip
+        DJANGO_SETTINGS_MODULE="shopdemo.settings",
+        SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-cache"),
+        DJANGO_DEBUG="0",
+    )
     os.environ.pop("CELERY_BROKER_URL", None)
     sys.path.insert(0, str(ROOT))
     import logging

@@ -72,9 +72,11 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="load_settings", SHOPDEMO_DATA_DIR=str(DATA_DIR), DJANGO_DEBUG="0",
+        DJANGO_SETTINGS_MODULE="load_settings",
+        SHOPDEMO_DATA_DIR=str(DATA_DIR),
+        DJANGO_DEBUG="0",
         PYTHONPATH=os.pathsep.join([str(ROOT), str(BENCH)]),
-    )  # fmt: skip
+    )
     os.environ.pop("CELERY_BROKER_URL", None)
     sys.path[:0] = [str(ROOT), str(BENCH)]
     import django
@@ -167,11 +169,31 @@ def start_server(workers: int) -> Server:
     log = DATA_DIR / "gunicorn.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "shopdemo.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--backlog", "2048",
-             "--log-level", "warning", "--chdir", str(ROOT)],
-            cwd=ROOT, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "shopdemo.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "120",
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(ROOT),
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -293,14 +315,16 @@ class LoadRun:
         for endpoint in MIX:
             samples = by_endpoint.get(endpoint, [])
             ok = np.array([s[3] for s in samples if s[2] in (200, 201)] or [np.nan])
-            rows.append({
-                "endpoint": endpoint,
-                "requests": len(samples),
-                "throughput_rps": round(int(np.isfinite(ok).sum()) / self.seconds, 1),
-                "p50_ms": round(float(np.nanpercentile(ok, 50)), 1),
-                "p95_ms": round(float(np.nanpercentile(ok, 95)), 1),
-                "errors": sum(1 for s in samples if s[2] not in (200, 201)),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "requests": len(samples),
+                    "throughput_rps": round(int(np.isfinite(ok).sum()) / self.seconds, 1),
+                    "p50_ms": round(float(np.nanpercentile(ok, 50)), 1),
+                    "p95_ms": round(float(np.nanpercentile(ok, 95)), 1),
+                    "errors": sum(1 for s in samples if s[2] not in (200, 201)),
+                }
+            )
         return rows
 
     def timeseries(self) -> list[dict]:
@@ -370,9 +394,12 @@ def verify_events(runs: list[LoadRun], last_event_before: int) -> dict:
     found = Event.objects.filter(pk__in=ids).count()
     stored_since = Event.objects.filter(pk__gt=last_event_before).count()
     return {
-        "answered_201": created, "distinct_ids": len(ids), "found_in_postgres": found,
-        "stored_during_test": stored_since, "ok": created == len(ids) == found == stored_since,
-    }  # fmt: skip
+        "answered_201": created,
+        "distinct_ids": len(ids),
+        "found_in_postgres": found,
+        "stored_during_test": stored_since,
+        "ok": created == len(ids) == found == stored_since,
+    }
 
 
 # --- report ----------------------------------------------------------------------------------

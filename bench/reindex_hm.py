@@ -40,12 +40,18 @@ def main() -> None:
     bench_dir = ROOT / "var" / "bench"
     broker_dir = Path(tempfile.mkdtemp(prefix="bench-broker-"))
     (broker_dir / "processed").mkdir()
-    options = {"data_folder_in": str(broker_dir), "data_folder_out": str(broker_dir),
-               "processed_folder": str(broker_dir / "processed"), "control_folder": str(broker_dir / "control")}  # fmt: skip
+    options = {
+        "data_folder_in": str(broker_dir),
+        "data_folder_out": str(broker_dir),
+        "processed_folder": str(broker_dir / "processed"),
+        "control_folder": str(broker_dir / "control"),
+    }
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(bench_dir),
-        CELERY_BROKER_URL="filesystem://", CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(options),
-    )  # fmt: skip
+        DJANGO_SETTINGS_MODULE="shopdemo.settings",
+        SHOPDEMO_DATA_DIR=str(bench_dir),
+        CELERY_BROKER_URL="filesystem://",
+        CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(options),
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -70,10 +76,28 @@ def main() -> None:
     log_path = bench_dir / "bench-worker.log"
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo",
-             "-Q", "celery,embeddings", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "-l",
+                "info",
+                "--pool",
+                "solo",
+                "-Q",
+                "celery,embeddings",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             while "ready." not in log_path.read_text():
                 time.sleep(0.2)

@@ -230,19 +230,31 @@ def collect(queries: list[dict]) -> tuple[list[dict], dict]:
         grades = {key: g for key, a in articles.items() if (g := grade(a, q["spec"]))}
         parsed = parse_query(q["text"])
         lists = ranked_lists(parsed, SearchFilters(), version, fetch, weights=everything, always_trigram=True)
-        raw = ranked_lists(parse_query(q["text"], expand=False, correct=False), SearchFilters(), version, fetch,
-                           weights={"fulltext": 1.0, "text_vector": 1.0})  # fmt: skip
+        raw = ranked_lists(
+            parse_query(q["text"], expand=False, correct=False),
+            SearchFilters(),
+            version,
+            fetch,
+            weights={"fulltext": 1.0, "text_vector": 1.0},
+        )
         search(q["text"], limit=K, record=False)  # warm: the timed call below measures search, not the encoder
         start = time.perf_counter()
         app = search(q["text"], limit=K, record=False).keys
         timings["search"].append(time.perf_counter() - start)
-        per_query.append({
-            "text": q["text"], "kind": q["kind"], "split": q["split"], "grades": grades,
-            "ideal": sorted(grades.values(), reverse=True), "unknown": sorted(parsed.unknown_words),
-            "lists": {name: [key for key, _ in ranking] for name, ranking in lists.items()},
-            "raw": {name: [key for key, _ in ranking] for name, ranking in raw.items()},
-            "bm25": [key for key, _ in bm25.rank(q["text"], fetch)], "app": app,
-        })  # fmt: skip
+        per_query.append(
+            {
+                "text": q["text"],
+                "kind": q["kind"],
+                "split": q["split"],
+                "grades": grades,
+                "ideal": sorted(grades.values(), reverse=True),
+                "unknown": sorted(parsed.unknown_words),
+                "lists": {name: [key for key, _ in ranking] for name, ranking in lists.items()},
+                "raw": {name: [key for key, _ in ranking] for name, ranking in raw.items()},
+                "bm25": [key for key, _ in bm25.rank(q["text"], fetch)],
+                "app": app,
+            }
+        )
     return per_query, {name: {"p50": _pct(v, 50), "p95": _pct(v, 95)} for name, v in timings.items()}
 
 
@@ -250,8 +262,9 @@ def fused(row: dict, weights: dict, k: float) -> list[str]:
     """The app's fusion of a query's lists (the trigram list only for queries with unknown words)."""
     from recommender.search import reciprocal_rank_fusion
 
-    lists = {name: [(key, 0.0) for key in keys] for name, keys in row["lists"].items()
-             if name != "trigram" or row["unknown"]}  # fmt: skip
+    lists = {
+        name: [(key, 0.0) for key in keys] for name, keys in row["lists"].items() if name != "trigram" or row["unknown"]
+    }
     return [key for key, _ in reciprocal_rank_fusion(lists, weights, k)]
 
 
@@ -282,14 +295,22 @@ def evaluate(queries: list[dict], tune: bool, reuse: bool = False) -> dict:
         "trigram": lambda r: r["lists"]["trigram"],
         "text_vector_raw": lambda r: r["raw"]["text_vector"],
         "fulltext_raw": lambda r: r["raw"]["fulltext"],
-        "rrf_bm25_text_vector_raw": lambda r: [k for k, _ in reciprocal_rank_fusion(
-            {"a": [(x, 0) for x in r["bm25"]], "b": [(x, 0) for x in r["raw"]["text_vector"]]}, {"a": 1, "b": 1}, 60)],
-        "fusion_raw": lambda r: [k for k, _ in reciprocal_rank_fusion(
-            {name: [(x, 0) for x in keys] for name, keys in r["raw"].items()}, {"fulltext": 1, "text_vector": 1}, 60)],
+        "rrf_bm25_text_vector_raw": lambda r: [
+            k
+            for k, _ in reciprocal_rank_fusion(
+                {"a": [(x, 0) for x in r["bm25"]], "b": [(x, 0) for x in r["raw"]["text_vector"]]}, {"a": 1, "b": 1}, 60
+            )
+        ],
+        "fusion_raw": lambda r: [
+            k
+            for k, _ in reciprocal_rank_fusion(
+                {name: [(x, 0) for x in keys] for name, keys in r["raw"].items()}, {"fulltext": 1, "text_vector": 1}, 60
+            )
+        ],
         "fusion_tuned": lambda r: fused(r, tuned, tuned_k),
         "fusion_shipped": lambda r: fused(r, shipped, shipped_k),
         "search_api": lambda r: r["app"],
-    }  # fmt: skip
+    }
     for row in per_query:
         row["ndcg"] = {name: ndcg(get(row), row["grades"], row["ideal"]) for name, get in systems.items()}
         row["p"] = {name: precision(get(row), row["grades"]) for name, get in systems.items()}
@@ -487,11 +508,16 @@ def main() -> None:
     result = evaluate(queries, args.tune, args.reuse)
     result.update(
         setup=setup,
-        queries={"total": len(queries), "by_kind": payload["counts"], "tune": payload["splits"].get("tune", 0),
-                 "test": payload["splits"].get("test", 0), "lexicon_coverage": payload["lexicon_coverage"]},
+        queries={
+            "total": len(queries),
+            "by_kind": payload["counts"],
+            "tune": payload["splits"].get("tune", 0),
+            "test": payload["splits"].get("test", 0),
+            "lexicon_coverage": payload["lexicon_coverage"],
+        },
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
         mode="app SQL on a scratch database (load_articles + reindex), fusion in-process with the app's function",
-    )  # fmt: skip
+    )
     write_report(result)
     test = result["test"]
     for name in ("bm25", "text_vector", "fulltext", "trigram", "fusion_shipped", "fusion_tuned", "search_api"):

@@ -438,18 +438,27 @@ def main() -> int:
     for label, overrides, fused_weight in candidates():
         set_fused_weight(version, fused_weight)
         results, seconds = run_candidate(overrides, queries)
-        rows.append({
-            "label": label, "settings": dict(overrides),
-            "admin_image_weight": fused_weight, "metrics": score(results, articles),
-            "p50_ms": round(1000 * statistics.median(seconds), 2),
-            "p95_ms": round(1000 * sorted(seconds)[int(0.95 * (len(seconds) - 1))], 2),
-        })  # fmt: skip
+        rows.append(
+            {
+                "label": label,
+                "settings": dict(overrides),
+                "admin_image_weight": fused_weight,
+                "metrics": score(results, articles),
+                "p50_ms": round(1000 * statistics.median(seconds), 2),
+                "p95_ms": round(1000 * sorted(seconds)[int(0.95 * (len(seconds) - 1))], 2),
+            }
+        )
         print(f"{label}: {rows[-1]['metrics']} p50 {rows[-1]['p50_ms']} ms", flush=True)
     set_fused_weight(version, 0.5)
-    rows.append({
-        "label": f"rank fusion image + text (RRF k={RRF_K})", "settings": None, "admin_image_weight": 0.5,
-        "metrics": score(rank_fusion(version, queries), articles), "p50_ms": None,
-    })  # fmt: skip
+    rows.append(
+        {
+            "label": f"rank fusion image + text (RRF k={RRF_K})",
+            "settings": None,
+            "admin_image_weight": 0.5,
+            "metrics": score(rank_fusion(version, queries), articles),
+            "p50_ms": None,
+        }
+    )
     print(f"{rows[-1]['label']}: {rows[-1]['metrics']}", flush=True)
     for row in rows:
         if row["label"].startswith("fused"):

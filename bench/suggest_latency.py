@@ -89,12 +89,17 @@ def simulate_log(data: Path, sessions: int, seed: int = 0) -> int:
         for article_id in rng.sample(bought[customer], min(len(bought[customer]), rng.randint(1, 4))):
             text = shopper_query(articles[article_id], rng, vocabulary)
             clicked = rng.random() < CLICK_RATE
-            rows.append(SearchQuery(
-                query=text, normalized=normalize_query(text, 500), session_hash=digest,
-                result_count=rng.randint(1, 200),
-                clicked=clicked, purchased=clicked and rng.random() < PURCHASE_RATE / CLICK_RATE,
-                created_at=now - timedelta(seconds=rng.uniform(0, DAYS * 86400)),
-            ))  # fmt: skip
+            rows.append(
+                SearchQuery(
+                    query=text,
+                    normalized=normalize_query(text, 500),
+                    session_hash=digest,
+                    result_count=rng.randint(1, 200),
+                    clicked=clicked,
+                    purchased=clicked and rng.random() < PURCHASE_RATE / CLICK_RATE,
+                    created_at=now - timedelta(seconds=rng.uniform(0, DAYS * 86400)),
+                )
+            )
     SearchQuery.objects.all().delete()
     SearchQuery.objects.bulk_create(rows, batch_size=5000)
     return len(rows)
@@ -106,8 +111,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def pct(p: float) -> float:
         return round(values[min(len(values) - 1, int(len(values) * p))] * 1000, 2)
 
-    return {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "mean": round(statistics.fmean(values) * 1000, 2),
-            "calls": len(values)}  # fmt: skip
+    return {
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "mean": round(statistics.fmean(values) * 1000, 2),
+        "calls": len(values),
+    }
 
 
 def main() -> None:
@@ -163,8 +173,13 @@ def main() -> None:
     for elapsed, text in slowest:
         start = time.perf_counter()
         suggest(text, limit=8)
-        retimed.append({"prefix": text, "first_ms": round(elapsed * 1000, 1),
-                        "again_ms": round((time.perf_counter() - start) * 1000, 1)})  # fmt: skip
+        retimed.append(
+            {
+                "prefix": text,
+                "first_ms": round(elapsed * 1000, 1),
+                "again_ms": round((time.perf_counter() - start) * 1000, 1),
+            }
+        )
     for text in prefixes[:1500]:
         request = factory.get("/suggest/", {"q": text, "limit": 8})
         start = time.perf_counter()

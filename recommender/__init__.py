@@ -39,21 +39,30 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load laz
 
 # Public name -> (defining module, its name there).
 _EXPORTS = {
-    "EventError": ("events", "EventError"), "merge_session": ("events", "merge_session"),
+    "EventError": ("events", "EventError"),
+    "merge_session": ("events", "merge_session"),
     "record_event": ("events", "record_event"),
     "reindex": ("indexing", "reindex"),
-    "delete_user_data": ("privacy", "delete_user_data"), "export_user_data": ("privacy", "export_user_data"),
+    "delete_user_data": ("privacy", "delete_user_data"),
+    "export_user_data": ("privacy", "export_user_data"),
     "personalisation_enabled": ("privacy", "personalisation_enabled"),
     "set_personalisation": ("privacy", "set_personalisation"),
-    "Recommendation": ("recommend", "Recommendation"), "Recommendations": ("recommend", "Recommendations"),
-    "UnknownStrategy": ("recommend", "UnknownStrategy"), "recommend": ("recommend", "recommend"),
-    "SearchFilters": ("search", "SearchFilters"), "SearchResults": ("search", "SearchResults"),
-    "related_searches": ("search", "related_searches"), "search_products": ("search", "search"),
-    "search_by_image": ("search", "search_by_image"), "suggest": ("search", "suggest"),
-    "VectorFilter": ("storage", "VectorFilter"), "nearest": ("storage", "nearest"),
+    "Recommendation": ("recommend", "Recommendation"),
+    "Recommendations": ("recommend", "Recommendations"),
+    "UnknownStrategy": ("recommend", "UnknownStrategy"),
+    "recommend": ("recommend", "recommend"),
+    "SearchFilters": ("search", "SearchFilters"),
+    "SearchResults": ("search", "SearchResults"),
+    "related_searches": ("search", "related_searches"),
+    "search_products": ("search", "search"),
+    "search_by_image": ("search", "search_by_image"),
+    "suggest": ("search", "suggest"),
+    "VectorFilter": ("storage", "VectorFilter"),
+    "nearest": ("storage", "nearest"),
     "nearest_blend": ("storage", "nearest_blend"),
-    "encoder_for": ("versions", "encoder_for"), "serving_version": ("versions", "serving_version"),
-}  # fmt: skip
+    "encoder_for": ("versions", "encoder_for"),
+    "serving_version": ("versions", "serving_version"),
+}
 
 __all__ = [
     "EventError",

@@ -114,9 +114,13 @@ def install_periodic_tasks(schedule: Iterable[PeriodicSpec] | None = None) -> In
         existing = PeriodicTask.objects.select_for_update().filter(name=spec.name).first()
         if existing is None:
             PeriodicTask.objects.create(
-                name=spec.name, task=spec.task, description=spec.description, kwargs=json.dumps(spec.kwargs),
-                queue=spec.queue, **_schedule_fields(spec),
-            )  # fmt: skip
+                name=spec.name,
+                task=spec.task,
+                description=spec.description,
+                kwargs=json.dumps(spec.kwargs),
+                queue=spec.queue,
+                **_schedule_fields(spec),
+            )
             report.created.append(spec.name)
             continue
         owned = {"task": spec.task, "description": spec.description}

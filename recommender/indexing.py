@@ -184,8 +184,14 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
         if item.image is None:
             continue
         try:
-            images.append(load_image(item.image, max_pixels=app_settings.MAX_IMAGE_PIXELS,
-                                     max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO, max_side=MAX_WORKING_SIDE))  # fmt: skip
+            images.append(
+                load_image(
+                    item.image,
+                    max_pixels=app_settings.MAX_IMAGE_PIXELS,
+                    max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO,
+                    max_side=MAX_WORKING_SIDE,
+                )
+            )
             image_owner.append(index)
         except ImageLoadError as exc:
             errors[item.key] = f"image: {exc.reason}"
@@ -211,13 +217,21 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
             report.embedded += 1
         rows.append(
             VectorRow(
-                key=item.key, embedding=fused, image_embedding=image_vec, text_embedding=text_vec,
-                content_hash=item.hash, status=status, error=error, title=_text(adapter.title(item.product)),
+                key=item.key,
+                embedding=fused,
+                image_embedding=image_vec,
+                text_embedding=text_vec,
+                content_hash=item.hash,
+                status=status,
+                error=error,
+                title=_text(adapter.title(item.product)),
                 document=item.document,
-                category=_text(adapter.category(item.product)), price=adapter.price(item.product),
-                in_stock=adapter.in_stock(item.product), sellable=item.key in sellable,
+                category=_text(adapter.category(item.product)),
+                price=adapter.price(item.product),
+                in_stock=adapter.in_stock(item.product),
+                sellable=item.key in sellable,
             )
-        )  # fmt: skip
+        )
     # A re-embedded product may also have changed category, stock or price: cached results go.
     changed = changed_keys({i.key: filter_values(i.product, i.key in sellable) for i in todo})
     store_vectors(version, rows)
@@ -322,10 +336,13 @@ def mark_pending(keys: Sequence[str], version_ids: list[int] | None = None) -> N
             status=ProductVector.Status.PENDING, updated_at=now
         )
         ProductVector.objects.bulk_create(
-            [ProductVector(version=version, product_key=k, status=ProductVector.Status.PENDING) for k in keys
-             if k not in existing],
+            [
+                ProductVector(version=version, product_key=k, status=ProductVector.Status.PENDING)
+                for k in keys
+                if k not in existing
+            ],
             ignore_conflicts=True,
-        )  # fmt: skip
+        )
 
 
 def embed_pending(limit: int = 1000) -> EmbedReport:

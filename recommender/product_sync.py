@@ -31,8 +31,13 @@ PRICE_PLACES = Decimal("0.0001")
 def filter_values(product: Any, sellable: bool) -> FilterValues:
     """A product's filter fields as they are stored (titles and categories cut to their columns)."""
     adapter = get_adapter()
-    return (adapter.title(product)[:300], adapter.category(product)[:200], _stored_price(adapter.price(product)),
-            adapter.in_stock(product), sellable)  # fmt: skip
+    return (
+        adapter.title(product)[:300],
+        adapter.category(product)[:200],
+        _stored_price(adapter.price(product)),
+        adapter.in_stock(product),
+        sellable,
+    )
 
 
 def _stored_price(price: Decimal | None) -> Decimal | None:

@@ -46,8 +46,7 @@ def event_weights(events: Iterable[Event], settings: RecommenderSettings) -> lis
     half_life = max(settings.profile_half_life_days, 1e-3) * 86400.0
     weights = settings.event_weights or {}
     return [
-        float(weights.get(e.type, 0.0)) * 0.5 ** ((newest - e.created_at).total_seconds() / half_life)
-        for e in events
+        float(weights.get(e.type, 0.0)) * 0.5 ** ((newest - e.created_at).total_seconds() / half_life) for e in events
     ]
 
 
@@ -143,7 +142,9 @@ def active_owners(days: float | None = None, only_unprocessed: bool = False) -> 
     if only_unprocessed:
         qs = qs.filter(processed=False)
     users = set(qs.filter(user__isnull=False).values_list("user_id", flat=True).distinct())
-    sessions = set(qs.filter(user__isnull=True).exclude(session_key="").values_list("session_key", flat=True).distinct())
+    sessions = set(
+        qs.filter(user__isnull=True).exclude(session_key="").values_list("session_key", flat=True).distinct()
+    )
     return [(u, "") for u in sorted(users)] + [(None, s) for s in sorted(sessions)]
 
 

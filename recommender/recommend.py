@@ -117,21 +117,37 @@ def recommend(
         # (which records an event) does not invalidate the page's own slots.
         shopper_part = ("bought", bought)
     key_parts = (
-        "rec", strategy, product_key, shopper_part, global_generation(), catalogue_generation(),
-        version.pk if version else 0, limit, slot, tuple(categories), tuple(exclude_categories),
+        "rec",
+        strategy,
+        product_key,
+        shopper_part,
+        global_generation(),
+        catalogue_generation(),
+        version.pk if version else 0,
+        limit,
+        slot,
+        tuple(categories),
+        tuple(exclude_categories),
         tuple(sorted(exclude_keys)),
         # What "similar" compares is a deploy setting: a changed choice must not serve old entries.
         similar_options() if strategy == "similar" else (),
-    )  # fmt: skip
+    )
 
     def compute() -> list[Recommendation]:
         exclude = {product_key} if product_key else set()
         exclude |= {str(k) for k in exclude_keys if k}
         exclude |= set(bought)
         ctx = Context(
-            version=version, limit=limit, product_key=product_key, user_id=user_id, session_key=session_key,
-            categories=tuple(categories), exclude_categories=tuple(exclude_categories), exclude_keys=exclude, slot=slot,
-        )  # fmt: skip
+            version=version,
+            limit=limit,
+            product_key=product_key,
+            user_id=user_id,
+            session_key=session_key,
+            categories=tuple(categories),
+            exclude_categories=tuple(exclude_categories),
+            exclude_keys=exclude,
+            slot=slot,
+        )
         if strategy in PRODUCT_STRATEGIES and not product_key:
             return []
         return _finish(STRATEGIES[strategy](ctx), ctx, settings)
@@ -159,9 +175,12 @@ def _finish(candidates: list[Candidate], ctx: Context, settings: RecommenderSett
     rules = list(MerchandisingRule.objects.active(ctx.slot))
     facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
     pool = eligible(
-        candidates, facts, categories=ctx.categories, exclude_categories=ctx.exclude_categories,
+        candidates,
+        facts,
+        categories=ctx.categories,
+        exclude_categories=ctx.exclude_categories,
         exclude_keys=ctx.exclude_keys,
-    )  # fmt: skip
+    )
     pinned, ranked = apply_rules(pool, facts, rules)
     pinned = [p for p in pinned if p.key not in ctx.exclude_keys][: ctx.limit]
     vectors = {k: f.vector for k, f in facts.items() if f.vector is not None}

@@ -18,9 +18,14 @@ from typing import Any
 from django.dispatch import Signal
 
 __all__ = [
-    "catalog_indexed", "embedding_requested", "products_indexed", "profile_stale", "send_logged",
-    "version_activating", "vocabulary_missing",
-]  # fmt: skip
+    "catalog_indexed",
+    "embedding_requested",
+    "products_indexed",
+    "profile_stale",
+    "send_logged",
+    "version_activating",
+    "vocabulary_missing",
+]
 
 logger = logging.getLogger(__name__)
 

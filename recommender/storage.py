@@ -164,9 +164,20 @@ def store_vectors(version: ModelVersion, rows: Iterable[VectorRow]) -> int:
     if not objs:
         return 0
     update_fields = [
-        "embedding", "image_embedding", "text_embedding", "content_hash", "status", "error",
-        "title", "document", "category", "price", "in_stock", "sellable", "updated_at",
-    ]  # fmt: skip
+        "embedding",
+        "image_embedding",
+        "text_embedding",
+        "content_hash",
+        "status",
+        "error",
+        "title",
+        "document",
+        "category",
+        "price",
+        "in_stock",
+        "sellable",
+        "updated_at",
+    ]
     ProductVector.objects.bulk_create(
         objs, update_conflicts=True, unique_fields=["version", "product_key"], update_fields=update_fields
     )

@@ -81,9 +81,12 @@ def enqueue_embedding(keys: Sequence[str], *, version_ids: list[int] | None = No
     """
     keys = list(keys)
     return dispatch.send(
-        embed_products, args=[keys, version_ids, force], what=f"embedding {len(keys)} products (marked pending)",
-        on_unavailable=partial(indexing.mark_pending, keys, version_ids), **embeddings_routing(),
-    )  # fmt: skip
+        embed_products,
+        args=[keys, version_ids, force],
+        what=f"embedding {len(keys)} products (marked pending)",
+        on_unavailable=partial(indexing.mark_pending, keys, version_ids),
+        **embeddings_routing(),
+    )
 
 
 @shared_task(name="recommender.train_encoder", acks_late=False)

@@ -79,8 +79,6 @@ def serving_version() -> ModelVersion | None:
     return ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
 
 
-
-
 def register_encoder_version(
     spec: Mapping[str, Any],
     *,

@@ -65,11 +65,19 @@ def tiny_encoder(tiny_model_dir: Path, settings) -> dict:
 VECTOR_SHOP_FAMILIES = {"dress": 0, "coat": 1, "shoes": 2, "bag": 3}
 VECTOR_SHOP_SPECS = [
     # name, family, wobble, wobble axis, in stock
-    ("dress-a", "dress", 0.00, None, True), ("dress-b", "dress", 0.05, 1, True), ("dress-c", "dress", 0.3, 3, True),
-    ("dress-out", "dress", 0.01, 2, False), ("coat-a", "coat", 0.0, None, True), ("coat-b", "coat", 0.1, 0, True),
-    ("shoes-a", "shoes", 0.0, None, True), ("shoes-b", "shoes", 0.1, 3, True), ("bag-a", "bag", 0.0, None, True),
-    ("bag-b", "bag", 0.2, 0, True), ("coat-c", "coat", 0.2, 2, True), ("shoes-c", "shoes", 0.3, 1, True),
-]  # fmt: skip
+    ("dress-a", "dress", 0.00, None, True),
+    ("dress-b", "dress", 0.05, 1, True),
+    ("dress-c", "dress", 0.3, 3, True),
+    ("dress-out", "dress", 0.01, 2, False),
+    ("coat-a", "coat", 0.0, None, True),
+    ("coat-b", "coat", 0.1, 0, True),
+    ("shoes-a", "shoes", 0.0, None, True),
+    ("shoes-b", "shoes", 0.1, 3, True),
+    ("bag-a", "bag", 0.0, None, True),
+    ("bag-b", "bag", 0.2, 0, True),
+    ("coat-c", "coat", 0.2, 2, True),
+    ("shoes-c", "shoes", 0.3, 1, True),
+]
 
 
 @pytest.fixture
@@ -94,8 +102,18 @@ def vector_shop(db) -> dict[str, str]:
         if other is not None:
             v[other] += wobble
         v /= np.linalg.norm(v)
-        rows.append(VectorRow(key=keys[name], embedding=v, image_embedding=v, text_embedding=v, title=name,
-                              category=family, price=product.price, in_stock=in_stock))  # fmt: skip
+        rows.append(
+            VectorRow(
+                key=keys[name],
+                embedding=v,
+                image_embedding=v,
+                text_embedding=v,
+                title=name,
+                category=family,
+                price=product.price,
+                in_stock=in_stock,
+            )
+        )
     store_vectors(version, rows)
     ensure_indexes(version)
     return keys

@@ -60,8 +60,13 @@ def foreign_shop(db, foreign_settings) -> dict[str, Item]:
     sections = {name: Section.objects.create(title=name) for name in {s for _, s, _, _ in FOREIGN_ITEMS}}
     items = {}
     for headline, section, colour, stock in FOREIGN_ITEMS:
-        item = Item(headline=headline, blurb=f"{headline} in {section.lower()}", section=sections[section],
-                    cost_cents=1999 + len(items), stock_count=stock)  # fmt: skip
+        item = Item(
+            headline=headline,
+            blurb=f"{headline} in {section.lower()}",
+            section=sections[section],
+            cost_cents=1999 + len(items),
+            stock_count=stock,
+        )
         item.picture.save(f"{headline.replace(' ', '_').lower()}.jpg", ContentFile(jpeg_bytes(colour)), save=False)
         item.save()
         items[headline] = item

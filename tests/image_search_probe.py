@@ -88,11 +88,18 @@ def main(path: str) -> None:
         status, body = None, "MemoryError under the address-space cap"
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak_after = peak_rss_kb()
-    print(json.dumps({
-        "status": status, "body": body, "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-        "small_photo_seconds": round(baseline, 3),
-        "peak_growth_mb": round((peak_after - peak_before) / 1024, 1),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "status": status,
+                "body": body,
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "small_photo_seconds": round(baseline, 3),
+                "peak_growth_mb": round((peak_after - peak_before) / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,12 @@ DATA_DIR = ROOT / "var" / "admin-screenshots"
 OUT_DIR = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 USER, PASSWORD = "admin", "admin"
 VIEWPORT = {"width": 1400, "height": 900}
 # Long lists: the first screenful says it all (a full page of 100 rows is unreadable).
@@ -75,9 +79,17 @@ def prepare(catalog: Path, limit: int) -> None:
     for epochs, name in ((1, "catalog-clip, first try"), (3, "catalog-clip, 3 epochs"))[trained:]:
         print(f"training {name!r} on {limit} products…", flush=True)
         call_command(
-            "recommender_train_encoder", limit=limit, epochs=epochs, image_size=64, batch_size=64, lr=2e-3,
-            name=name, activate=True, device="cpu", verbosity=0,
-        )  # fmt: skip
+            "recommender_train_encoder",
+            limit=limit,
+            epochs=epochs,
+            image_size=64,
+            batch_size=64,
+            lr=2e-3,
+            name=name,
+            activate=True,
+            device="cpu",
+            verbosity=0,
+        )
     seed_demo_data()
     call_command("recommender_setup_beat", verbosity=0)
 
@@ -99,9 +111,11 @@ def seed_demo_data() -> None:
     if not SlotStat.objects.exists():
         # (slot, strategy, impressions per day, click-through rate, conversions per click)
         slots = [
-            ("home", "for_you", 1800, 0.046, 0.11), ("home", "trending", 900, 0.031, 0.08),
-            ("product", "similar", 2600, 0.062, 0.09), ("cart", "bought_together", 700, 0.054, 0.17),
-        ]  # fmt: skip
+            ("home", "for_you", 1800, 0.046, 0.11),
+            ("home", "trending", 900, 0.031, 0.08),
+            ("product", "similar", 2600, 0.062, 0.09),
+            ("cart", "bought_together", 700, 0.054, 0.17),
+        ]
         rows = []
         for days_ago in range(89, -1, -1):
             weekend = (today - timedelta(days=days_ago)).weekday() >= 5
@@ -110,13 +124,29 @@ def seed_demo_data() -> None:
                 clicks = int(impressions * ctr * rng.uniform(0.75, 1.25) * (1 + 0.004 * (89 - days_ago) / 10))
                 conversions = int(clicks * conv * rng.uniform(0.7, 1.3))
                 rows.append(
-                    SlotStat(day=today - timedelta(days=days_ago), slot=slot, strategy=strategy,
-                             impressions=impressions, clicks=clicks, conversions=conversions)
-                )  # fmt: skip
+                    SlotStat(
+                        day=today - timedelta(days=days_ago),
+                        slot=slot,
+                        strategy=strategy,
+                        impressions=impressions,
+                        clicks=clicks,
+                        conversions=conversions,
+                    )
+                )
         SlotStat.objects.bulk_create(rows)
     if not SearchQuery.objects.exists():
-        found = ["black dress", "denim jacket", "white sneakers", "linen shirt", "summer dress", "hoodie",
-                 "wool coat", "swimsuit", "striped top", "chinos"]  # fmt: skip
+        found = [
+            "black dress",
+            "denim jacket",
+            "white sneakers",
+            "linen shirt",
+            "summer dress",
+            "hoodie",
+            "wool coat",
+            "swimsuit",
+            "striped top",
+            "chinos",
+        ]
         missing = ["wellies", "ski goggles", "tuxedo", "rain poncho kids"]
         now = timezone.now()
         queries = []
@@ -125,27 +155,55 @@ def seed_demo_data() -> None:
             text = rng.choice(missing) if zero else rng.choices(found, weights=range(len(found), 0, -1))[0]
             queries.append(
                 SearchQuery(
-                    query=text, normalized=text, session_hash=f"s{rng.randrange(220)}",
-                    result_count=0 if zero else rng.randrange(4, 60), clicked=not zero and rng.random() < 0.42,
-                    purchased=not zero and rng.random() < 0.07, created_at=now - timedelta(minutes=rng.randrange(60 * 24 * 30)),
+                    query=text,
+                    normalized=text,
+                    session_hash=f"s{rng.randrange(220)}",
+                    result_count=0 if zero else rng.randrange(4, 60),
+                    clicked=not zero and rng.random() < 0.42,
+                    purchased=not zero and rng.random() < 0.07,
+                    created_at=now - timedelta(minutes=rng.randrange(60 * 24 * 30)),
                 )
-            )  # fmt: skip
+            )
         SearchQuery.objects.bulk_create(queries)
     if not MerchandisingRule.objects.exists():
         pinned = Product.objects.order_by("id").first()
         now = timezone.now()
-        MerchandisingRule.objects.create(name=f"Pin {pinned.name} on the home page", action="pin", target="product",
-                                         product_key=pinned.pk, slot="home")  # fmt: skip
-        MerchandisingRule.objects.create(name="Bury socks everywhere", action="bury", target="category",
-                                         category="Socks", strength=0.6)  # fmt: skip
-        MerchandisingRule.objects.create(name="Boost affordable basics", action="boost", target="price_range",
-                                         min_price=5, max_price=20, strength=0.3,
-                                         starts_at=now - timedelta(days=3), ends_at=now + timedelta(days=11))  # fmt: skip
-        MerchandisingRule.objects.create(name="Spring sale (ended)", action="boost", target="category",
-                                         category="Dress", starts_at=now - timedelta(days=60),
-                                         ends_at=now - timedelta(days=30))  # fmt: skip
-        MerchandisingRule.objects.create(name="Hide discontinued trousers", action="exclude", target="category",
-                                         category="Trousers", slot="product", enabled=False)  # fmt: skip
+        MerchandisingRule.objects.create(
+            name=f"Pin {pinned.name} on the home page",
+            action="pin",
+            target="product",
+            product_key=pinned.pk,
+            slot="home",
+        )
+        MerchandisingRule.objects.create(
+            name="Bury socks everywhere", action="bury", target="category", category="Socks", strength=0.6
+        )
+        MerchandisingRule.objects.create(
+            name="Boost affordable basics",
+            action="boost",
+            target="price_range",
+            min_price=5,
+            max_price=20,
+            strength=0.3,
+            starts_at=now - timedelta(days=3),
+            ends_at=now + timedelta(days=11),
+        )
+        MerchandisingRule.objects.create(
+            name="Spring sale (ended)",
+            action="boost",
+            target="category",
+            category="Dress",
+            starts_at=now - timedelta(days=60),
+            ends_at=now - timedelta(days=30),
+        )
+        MerchandisingRule.objects.create(
+            name="Hide discontinued trousers",
+            action="exclude",
+            target="category",
+            category="Trousers",
+            slot="product",
+            enabled=False,
+        )
 
 
 def object_ids() -> dict[str, int]:

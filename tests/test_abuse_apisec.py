@@ -48,8 +48,10 @@ def test_a_made_up_x_forwarded_for_does_not_reset_the_throttle(vector_shop, sett
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"recommender-events": "3/min"}}
     client = APIClient()
     product = vector_shop["coat-a"]
-    statuses = [post_event(client, {"X-Forwarded-For": "10.0.0.1"}, type="view", product_id=product).status_code
-                for _ in range(4)]  # fmt: skip
+    statuses = [
+        post_event(client, {"X-Forwarded-For": "10.0.0.1"}, type="view", product_id=product).status_code
+        for _ in range(4)
+    ]
     assert statuses == [201, 201, 201, 429]
     for fake in ("10.0.0.2", "203.0.113.9, 10.0.0.3", "garbage"):
         refused = post_event(APIClient(), {"X-Forwarded-For": fake}, type="view", product_id=product)
@@ -91,7 +93,7 @@ def test_declared_proxies_count_the_client_they_forward(vector_shop, settings):
         (["10.0.0.0/8"], "10.0.0.5", "10.0.0.7", "10.0.0.7"),  # all proxies: the leftmost
         (["10.0.0.0/8"], "10.0.0.5", "", "10.0.0.5"),
     ],
-)  # fmt: skip
+)
 def test_client_address(proxies, remote, forwarded, client):
     meta = {"REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": forwarded}
     assert client_address(meta, parse_proxies(proxies)) == client
@@ -162,8 +164,11 @@ def test_permitted_reads_are_logged_for_the_auditor(vector_shop, shopper_with_hi
     assert SlotStat.objects.filter(slot="api").count() == slot_before  # staff looking is no impression
     client.get(url("for-you"))  # their own results: nothing to log
 
-    log = list(ProfileAccessLog.objects.order_by("created_at").values_list("viewer", "viewer_name", "subject",
-                                                                           "subject_key", "endpoint"))  # fmt: skip
+    log = list(
+        ProfileAccessLog.objects.order_by("created_at").values_list(
+            "viewer", "viewer_name", "subject", "subject_key", "endpoint"
+        )
+    )
     who = (support.pk, "support", shopper_with_history.pk, str(shopper_with_history.pk))
     assert log == [(*who, "recently_viewed"), (*who, "for_you")]
 
@@ -300,11 +305,15 @@ def test_declared_slots_count(vector_shop, settings):
     assert shown == {("app-home", "trending"): 8, ("product", "similar"): 2, ("sale", "similar"): 2}
 
     # A slot a template tag rendered declares itself: the beacon's clicks on it count.
-    html = render_page('{% similar_products key limit=3 slot="pdp-similar" %}', page_request(AnonymousUser()),
-                       key=vector_shop["dress-a"])  # fmt: skip
+    html = render_page(
+        '{% similar_products key limit=3 slot="pdp-similar" %}',
+        page_request(AnonymousUser()),
+        key=vector_shop["dress-a"],
+    )
     assert 'data-rec-slot="pdp-similar"' in html
-    clicked = post_event(client, type="click", product_id=vector_shop["dress-b"], slot="pdp-similar",
-                         strategy="similar")  # fmt: skip
+    clicked = post_event(
+        client, type="click", product_id=vector_shop["dress-b"], slot="pdp-similar", strategy="similar"
+    )
     assert clicked.status_code == 201
     stat = SlotStat.objects.get(slot="pdp-similar", strategy="similar")
     assert (stat.impressions, stat.clicks) == (3, 1)

@@ -92,11 +92,18 @@ def vector_rows(version: ModelVersion, products, *, status: str = ProductVector.
         ok = status == ProductVector.Status.OK
         rows.append(
             VectorRow(
-                key=str(p.pk), embedding=vec if ok else None, image_embedding=vec if ok and n % 2 == 0 else None,
-                text_embedding=vec if ok else None, status=status, error="" if ok else "no text and no usable image",
-                title=p.name, category=p.category, price=p.price, in_stock=p.in_stock,
+                key=str(p.pk),
+                embedding=vec if ok else None,
+                image_embedding=vec if ok and n % 2 == 0 else None,
+                text_embedding=vec if ok else None,
+                status=status,
+                error="" if ok else "no text and no usable image",
+                title=p.name,
+                category=p.category,
+                price=p.price,
+                in_stock=p.in_stock,
             )
-        )  # fmt: skip
+        )
     store_vectors(version, rows)
 
 
@@ -105,11 +112,14 @@ def catalog(n: int = 4) -> list[Product]:
     categories = ["Dress", "Coat", "Trousers", "Shoes", "Knitwear", "Shirt"]
     return [
         Product.objects.create(
-            name=names[i % 6], description=f"{names[i % 6]} in cotton", category=categories[i % 6],
-            price=Decimal("19.99") + i, in_stock=i != 2,
+            name=names[i % 6],
+            description=f"{names[i % 6]} in cotton",
+            category=categories[i % 6],
+            price=Decimal("19.99") + i,
+            in_stock=i != 2,
         )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture
@@ -159,9 +169,14 @@ def admin_data(model_dir):
         name="Bury shoes", action="bury", target="category", category="Shoes", strength=0.5
     )
     MerchandisingRule.objects.create(
-        name="Summer sale", action="boost", target="price_range", min_price=10, max_price=30,
-        starts_at=timezone.now() - timedelta(days=30), ends_at=timezone.now() - timedelta(days=1),
-    )  # fmt: skip
+        name="Summer sale",
+        action="boost",
+        target="price_range",
+        min_price=10,
+        max_price=30,
+        starts_at=timezone.now() - timedelta(days=30),
+        ends_at=timezone.now() - timedelta(days=1),
+    )
     today = timezone.localdate()
     for days_ago in range(5):
         SlotStat.objects.create(
@@ -258,9 +273,12 @@ def test_staff_without_permissions_get_403(django_user_model, admin_data):
 
 def test_view_only_staff_can_look_but_not_change(django_user_model, admin_data):
     perms = [
-        "recommender.view_productvector", "recommender.view_modelversion", "recommender.view_slotstat",
-        "recommender.view_recommendersettings", "recommender.view_merchandisingrule",
-    ]  # fmt: skip
+        "recommender.view_productvector",
+        "recommender.view_modelversion",
+        "recommender.view_slotstat",
+        "recommender.view_recommendersettings",
+        "recommender.view_merchandisingrule",
+    ]
     client = login(make_staff(django_user_model, *perms))
     for url in _urls(admin_data):
         if "/train/" in url:
@@ -300,10 +318,14 @@ def test_change_permission_allows_the_actions(django_user_model, admin_data):
 # --- settings singleton ------------------------------------------------------------------------
 def settings_post(**overrides: str) -> dict[str, str]:
     data = {
-        "image_weight": "0.5", "profile_half_life_days": "14", "diversity_lambda": "0.8", "exclude_purchased": "on",
-        "cache_seconds": "300", "suggestion_min_sessions": "3",
+        "image_weight": "0.5",
+        "profile_half_life_days": "14",
+        "diversity_lambda": "0.8",
+        "exclude_purchased": "on",
+        "cache_seconds": "300",
+        "suggestion_min_sessions": "3",
         "slot_strategies": "home = for_you\nproduct = similar\ncart = bought_together",
-    }  # fmt: skip
+    }
     defaults = {"view": "1", "click": "2", "add_to_cart": "4", "purchase": "6", "search": "1.5"}
     for value, _label in EventType.choices:
         data[f"event_weights_{value}"] = defaults.get(value, "1")
@@ -390,11 +412,23 @@ RULE_ADD = "/admin/recommender/merchandisingrule/add/"
 
 def rule_post(**overrides: str) -> dict[str, str]:
     data = {
-        "name": "Rule", "action": "boost", "target": "category", "product_key": "", "category": "Dress",
-        "min_price": "", "max_price": "", "slot": "", "strength": "1.0", "enabled": "on",
-        "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": "", "created_at_0": "2026-01-01",
+        "name": "Rule",
+        "action": "boost",
+        "target": "category",
+        "product_key": "",
+        "category": "Dress",
+        "min_price": "",
+        "max_price": "",
+        "slot": "",
+        "strength": "1.0",
+        "enabled": "on",
+        "starts_at_0": "",
+        "starts_at_1": "",
+        "ends_at_0": "",
+        "ends_at_1": "",
+        "created_at_0": "2026-01-01",
         "created_at_1": "10:00:00",
-    }  # fmt: skip
+    }
     data.update(overrides)
     return data
 

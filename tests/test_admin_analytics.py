@@ -19,9 +19,13 @@ PAGE = "/admin/recommender/slotstat/analytics/"
 
 def _stat(days_ago: int, slot: str, strategy: str, impressions: int, clicks: int, conversions: int = 0) -> None:
     SlotStat.objects.create(
-        day=TODAY - timedelta(days=days_ago), slot=slot, strategy=strategy,
-        impressions=impressions, clicks=clicks, conversions=conversions,
-    )  # fmt: skip
+        day=TODAY - timedelta(days=days_ago),
+        slot=slot,
+        strategy=strategy,
+        impressions=impressions,
+        clicks=clicks,
+        conversions=conversions,
+    )
 
 
 def _search(
@@ -29,9 +33,14 @@ def _search(
 ) -> None:
     at = datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
     SearchQuery.objects.create(
-        query=normalized.title(), normalized=normalized, session_hash=session, result_count=results,
-        clicked=clicked, purchased=purchased, created_at=at,
-    )  # fmt: skip
+        query=normalized.title(),
+        normalized=normalized,
+        session_hash=session,
+        result_count=results,
+        clicked=clicked,
+        purchased=purchased,
+        created_at=at,
+    )
 
 
 @pytest.fixture

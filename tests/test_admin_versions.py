@@ -106,10 +106,18 @@ def _behaviour_version(name: str, state: str, folder) -> ModelVersion:
 
     encoder = serving_version()
     keys = sorted(ProductVector.objects.filter(version=encoder).values_list("product_key", flat=True))
-    model = BehaviourModel(np.zeros((len(keys), encoder.dimensions)), {**DEFAULTS, "hidden": 8, "layers": 1, "heads": 1})
+    model = BehaviourModel(
+        np.zeros((len(keys), encoder.dimensions)), {**DEFAULTS, "hidden": 8, "layers": 1, "heads": 1}
+    )
     save_artifact(model, folder / name, item_keys=keys, extra={})
-    return ModelVersion.objects.create(kind="behaviour", name=name, state=state, artifact=str(folder / name),
-                                       dimensions=8, config={"encoder_version_id": encoder.pk})  # fmt: skip
+    return ModelVersion.objects.create(
+        kind="behaviour",
+        name=name,
+        state=state,
+        artifact=str(folder / name),
+        dimensions=8,
+        config={"encoder_version_id": encoder.pk},
+    )
 
 
 def test_behaviour_models_switch_without_reindexing(admin_client, reindex_delay, vector_shop, tmp_path):
@@ -125,8 +133,14 @@ def test_behaviour_models_switch_without_reindexing(admin_client, reindex_delay,
 
 def test_a_behaviour_model_whose_files_are_gone_is_not_activated(admin_client, reindex_delay, vector_shop, tmp_path):
     old = _behaviour_version("seq-1", State.ACTIVE, tmp_path)
-    new = ModelVersion.objects.create(kind="behaviour", name="lost", state=State.READY, artifact=str(tmp_path / "gone"),
-                                      dimensions=8, config={"encoder_version_id": serving_version().pk})  # fmt: skip
+    new = ModelVersion.objects.create(
+        kind="behaviour",
+        name="lost",
+        state=State.READY,
+        artifact=str(tmp_path / "gone"),
+        dimensions=8,
+        config={"encoder_version_id": serving_version().pk},
+    )
     page = admin_client.post(CHANGELIST, {"action": "activate_selected", "_selected_action": [new.pk]}, follow=True)
     assert "Lost cannot be activated: its model could not be used" in page.content.decode()
     assert _state(old, new) == (State.ACTIVE, State.READY)

@@ -105,8 +105,12 @@ def test_similar_rows_carry_catalog_fields_and_count_impressions(vector_shop, se
     first = body["results"][0]
     assert first["reason"] == "Similar to dress-a" and 0 < first["score"] <= 1
     assert {k: first[k] for k in ("product_id", "title", "price", "category", "url")} == {
-        "product_id": vector_shop["dress-b"], "title": "dress-b", "price": "11.00", "category": "dress", "url": None,
-    }  # fmt: skip
+        "product_id": vector_shop["dress-b"],
+        "title": "dress-b",
+        "price": "11.00",
+        "category": "dress",
+        "url": None,
+    }
     assert SlotStat.objects.get(slot="pdp", strategy="similar").impressions == 3
     client.get(url("similar", vector_shop["dress-a"]), {"limit": 3, "slot": "pdp"})  # served from the cache
     assert SlotStat.objects.get(slot="pdp", strategy="similar").impressions == 6
@@ -227,12 +231,17 @@ def test_unknown_product_is_404(vector_shop, name, product_id):
 @pytest.mark.parametrize(
     "query, field",
     [
-        ("limit=0", "limit"), ("limit=-3", "limit"), ("limit=abc", "limit"), ("limit=1.5", "limit"),
-        ("limit=" + "9" * 5000, "limit"), ("category=" + "c" * 300, "category"),
-        ("&".join(f"category=c{i}" for i in range(21)), "category"), ("slot=a%00b", "slot"),
+        ("limit=0", "limit"),
+        ("limit=-3", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=1.5", "limit"),
+        ("limit=" + "9" * 5000, "limit"),
+        ("category=" + "c" * 300, "category"),
+        ("&".join(f"category=c{i}" for i in range(21)), "category"),
+        ("slot=a%00b", "slot"),
         ("category=a%00b", "category"),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("name", ["similar", "trending", "for-you"])
 def test_bad_parameters_are_400_with_field_errors(vector_shop, name, query, field):
     path = url(name, vector_shop["dress-a"]) if name == "similar" else url(name)
@@ -298,10 +307,16 @@ def test_unknown_fields_are_ignored_and_null_means_absent(vector_shop):
 @pytest.mark.parametrize(
     "payload, field",
     [
-        ({"type": "like"}, "type"), ({"type": 5}, "type"), ({"type": ["view"]}, "type"), ({}, "type"),
-        ({"type": "view"}, "product_id"), ({"type": "view", "product_id": "999999"}, "product_id"),
-        ({"type": "view", "product_id": "x" * 65}, "product_id"), ({"type": "view", "product_id": {"a": 1}}, "product_id"),
-        ({"type": "search"}, "query"), ({"type": "search", "query": "   "}, "query"),
+        ({"type": "like"}, "type"),
+        ({"type": 5}, "type"),
+        ({"type": ["view"]}, "type"),
+        ({}, "type"),
+        ({"type": "view"}, "product_id"),
+        ({"type": "view", "product_id": "999999"}, "product_id"),
+        ({"type": "view", "product_id": "x" * 65}, "product_id"),
+        ({"type": "view", "product_id": {"a": 1}}, "product_id"),
+        ({"type": "search"}, "query"),
+        ({"type": "search", "query": "   "}, "query"),
         ({"type": "search", "query": "a\x00b"}, "query"),
         ({"type": "purchase", "product_id": "PK", "quantity": 0}, "quantity"),
         ({"type": "purchase", "product_id": "PK", "quantity": "many"}, "quantity"),
@@ -312,7 +327,7 @@ def test_unknown_fields_are_ignored_and_null_means_absent(vector_shop):
         ({"type": "search", "query": "x", "result_count": 2**40}, "result_count"),
         ({"type": "click", "product_id": "PK", "slot": ["home"]}, "slot"),
     ],
-)  # fmt: skip
+)
 def test_bad_events_are_400_naming_the_field(vector_shop, payload, field):
     if payload.get("product_id") == "PK":
         payload = {**payload, "product_id": vector_shop["dress-a"]}
@@ -492,17 +507,24 @@ def test_schemathesis_finds_no_server_errors(api_schema):
 
         @given(case=operation.as_strategy())
         @hypothesis_settings(
-            max_examples=30, deadline=None, derandomize=True, database=None,
+            max_examples=30,
+            deadline=None,
+            derandomize=True,
+            database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        )  # fmt: skip
+        )
         def check(case):
             if case.path.endswith("/search/image/"):
                 response = case.call()
                 assert response.status_code < 500 or response.status_code == 503, response.text  # never a 500
                 return
             case.call_and_validate(
-                checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                        response_schema_conformance]
-            )  # fmt: skip
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ]
+            )
 
         check()

@@ -140,38 +140,86 @@ def missing_file() -> Product:
 Case = tuple[str, Callable[[], Product], str, Callable[[Product, str], bool]]
 CASES: list[Case] = [
     # images: each bad one is named on the row, and the text still makes an "ok" vector
-    ("good", lambda: make("Good shirt", "Plain white cotton shirt", jpeg_bytes((235, 235, 225))), OK,
-     lambda p, e: e == ""),
-    ("corrupt image", lambda: make("Corrupt", "Striped shirt", corrupt_png(), "c.png"), OK,
-     lambda p, e: e.startswith("image: corrupt image: ")),
-    ("truncated jpeg", lambda: make("Truncated", "Checked shirt", truncated_jpeg()), OK,
-     lambda p, e: e == "image: truncated image"),
+    (
+        "good",
+        lambda: make("Good shirt", "Plain white cotton shirt", jpeg_bytes((235, 235, 225))),
+        OK,
+        lambda p, e: e == "",
+    ),
+    (
+        "corrupt image",
+        lambda: make("Corrupt", "Striped shirt", corrupt_png(), "c.png"),
+        OK,
+        lambda p, e: e.startswith("image: corrupt image: "),
+    ),
+    (
+        "truncated jpeg",
+        lambda: make("Truncated", "Checked shirt", truncated_jpeg()),
+        OK,
+        lambda p, e: e == "image: truncated image",
+    ),
     ("zero-byte file", lambda: make("Zero", "Denim shirt", b""), OK, lambda p, e: e == "image: empty file"),
-    ("50 megapixels", lambda: make("Poster", "Oversized print shirt", fifty_megapixels(), "big.png"), OK,
-     lambda p, e: e == "image: image too large: 8000x6300 px > 40000000"),
+    (
+        "50 megapixels",
+        lambda: make("Poster", "Oversized print shirt", fifty_megapixels(), "big.png"),
+        OK,
+        lambda p, e: e == "image: image too large: 8000x6300 px > 40000000",
+    ),
     # 40 MP each, under the pixel limit: padded to a square they were a 1.6 GP / 400 MP canvas
-    ("40000x1000 strip", lambda: make("Banner", "Striped scarf", strip(40_000, 1_000), "banner.png"), OK,
-     lambda p, e: e == "image: image too elongated: 40000x1000 px, aspect ratio 40 > 10"),
-    ("20000x2000 strip", lambda: make("Runner", "Long table runner", strip(20_000, 2_000), "runner.png"), OK,
-     lambda p, e: e == ""),
-    ("bomb header", lambda: make("Bomb", "Silk shirt", bomb_header(), "bomb.png"), OK,
-     lambda p, e: e == "image: image too large: 900000000 px > 40000000"),
-    ("text named .jpg", lambda: make("Text", "Flannel shirt", b"this is not a picture\n" * 20), OK,
-     lambda p, e: e == "image: not an image"),
+    (
+        "40000x1000 strip",
+        lambda: make("Banner", "Striped scarf", strip(40_000, 1_000), "banner.png"),
+        OK,
+        lambda p, e: e == "image: image too elongated: 40000x1000 px, aspect ratio 40 > 10",
+    ),
+    (
+        "20000x2000 strip",
+        lambda: make("Runner", "Long table runner", strip(20_000, 2_000), "runner.png"),
+        OK,
+        lambda p, e: e == "",
+    ),
+    (
+        "bomb header",
+        lambda: make("Bomb", "Silk shirt", bomb_header(), "bomb.png"),
+        OK,
+        lambda p, e: e == "image: image too large: 900000000 px > 40000000",
+    ),
+    (
+        "text named .jpg",
+        lambda: make("Text", "Flannel shirt", b"this is not a picture\n" * 20),
+        OK,
+        lambda p, e: e == "image: not an image",
+    ),
     ("missing file", missing_file, OK, lambda p, e: e == f"image: file not found: {p.image.name}"),
     # texts
-    ("empty text, good image", lambda: make("", "", jpeg_bytes((20, 30, 90)), category=""), OK,
-     lambda p, e: e == ""),
-    ("empty text, bad image", lambda: make("", "", b"GIF89a not really", category=""), FAILED,
-     lambda p, e: e == f"image: not an image; {NO_VECTOR}"),
+    ("empty text, good image", lambda: make("", "", jpeg_bytes((20, 30, 90)), category=""), OK, lambda p, e: e == ""),
+    (
+        "empty text, bad image",
+        lambda: make("", "", b"GIF89a not really", category=""),
+        FAILED,
+        lambda p, e: e == f"image: not an image; {NO_VECTOR}",
+    ),
     ("empty text, no image", lambda: make("", "", None, category=""), FAILED, lambda p, e: e == NO_VECTOR),
     ("100 kB text", lambda: make("Long", HUGE_TEXT), OK, lambda p, e: e == ""),
-    ("mixed scripts", lambda: make(MIXED_SCRIPT, MIXED_SCRIPT, jpeg_bytes((200, 20, 30)), category="Платья"), OK,
-     lambda p, e: e == ""),
+    (
+        "mixed scripts",
+        lambda: make(MIXED_SCRIPT, MIXED_SCRIPT, jpeg_bytes((200, 20, 30)), category="Платья"),
+        OK,
+        lambda p, e: e == "",
+    ),
     ("NUL in the host's text", lambda: make("Nul", "Cotton<NUL>shirt"), OK, lambda p, e: e == ""),
-]  # fmt: skip
-BAD_IMAGES = {"corrupt image", "truncated jpeg", "zero-byte file", "50 megapixels", "40000x1000 strip",
-              "bomb header", "text named .jpg", "missing file", "empty text, bad image"}  # fmt: skip
+]
+BAD_IMAGES = {
+    "corrupt image",
+    "truncated jpeg",
+    "zero-byte file",
+    "50 megapixels",
+    "40000x1000 strip",
+    "bomb header",
+    "text named .jpg",
+    "missing file",
+    "empty text, bad image",
+}
 
 
 def test_one_batch_of_bad_rows(pipeline):

@@ -228,8 +228,20 @@ def test_training_learns_a_deterministic_next_item_pattern():
             seq.append((seq[-1] * 7 + 3) % n)
         sequences.append(seq)
     split = leave_one_out(sequences)
-    cfg = {**DEFAULTS, "epochs": 6, "hidden": 32, "layers": 1, "heads": 1, "batch_size": 16, "lr": 5e-3,
-           "dropout": 0.0, "feature_dropout": 0.0, "patience": 6, "valid_max_users": 0, "torch_threads": 1}  # fmt: skip
+    cfg = {
+        **DEFAULTS,
+        "epochs": 6,
+        "hidden": 32,
+        "layers": 1,
+        "heads": 1,
+        "batch_size": 16,
+        "lr": 5e-3,
+        "dropout": 0.0,
+        "feature_dropout": 0.0,
+        "patience": 6,
+        "valid_max_users": 0,
+        "torch_threads": 1,
+    }
     result = fit(features, split.train, split.valid, cfg)
     test = evaluate(ModelScorer(result.model), split.test, ks=(1, 10))
     assert test["recall@1"] > 0.8  # chance: 1/30
@@ -351,8 +363,14 @@ def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
     loaded = load_table(tmp_path)
     assert loaded is not None and (loaded.recent, loaded.decay, loaded.n_items) == (5, 0.7, 8)
     assert TableScorer(loaded)(COOC_HISTORIES) == pytest.approx(TableScorer(table)(COOC_HISTORIES))
-    np.savez(tmp_path / FILENAME, indptr=np.array([0, 5]), indices=np.array([9]), similarities=np.array([1.0]),
-             recent=np.int64(5), decay=np.float64(0.7))  # fmt: skip
+    np.savez(
+        tmp_path / FILENAME,
+        indptr=np.array([0, 5]),
+        indices=np.array([9]),
+        similarities=np.array([1.0]),
+        recent=np.int64(5),
+        decay=np.float64(0.7),
+    )
     with pytest.raises(ValueError, match="valid co-occurrence table"):
         load_table(tmp_path)
 

@@ -39,11 +39,19 @@ def _browse(products, sessions: int = 30) -> None:
     rng = np.random.default_rng(0)
     start = timezone.now() - timedelta(days=1)
     keys = [str(p.pk) for p in products]
-    Event.objects.bulk_create([
-        Event(type="view", session_key=f"s{s}", product_key=keys[(first + step) % len(keys)],
-              created_at=start + timedelta(minutes=10 * s + step), processed=True)
-        for s, first in enumerate(rng.integers(len(keys), size=sessions)) for step in range(5)
-    ])  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(
+                type="view",
+                session_key=f"s{s}",
+                product_key=keys[(first + step) % len(keys)],
+                created_at=start + timedelta(minutes=10 * s + step),
+                processed=True,
+            )
+            for s, first in enumerate(rng.integers(len(keys), size=sessions))
+            for step in range(5)
+        ]
+    )
 
 
 def _output_vector(version: ModelVersion, key: str) -> np.ndarray:
@@ -53,8 +61,9 @@ def _output_vector(version: ModelVersion, key: str) -> np.ndarray:
     loaded = serving.load_version(version)
     x = ProductVector.objects.get(version=serving_version(), product_key=key).embedding
     with torch.inference_mode():
-        out = loaded.model.output_vectors(torch.tensor(np.asarray(x, dtype=np.float32))[None],
-                                          torch.tensor([loaded.index.get(key, -1) + 1]))  # fmt: skip
+        out = loaded.model.output_vectors(
+            torch.tensor(np.asarray(x, dtype=np.float32))[None], torch.tensor([loaded.index.get(key, -1) + 1])
+        )
     return out[0].numpy()
 
 

@@ -26,8 +26,19 @@ from recommender.versions import serving_version
 pytestmark = pytest.mark.django_db
 
 CYCLE = ["dress-a", "coat-a", "shoes-a", "bag-a"]
-SMALL = {"hidden": 16, "layers": 1, "heads": 1, "batch_size": 8, "lr": 1e-2, "dropout": 0.0,
-         "feature_dropout": 0.0, "epochs": 12, "patience": 12, "torch_threads": 1, "valid_max_users": 0}  # fmt: skip
+SMALL = {
+    "hidden": 16,
+    "layers": 1,
+    "heads": 1,
+    "batch_size": 8,
+    "lr": 1e-2,
+    "dropout": 0.0,
+    "feature_dropout": 0.0,
+    "epochs": 12,
+    "patience": 12,
+    "torch_threads": 1,
+    "valid_max_users": 0,
+}
 
 
 @pytest.fixture
@@ -46,17 +57,26 @@ def _events(keys: dict[str, str], sessions: int = 40) -> None:
         first = int(rng.integers(4))
         for step in range(6):
             name = CYCLE[(first + step) % 4]
-            rows.append(Event(type="view", session_key=f"s{s}", product_key=keys[name],
-                              created_at=start + timedelta(minutes=10 * s + step), processed=True))  # fmt: skip
+            rows.append(
+                Event(
+                    type="view",
+                    session_key=f"s{s}",
+                    product_key=keys[name],
+                    created_at=start + timedelta(minutes=10 * s + step),
+                    processed=True,
+                )
+            )
     Event.objects.bulk_create(rows)
 
 
 def _view(keys, session: str, names: list[str]) -> None:
     now = timezone.now()
-    Event.objects.bulk_create([
-        Event(type="view", session_key=session, product_key=keys[n], created_at=now + timedelta(seconds=i))
-        for i, n in enumerate(names)
-    ])  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(type="view", session_key=session, product_key=keys[n], created_at=now + timedelta(seconds=i))
+            for i, n in enumerate(names)
+        ]
+    )
 
 
 def _rebuyers(keys: dict[str, str], shoppers: int = 30) -> None:
@@ -74,18 +94,26 @@ def _rebuyers(keys: dict[str, str], shoppers: int = 30) -> None:
         views = [others[i] for i in rng.choice(len(others), 4, replace=False)]
         plan = [views[0], staple, views[1], staple, views[2], staple, views[3]]
         for step, name in enumerate(plan):
-            rows.append(Event(type="purchase" if name == staple else "view", session_key=f"r{s}",
-                              product_key=keys[name], created_at=start + timedelta(minutes=10 * s + step),
-                              processed=True))  # fmt: skip
+            rows.append(
+                Event(
+                    type="purchase" if name == staple else "view",
+                    session_key=f"r{s}",
+                    product_key=keys[name],
+                    created_at=start + timedelta(minutes=10 * s + step),
+                    processed=True,
+                )
+            )
     Event.objects.bulk_create(rows)
 
 
 def _buy_and_view(keys, session: str, plan: list[tuple[str, str]]) -> None:
     now = timezone.now()
-    Event.objects.bulk_create([
-        Event(type=type_, session_key=session, product_key=keys[n], created_at=now + timedelta(seconds=i))
-        for i, (type_, n) in enumerate(plan)
-    ])  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(type=type_, session_key=session, product_key=keys[n], created_at=now + timedelta(seconds=i))
+            for i, (type_, n) in enumerate(plan)
+        ]
+    )
 
 
 def _exclude_purchased(value: bool) -> None:
@@ -106,11 +134,13 @@ def test_no_active_model_keeps_the_profile_path_with_purchases(vector_shop, beha
     from recommender.recommend import recommend
 
     # a trained but inactive version with a repurchase weight is not used
-    ModelVersion.objects.create(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.READY,
-                                metrics={"repurchase_weight": 16.0})  # fmt: skip
+    ModelVersion.objects.create(
+        kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.READY, metrics={"repurchase_weight": 16.0}
+    )
     _exclude_purchased(False)
-    _buy_and_view(vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"),
-                                         ("view", "bag-a")])  # fmt: skip
+    _buy_and_view(
+        vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"), ("view", "bag-a")]
+    )
     recs = recommend("for_you", session_key="buyer", limit=5)
     profile = get_profile_vector(None, "buyer", serving_version())
     assert len(recs) == 5 and recs.keys[0] == nearest(profile, k=1)[0][0]
@@ -227,8 +257,9 @@ def test_repurchase_weight_is_tuned_and_for_you_offers_to_buy_again(vector_shop,
     assert weight > 0 and tuned["by_weight"][str(weight)] > tuned["by_weight"]["0.0"]
 
     # a shopper who keeps buying coat-b, just viewed a bag; the shop keeps purchases in "for you"
-    _buy_and_view(vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"),
-                                         ("view", "bag-a")])  # fmt: skip
+    _buy_and_view(
+        vector_shop, "buyer", [("purchase", "coat-b"), ("view", "dress-a"), ("purchase", "coat-b"), ("view", "bag-a")]
+    )
     _exclude_purchased(False)
     back = {v: k for k, v in vector_shop.items()}
     recs = recommend("for_you", session_key="buyer", limit=5)
@@ -275,8 +306,17 @@ def _wide_shop(keys: dict[str, str], fillers: int = 45) -> dict[str, str]:
         if name == "odd":
             v = -np.ones(4, dtype=np.float32)
         v /= np.linalg.norm(v)
-        rows.append(VectorRow(key=keys[name], embedding=v, image_embedding=v, text_embedding=v, title=name,
-                              category=product.category, price=product.price))  # fmt: skip
+        rows.append(
+            VectorRow(
+                key=keys[name],
+                embedding=v,
+                image_embedding=v,
+                text_embedding=v,
+                title=name,
+                category=product.category,
+                price=product.price,
+            )
+        )
     store_vectors(serving_version(), rows)
     return keys
 
@@ -284,11 +324,19 @@ def _wide_shop(keys: dict[str, str], fillers: int = 45) -> dict[str, str]:
 def _pairs(keys: dict[str, str], names: tuple[str, str], sessions: int = 10) -> None:
     """Shoppers who view exactly these two products: they co-occur, and nothing else with them."""
     start = timezone.now() - timedelta(days=3)
-    Event.objects.bulk_create([
-        Event(type="view", session_key=f"p{s}", product_key=keys[name], created_at=start + timedelta(minutes=s, seconds=i),
-              processed=True)
-        for s in range(sessions) for i, name in enumerate(names)
-    ])  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(
+                type="view",
+                session_key=f"p{s}",
+                product_key=keys[name],
+                created_at=start + timedelta(minutes=s, seconds=i),
+                processed=True,
+            )
+            for s in range(sessions)
+            for i, name in enumerate(names)
+        ]
+    )
 
 
 def _set_weights(version: ModelVersion, **weights: float) -> None:
@@ -373,8 +421,9 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
     assert keys == data.item_keys
     counts = item_counts(split.train, data.n_items)
     blend = Blend(ModelScorer(model), TableScorer(table), weight)
-    _, by_weight = tune_blend(blend, OwnPurchases(Repurchase(counts)), valid_sample(split.valid, cfg), counts,
-                              "map@12", (12,))  # fmt: skip
+    _, by_weight = tune_blend(
+        blend, OwnPurchases(Repurchase(counts)), valid_sample(split.valid, cfg), counts, "map@12", (12,)
+    )
     assert version.metrics["repurchase"]["by_weight"] == pytest.approx({str(w): v for w, v in by_weight.items()})
 
 
@@ -454,9 +503,11 @@ def test_versions_without_cooccurrence_serve_the_model_alone(vector_shop, behavi
         "no file": lambda: (folder / FILENAME).unlink(),
         "weight 0": lambda: (shutil.copy(saved, folder / FILENAME), _set_weights(version, cooccurrence_weight=0.0)),
         "no weight in the metrics": older_version,
-        "unreadable file": lambda: ((folder / FILENAME).write_bytes(b"not a table"),
-                                    _set_weights(version, cooccurrence_weight=8.0)),
-    }  # fmt: skip
+        "unreadable file": lambda: (
+            (folder / FILENAME).write_bytes(b"not a table"),
+            _set_weights(version, cooccurrence_weight=8.0),
+        ),
+    }
     for case, change in cases.items():
         change()
         version.refresh_from_db()

@@ -30,11 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SAVE_SCREENSHOTS = "RECOMMENDER_SAVE_SCREENSHOTS"
 SHOP_RECOMMENDER = {
     "PRODUCT_MODEL": "catalog.Product",
-    "FIELDS": {"title": "name", "text": ["description"], "image": "image", "category": "category",
-               "price": "price", "in_stock": "stock"},
+    "FIELDS": {
+        "title": "name",
+        "text": ["description"],
+        "image": "image",
+        "category": "category",
+        "price": "price",
+        "in_stock": "stock",
+    },
     "SELLABLE_FILTER": {},
     "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -46,10 +52,17 @@ def browser(monkeypatch):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it.")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
-        )  # fmt: skip
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         yield browser
         browser.close()
         # The test's ORM calls ran inside Playwright's greenlet, on a connection of their own:
@@ -71,9 +84,11 @@ def demo_shop(settings, tiny_encoder, tmp_path):
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "shopdemo" / "templates"]}]
     settings.TEMPLATES[0]["OPTIONS"] = {
         **settings.TEMPLATES[0]["OPTIONS"],
-        "context_processors": [*settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
-                               "shopdemo.catalog.context_processors.shop"],
-    }  # fmt: skip
+        "context_processors": [
+            *settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+            "shopdemo.catalog.context_processors.shop",
+        ],
+    }
     settings.RECOMMENDER = {**SHOP_RECOMMENDER, "ENCODER": tiny_encoder, "MODEL_DIR": str(tmp_path / "models")}
     products = generated.build_catalog(48)
     generated.simulate_crowd(products, sessions=60)
@@ -82,8 +97,9 @@ def demo_shop(settings, tiny_encoder, tmp_path):
 
 
 def slot_products(page, slot: str) -> list[str]:
-    return page.eval_on_selector_all(f'[data-rec-slot="{slot}"] [data-rec-product]',
-                                     "els => els.map(e => e.dataset.recProduct)")  # fmt: skip
+    return page.eval_on_selector_all(
+        f'[data-rec-slot="{slot}"] [data-rec-product]', "els => els.map(e => e.dataset.recProduct)"
+    )
 
 
 def test_browse_click_buy_and_recommendations_follow(browser, demo_shop, live_server, tmp_path):

@@ -58,9 +58,16 @@ def test_every_supported_form_passes(fields):
         # The case: Section has "title", not "name".
         ({"category": "section.name"}, "foreignshop.Section has no field or attribute 'name'", "id, title"),
         ({"category": "sectoin.title"}, "foreignshop.Item has no field or attribute 'sectoin'", "headline"),
-        ({"text": ["blurb", "section.item_set.headline"]}, "'item_set' on foreignshop.Section is a many relation",
-         "callable"),
-        ({"title": "headline.text"}, "'headline' on foreignshop.Item holds a value (CharField), not a relation", "'headline'"),
+        (
+            {"text": ["blurb", "section.item_set.headline"]},
+            "'item_set' on foreignshop.Section is a many relation",
+            "callable",
+        ),
+        (
+            {"title": "headline.text"},
+            "'headline' on foreignshop.Item holds a value (CharField), not a relation",
+            "'headline'",
+        ),
         ({"image": "picture.colour"}, "holds a value (ImageField), not a relation: it has no 'colour'", "'picture'"),
         ({"price": ("cost_cent", "0.01")}, "has no field or attribute 'cost_cent'", "cost_cents"),
         ({"price": ("cost_cents", "a cent")}, "expected (field path, non-zero number)", '("cost_cents", "0.01")'),
@@ -78,7 +85,7 @@ def test_every_supported_form_passes(fields):
         ({"url": ("store:item", {"sku": "skew"})}, "has no field or attribute 'skew'", "sku"),
         ({"url": ["store:item"]}, "is not a URL pattern form", "namespace:name"),
     ],
-)  # fmt: skip
+)
 def test_wrong_fields_are_e003_with_a_hint_that_names_the_fix(fields, in_message, in_hint):
     messages = _messages(**fields)
     assert [m.id for m in messages] == ["recommender.E003"], messages
@@ -93,8 +100,11 @@ def test_unknown_roles_and_several_problems_are_each_reported():
 
 
 def test_a_custom_adapter_ignores_fields():
-    config = {"PRODUCT_MODEL": "foreignshop.Item", "CATALOG_ADAPTER": "recommender.catalog.CatalogAdapter",
-              "FIELDS": {"category": "section.name"}}  # fmt: skip
+    config = {
+        "PRODUCT_MODEL": "foreignshop.Item",
+        "CATALOG_ADAPTER": "recommender.catalog.CatalogAdapter",
+        "FIELDS": {"category": "section.name"},
+    }
     with override_settings(RECOMMENDER=config):
         assert checks.check_product_model() == []
 

@@ -69,8 +69,10 @@ def foreign_settings(settings, tmp_path):
 def foreign_shop(tiny_encoder, foreign_settings, tmp_path):
     """The foreign shop's items, embedded by the tiny encoder into an active version."""
     foreign_settings.RECOMMENDER = {
-        **FOREIGN_SHOP_RECOMMENDER, "ENCODER": tiny_encoder, "MODEL_DIR": str(tmp_path / "models"),
-    }  # fmt: skip
+        **FOREIGN_SHOP_RECOMMENDER,
+        "ENCODER": tiny_encoder,
+        "MODEL_DIR": str(tmp_path / "models"),
+    }
     items = _items()
     reindex()
     return items
@@ -85,9 +87,13 @@ def euros(item: Item) -> Decimal:
 
 @pytest.mark.parametrize(
     "price",
-    [("cost_cents", "0.01"), ("cost_cents", 0.01), lambda product: product.cost_cents / 100,
-     "tests.test_catalog_field_forms:price_in_euros"],
-)  # fmt: skip
+    [
+        ("cost_cents", "0.01"),
+        ("cost_cents", 0.01),
+        lambda product: product.cost_cents / 100,
+        "tests.test_catalog_field_forms:price_in_euros",
+    ],
+)
 def test_every_price_form_reads_the_price_in_euros(foreign_settings, price):
     item = Item.objects.create(headline="Tee", section=Section.objects.create(title="Tops"), cost_cents=1999)
     adapter = FieldMapAdapter(fields={"price": price})
@@ -100,8 +106,11 @@ def test_field_map_reads_the_foreign_shop_without_a_subclass(foreign_settings):
     item = Item.objects.create(headline="Leggings", blurb="Stretch", section=section, cost_cents=2499, stock_count=0)
     bare = Item.objects.create(headline="Bare", cost_cents=100, stock_count=3)  # no section
     adapter = get_adapter()
-    assert (adapter.title(item), adapter.category(item), adapter.price(item)) == ("Leggings", "Leggings/Tights",
-                                                                                  Decimal("24.99"))  # fmt: skip
+    assert (adapter.title(item), adapter.category(item), adapter.price(item)) == (
+        "Leggings",
+        "Leggings/Tights",
+        Decimal("24.99"),
+    )
     assert adapter.in_stock(item) is False and adapter.in_stock(bare) is True
     assert adapter.category(bare) == "" and adapter.price(bare) == Decimal("1.00")
     assert adapter.url(item) == f"/store/items/{item.pk}/"
@@ -145,8 +154,12 @@ def test_prices_in_cents_are_right_in_rows_filters_api_facets_and_rules(foreign_
 
     # Search: the price facet counts euros, and price filters select in euros
     results = search("dress", filters=SearchFilters(in_stock=False), record=False)
-    expected = {"Jersey dress": (0, 25), "Wrap dress": (25, 50), "Silk evening dress": (100, 200),
-                "Sold-out dress": (0, 25)}  # fmt: skip
+    expected = {
+        "Jersey dress": (0, 25),
+        "Wrap dress": (25, 50),
+        "Silk evening dress": (100, 200),
+        "Sold-out dress": (0, 25),
+    }
     assert set(results.keys) >= {str(items[n].pk) for n in expected}
     facet = {(f["min"], f["max"]): f["count"] for f in results.facets["price"]}
     for low, high in set(expected.values()):

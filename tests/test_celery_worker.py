@@ -55,8 +55,14 @@ def _behaviour_version(name: str, folder, encoder, keys: list[str]):
         np.zeros((len(keys), 3), dtype=np.float32), {**DEFAULTS, "hidden": 8, "layers": 1, "heads": 1}
     )
     save_artifact(model, folder / name, item_keys=keys, extra={})
-    return ModelVersion.objects.create(kind="behaviour", name=name, state="ready", artifact=str(folder / name),
-                                       dimensions=8, config={"encoder_version_id": encoder.pk})  # fmt: skip
+    return ModelVersion.objects.create(
+        kind="behaviour",
+        name=name,
+        state="ready",
+        artifact=str(folder / name),
+        dimensions=8,
+        config={"encoder_version_id": encoder.pk},
+    )
 
 
 def test_real_worker_activates_a_behaviour_model_or_says_why_not(tmp_path):
@@ -77,8 +83,13 @@ def test_real_worker_activates_a_behaviour_model_or_says_why_not(tmp_path):
     with running_worker(broker, tmp_path / "worker.log") as worker:
         broker.app.send_task("recommender.activate_behaviour", args=[good.pk])
         broker.app.send_task("recommender.activate_behaviour", args=[lost.pk])
-        done = wait_until(lambda: ModelVersion.objects.filter(pk=lost.pk, message__startswith="Activation failed").exists()
-                          and ModelVersion.objects.get(pk=good.pk).state == "active", timeout=90)  # fmt: skip
+        done = wait_until(
+            lambda: (
+                ModelVersion.objects.filter(pk=lost.pk, message__startswith="Activation failed").exists()
+                and ModelVersion.objects.get(pk=good.pk).state == "active"
+            ),
+            timeout=90,
+        )
         assert done, f"the worker did not finish both activations:\n{worker.log()}"
 
     assert ProductVector.objects.filter(version=good).count() == len(products)
@@ -98,8 +109,9 @@ def test_plain_documented_worker_takes_embedding_work(tiny_encoder, tmp_path):
     ProductVector.objects.filter(product_key=str(product.pk)).delete()  # eager save embedded it: start clean
     broker = filesystem_broker(tmp_path)
     with running_worker(broker, tmp_path / "worker.log", queues=None) as worker:
-        broker.app.send_task("recommender.embed_products", args=[[str(product.pk)], [version.pk]],
-                             **embeddings_routing())  # fmt: skip
+        broker.app.send_task(
+            "recommender.embed_products", args=[[str(product.pk)], [version.pk]], **embeddings_routing()
+        )
         done = wait_until(
             lambda: ProductVector.objects.filter(product_key=str(product.pk), status="ok").exists(), timeout=90
         )

@@ -31,11 +31,21 @@ CPU = torch.device("cpu")
 @pytest.mark.parametrize(
     ("version", "safe"),
     [
-        ("2.1.0", False), ("2.5.1+cu121", False), ("2.6.0a0+git1eba9b3", False), ("2.6.0rc1", False),
-        ("2.6.0", True), ("2.6.0+cpu", True), ("2.6.1", True), ("2.10.0", True), ("2.14.1+cu130", True),
-        ("3.0", True), ("1.13.1", False), ("", False), ("nightly", False),
+        ("2.1.0", False),
+        ("2.5.1+cu121", False),
+        ("2.6.0a0+git1eba9b3", False),
+        ("2.6.0rc1", False),
+        ("2.6.0", True),
+        ("2.6.0+cpu", True),
+        ("2.6.1", True),
+        ("2.10.0", True),
+        ("2.14.1+cu130", True),
+        ("3.0", True),
+        ("1.13.1", False),
+        ("", False),
+        ("nightly", False),
     ],
-)  # fmt: skip
+)
 def test_torch_load_is_safe_from_2_6(version: str, safe: bool) -> None:
     assert torch_load_is_safe(version) is safe
 

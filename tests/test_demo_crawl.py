@@ -46,9 +46,11 @@ def demo_pages(settings, tmp_path):
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "shopdemo" / "templates"]}]
     settings.TEMPLATES[0]["OPTIONS"] = {
         **settings.TEMPLATES[0]["OPTIONS"],
-        "context_processors": [*settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
-                               "shopdemo.catalog.context_processors.shop"],
-    }  # fmt: skip
+        "context_processors": [
+            *settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+            "shopdemo.catalog.context_processors.shop",
+        ],
+    }
     settings.RECOMMENDER = {**SHOP_RECOMMENDER, "MODEL_DIR": str(tmp_path / "models")}
     return settings
 

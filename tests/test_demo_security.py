@@ -35,8 +35,13 @@ HTTPS_WARNINGS = ["security.W005", "security.W021"]
 def demo_process(code: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess:
     """Run ``code`` (or manage.py arguments) with the demo's settings and a clean environment."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SHOPDEMO_", "DATABASE_URL"))}
-    environ.update(DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(data_dir),
-                   DATABASE_URL=UNUSED_DATABASE, PYTHONPATH=str(ROOT), **env)  # fmt: skip
+    environ.update(
+        DJANGO_SETTINGS_MODULE="shopdemo.settings",
+        SHOPDEMO_DATA_DIR=str(data_dir),
+        DATABASE_URL=UNUSED_DATABASE,
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
     command = [sys.executable, "manage.py", *code.split()] if code.startswith("check") else [sys.executable, "-c", code]
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300, check=False)
 
@@ -101,9 +106,11 @@ def demo_pages(settings, tmp_path):
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "shopdemo" / "templates"]}]
     settings.TEMPLATES[0]["OPTIONS"] = {
         **settings.TEMPLATES[0]["OPTIONS"],
-        "context_processors": [*settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
-                               "shopdemo.catalog.context_processors.shop"],
-    }  # fmt: skip
+        "context_processors": [
+            *settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+            "shopdemo.catalog.context_processors.shop",
+        ],
+    }
     settings.RECOMMENDER = {**settings.RECOMMENDER, **SHOP_RECOMMENDER}
     product = Product(id="G0001", name="Linen shirt", category="Shirt", price=20)
     product.image.save("shirt.jpg", ContentFile(jpeg_bytes((20, 90, 200))), save=False)

@@ -17,7 +17,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "recommender" / "migration
 def test_parse_database_url_tcp_and_socket():
     cfg = parse_database_url("postgres://shop:s%40cret@db.internal:5433/shopdb?sslmode=require")
     assert (cfg["NAME"], cfg["USER"], cfg["PASSWORD"], cfg["HOST"], cfg["PORT"]) == (
-        "shopdb", "shop", "s@cret", "db.internal", "5433"
+        "shopdb",
+        "shop",
+        "s@cret",
+        "db.internal",
+        "5433",
     )
     assert cfg["OPTIONS"] == {"sslmode": "require"}
     sock = parse_database_url("postgresql://postgres:@/recommender?host=/tmp/pg")

@@ -74,5 +74,7 @@ def test_of_shopper_names_a_users_or_a_sessions_history(vector_shop, user):
     assert mine.count() == 3 and Event.objects.of_shopper(None, "anon-1").count() == 1
     assert not Event.objects.of_shopper(None, "").exists()  # neither: nobody's history
     assert mine.purchased_keys() == {vector_shop["coat-a"]}
-    assert mine.product_history(["view", "purchase"], 5) == [(vector_shop["bag-a"], "view"),
-                                                             (vector_shop["coat-a"], "purchase")]  # fmt: skip
+    assert mine.product_history(["view", "purchase"], 5) == [
+        (vector_shop["bag-a"], "view"),
+        (vector_shop["coat-a"], "purchase"),
+    ]

@@ -67,9 +67,11 @@ class Shopper:
     def post_event(self, type: str, product_key: str) -> int:
         body = json.dumps({"type": type, "product_id": product_key}).encode()
         request = urllib.request.Request(
-            f"{self.base_url}/api/recommender/events/", data=body, method="POST",
+            f"{self.base_url}/api/recommender/events/",
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json", **self.headers},
-        )  # fmt: skip
+        )
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         try:
             with opener.open(request, timeout=REQUEST_TIMEOUT) as response:
@@ -111,7 +113,7 @@ def test_events_while_the_broker_is_down_are_stored_and_caught_up_once(
         for type_, key in zip(
             ["view", "view", "click", "add_to_cart", "purchase"], family_keys(vector_shop, shopper.favourite) * 2
         )
-    ]  # fmt: skip
+    ]
 
     with private_redis(tmp_path) as redis:
         redis.stop()  # the broker goes down while the shop keeps running

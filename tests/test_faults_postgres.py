@@ -119,9 +119,12 @@ class DjangoServer:
 def server_env(database: PrivatePostgres, conn_max_age: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_TEST_")}
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.server_settings", DATABASE_URL=database.url, PYTHONPATH=str(ROOT),
-        RECOMMENDER_TEST_CONN_MAX_AGE=str(conn_max_age), CELERY_BROKER_URL="memory://",
-    )  # fmt: skip
+        DJANGO_SETTINGS_MODULE="tests.server_settings",
+        DATABASE_URL=database.url,
+        PYTHONPATH=str(ROOT),
+        RECOMMENDER_TEST_CONN_MAX_AGE=str(conn_max_age),
+        CELERY_BROKER_URL="memory://",
+    )
     return env
 
 
@@ -129,9 +132,14 @@ def server_env(database: PrivatePostgres, conn_max_age: int) -> dict[str, str]:
 def django_servers(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[list[DjangoServer]]:
     """Two runserver processes: a connection per request, and persistent ones (health-checked)."""
     seed = subprocess.run(
-        [sys.executable, "-c", SEED % {"n": PRODUCTS}], cwd=ROOT, env=server_env(private_postgres, 0),
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [sys.executable, "-c", SEED % {"n": PRODUCTS}],
+        cwd=ROOT,
+        env=server_env(private_postgres, 0),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert seed.returncode == 0, seed.stderr[-3000:]
     servers = []
     try:
@@ -140,10 +148,20 @@ def django_servers(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterato
             log_path = tmp_path / f"runserver-{conn_max_age}.log"
             with open(log_path, "w") as log:
                 process = subprocess.Popen(
-                    [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading",
-                     "--skip-checks"],
-                    cwd=ROOT, env=server_env(private_postgres, conn_max_age), stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "manage.py",
+                        "runserver",
+                        f"127.0.0.1:{port}",
+                        "--noreload",
+                        "--nothreading",
+                        "--skip-checks",
+                    ],
+                    cwd=ROOT,
+                    env=server_env(private_postgres, conn_max_age),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             servers.append(DjangoServer(process, f"http://127.0.0.1:{port}", log_path))
         for server in servers:
             ready = wait_until(lambda s=server: _answers(s) or s.process.poll() is not None, timeout=60)

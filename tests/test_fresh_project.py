@@ -23,7 +23,7 @@ from tests.venvs import child_venv
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-SHOP_MODELS = '''
+SHOP_MODELS = """
 import uuid
 from django.db import models
 
@@ -33,9 +33,9 @@ class Item(models.Model):
     body = models.TextField(blank=True)
     section = models.CharField(max_length=50)
     available = models.BooleanField(default=True)
-'''
+"""
 
-SETTINGS_TAIL = '''
+SETTINGS_TAIL = """
 from recommender.embedded import database_settings
 INSTALLED_APPS += ["django.contrib.postgres", "recommender", "shop"]
 DATABASES = {"default": database_settings(BASE_DIR / "pgdata")}
@@ -45,9 +45,9 @@ RECOMMENDER = {
     "FIELDS": {"title": "headline", "text": ["body"], "image": None, "category": "section",
                "price": None, "in_stock": "available"},
 }
-'''
+"""
 
-STORE_AND_QUERY = '''
+STORE_AND_QUERY = """
 import numpy as np
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
@@ -73,7 +73,7 @@ found = [Item.objects.get(pk=adapter.to_pk(k)) for k, _ in hits]
 print("RESULT", sorted(i.section for i in found), all(i.available for i in found))
 import recommender
 print("FROM", recommender.__file__)
-'''
+"""
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -108,8 +108,22 @@ def fresh_database():
 def test_pip_install_into_a_fresh_project(tmp_path, fresh_database):
     wheel_dir = tmp_path / "wheels"
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(ROOT)],
-         tmp_path, env)  # fmt: skip
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        tmp_path,
+        env,
+    )
     wheel = next(wheel_dir.glob("django_recommender-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
@@ -118,8 +132,11 @@ def test_pip_install_into_a_fresh_project(tmp_path, fresh_database):
 
     venv = tmp_path / "venv"
     py = str(child_venv(venv))
-    _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", "-q", str(wheel)],
-         tmp_path, env)  # fmt: skip
+    _run(
+        [sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        tmp_path,
+        env,
+    )
 
     project = tmp_path / "project"
     project.mkdir()

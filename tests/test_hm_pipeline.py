@@ -22,11 +22,17 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.
 SLICE = 300
 HM_SETTINGS = {
     "PRODUCT_MODEL": "catalog.Product",
-    "FIELDS": {"title": "name", "text": ["description"], "image": "image", "category": "category",
-               "price": "price", "in_stock": "stock"},
+    "FIELDS": {
+        "title": "name",
+        "text": ["description"],
+        "image": "image",
+        "category": "category",
+        "price": "price",
+        "in_stock": "stock",
+    },
     "SELLABLE_FILTER": {},
     "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
-}  # fmt: skip
+}
 
 
 def _slice_ids(hm_data) -> list[str]:
@@ -37,8 +43,12 @@ def _slice_ids(hm_data) -> list[str]:
 
 def test_train_reindex_through_a_worker_and_search(hm_data, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.RECOMMENDER = {**HM_SETTINGS, "MODEL_DIR": str(tmp_path / "models"),
-                            "ENCODER": {"DEVICE": "cpu", "BATCH_SIZE": 64}, "EMBED_BATCH_SIZE": 50}  # fmt: skip
+    settings.RECOMMENDER = {
+        **HM_SETTINGS,
+        "MODEL_DIR": str(tmp_path / "models"),
+        "ENCODER": {"DEVICE": "cpu", "BATCH_SIZE": 64},
+        "EMBED_BATCH_SIZE": 50,
+    }
     assert load_articles(hm_data, article_ids=_slice_ids(hm_data)) == SLICE
 
     version = train_encoder(epochs=1, batch_size=64, image_size=64, progress=False)

@@ -61,8 +61,13 @@ def probe(path: Path) -> dict:
     )
     done = subprocess.run(
         [sys.executable, "-m", "tests.image_search_probe", str(path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

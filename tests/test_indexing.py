@@ -22,8 +22,12 @@ BLACK, RED, WHITE_ISH, NAVY = (15, 15, 15), (200, 20, 30), (235, 235, 225), (20,
 
 def _catalog() -> list[Product]:
     return [
-        product_with_image("Strappy dress", "Short black summer dress in airy jersey", BLACK, category="Dress", colour="black"),
-        product_with_image("Midi dress", "Black sleeveless dress for warm days", BLACK, category="Dress", colour="black"),
+        product_with_image(
+            "Strappy dress", "Short black summer dress in airy jersey", BLACK, category="Dress", colour="black"
+        ),
+        product_with_image(
+            "Midi dress", "Black sleeveless dress for warm days", BLACK, category="Dress", colour="black"
+        ),
         product_with_image("Wool coat", "Warm red winter coat with buttons", RED, category="Coat", colour="red"),
         product_with_image("Denim jeans", "Navy slim-fit denim trousers", NAVY, category="Trousers", colour="navy"),
         product_with_image("Canvas sneakers", "White low-top sneakers", WHITE_ISH, category="Shoes", colour="white"),

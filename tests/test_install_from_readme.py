@@ -179,11 +179,17 @@ def _hm_rows(hm_data: Path, count: int = 150) -> list[dict]:
     rest = [r for r in rows if r not in picked and (hm_data / r["image_path"]).exists()]
     picked += rng.sample(rest, count - len(picked))
     return [
-        {"article_id": r["article_id"], "name": r["prod_name"], "type": r["product_type_name"],
-         "colour": r["colour_group_name"], "image": r["image_path"], "cents": 999 + 100 * (i % 40),
-         "blurb": f"{r['colour_group_name']} {r['product_type_name'].lower()}. {r['detail_desc']}"}
+        {
+            "article_id": r["article_id"],
+            "name": r["prod_name"],
+            "type": r["product_type_name"],
+            "colour": r["colour_group_name"],
+            "image": r["image_path"],
+            "cents": 999 + 100 * (i % 40),
+            "blurb": f"{r['colour_group_name']} {r['product_type_name'].lower()}. {r['detail_desc']}",
+        }
         for i, r in enumerate(picked)
-    ]  # fmt: skip
+    ]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> str:
@@ -197,8 +203,17 @@ def fresh_database_url():
     """An empty database on the test server (the shop's own), dropped afterwards."""
     db = settings.DATABASES["default"]
     name = f"readme_{uuid.uuid4().hex[:8]}"
-    conninfo = {k: v for k, v in {"dbname": "postgres", "user": db["USER"], "password": db["PASSWORD"],
-                                   "host": db["HOST"], "port": db["PORT"] or None}.items() if v}  # fmt: skip
+    conninfo = {
+        k: v
+        for k, v in {
+            "dbname": "postgres",
+            "user": db["USER"],
+            "password": db["PASSWORD"],
+            "host": db["HOST"],
+            "port": db["PORT"] or None,
+        }.items()
+        if v
+    }
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     host = db["HOST"]
@@ -226,13 +241,30 @@ def test_a_foreign_shop_follows_the_readme(hm_data, tmp_path, fresh_database_url
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     env.pop("CELERY_BROKER_URL", None)
     wheel_dir = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir),
-          str(ROOT)], tmp_path, env)  # fmt: skip
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        tmp_path,
+        env,
+    )
     wheel = next(wheel_dir.glob("django_recommender-*.whl"))
     assert "recommender/celery_settings.py" in zipfile.ZipFile(wheel).namelist()
     py = str(child_venv(tmp_path / "venv"))
-    _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", "-q", str(wheel)],
-         tmp_path, env)  # fmt: skip
+    _run(
+        [sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        tmp_path,
+        env,
+    )
 
     project = tmp_path / "project"
     project.mkdir()
@@ -247,8 +279,11 @@ def test_a_foreign_shop_follows_the_readme(hm_data, tmp_path, fresh_database_url
         handle.write(SHOP_URLCONF)
 
     broker = redis_broker() or filesystem_broker(tmp_path)
-    env.update(DATABASE_URL=fresh_database_url, CELERY_BROKER_URL=broker.url,
-               CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(broker.transport_options))  # fmt: skip
+    env.update(
+        DATABASE_URL=fresh_database_url,
+        CELERY_BROKER_URL=broker.url,
+        CELERY_BROKER_TRANSPORT_OPTIONS=json.dumps(broker.transport_options),
+    )
     rows = _hm_rows(hm_data)
     by_article = {r["article_id"]: r for r in rows}
 
@@ -266,8 +301,13 @@ def test_a_foreign_shop_follows_the_readme(hm_data, tmp_path, fresh_database_url
 
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
-        worker = subprocess.Popen([py, "-m", *shlex.split(worker_cmd.rstrip("&").strip())], cwd=project, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        worker = subprocess.Popen(
+            [py, "-m", *shlex.split(worker_cmd.rstrip("&").strip())],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 120
         while "ready." not in log_path.read_text() and worker.poll() is None and time.monotonic() < deadline:

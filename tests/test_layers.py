@@ -25,8 +25,19 @@ TORCH_FREE_TRAINING = {"recommender.training", "recommender.training.defaults", 
 # Serving modules that may import torch at module level: the network itself, loaded only with a model.
 TORCH_AT_IMPORT = {"recommender.behaviour.model"}
 # Names and values that belong to one public data set, not to the app.
-DATASET_NAMES = {"load_amazon_scientific", "amazon_texts", "load_hm", "read_hm_purchases", "hm_split", "hm_blends",
-                 "VQREC", "HM_VALID_FROM", "HM_TEST_FROM", "HM_TEST_END", "HM_LASTWEEK_START"}  # fmt: skip
+DATASET_NAMES = {
+    "load_amazon_scientific",
+    "amazon_texts",
+    "load_hm",
+    "read_hm_purchases",
+    "hm_split",
+    "hm_blends",
+    "VQREC",
+    "HM_VALID_FROM",
+    "HM_TEST_FROM",
+    "HM_TEST_END",
+    "HM_LASTWEEK_START",
+}
 DATE = re.compile(r"^(19|20)\d\d-\d\d-\d\d$")
 
 

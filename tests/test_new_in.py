@@ -25,8 +25,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.shop_pages")]
 @pytest.fixture
 def new_arrival(foreign_shop, django_capture_on_commit_callbacks) -> Item:  # noqa: F811
     """A coat the shop adds after its catalogue was indexed: saved, embedded by the worker."""
-    item = Item(headline="Camel coat", blurb="a long camel coat", section=Section.objects.get(title="Coats"),
-                cost_cents=12900, stock_count=2)  # fmt: skip
+    item = Item(
+        headline="Camel coat",
+        blurb="a long camel coat",
+        section=Section.objects.get(title="Coats"),
+        cost_cents=12900,
+        stock_count=2,
+    )
     item.picture.save("camel_coat.jpg", ContentFile(jpeg_bytes((190, 150, 100))), save=False)
     with django_capture_on_commit_callbacks(execute=True):
         item.save()

@@ -80,7 +80,9 @@ def test_delete_command_needs_confirmation(alice):
 
 
 def test_retention_prunes_old_events(vector_shop):
-    record_event("view", session_key="s", product_key=vector_shop["dress-a"], created_at=timezone.now() - timedelta(days=400))
+    record_event(
+        "view", session_key="s", product_key=vector_shop["dress-a"], created_at=timezone.now() - timedelta(days=400)
+    )
     record_event("view", session_key="s", product_key=vector_shop["dress-b"])
     assert prune_events(365) == 1
     assert list(Event.objects.values_list("product_key", flat=True)) == [vector_shop["dress-b"]]
@@ -89,6 +91,7 @@ def test_retention_prunes_old_events(vector_shop):
 def not_personal(reason: str) -> bool:
     """A cold-start reason: popular products, topped up with the catalogue's newest."""
     return reason == "Trending now" or reason.startswith("New in")
+
 
 def test_one_shopper_never_sees_anothers_history(vector_shop):
     a, b = get_user_model().objects.create_user("a"), get_user_model().objects.create_user("b")
@@ -197,7 +200,9 @@ def test_opting_back_in_rebuilds_the_profile(vector_shop, django_capture_on_comm
 
 
 def test_opted_out_user_gets_no_behaviour_model_vector(
-    vector_shop, behaviour_settings, django_capture_on_commit_callbacks  # noqa: F811
+    vector_shop,
+    behaviour_settings,  # noqa: F811 - the fixture imported above
+    django_capture_on_commit_callbacks,
 ):
     from recommender.behaviour.serving import behaviour_user_vector
 

@@ -40,6 +40,9 @@ def _create_rules(vector_shop):
     )
     MerchandisingRule.objects.create(name="bury coats", action="bury", target="category", category="coat", strength=100)
     MerchandisingRule.objects.create(
-        name="expired", action="pin", target="product", product_key=vector_shop["shoes-a"],
+        name="expired",
+        action="pin",
+        target="product",
+        product_key=vector_shop["shoes-a"],
         ends_at=timezone.now() - timedelta(days=1),
-    )  # fmt: skip
+    )

@@ -59,8 +59,11 @@ def test_search_reply_shape(client, catalog):
 
 def test_filters_paging_and_did_you_mean(client, catalog):
     body = client.get(SEARCH, {"q": "dress", "category": ["Dress", "Skirt"], "max_price": "40"}).json()
-    assert {r["product_id"] for r in body["results"]} <= {catalog["Strap dress"], catalog["Denim skirt"],
-                                                          catalog["Pleated skirt"]}  # fmt: skip
+    assert {r["product_id"] for r in body["results"]} <= {
+        catalog["Strap dress"],
+        catalog["Denim skirt"],
+        catalog["Pleated skirt"],
+    }
     assert catalog["Strap dress"] in {r["product_id"] for r in body["results"]}
     all_ids = [r["product_id"] for r in client.get(SEARCH, {"q": "cotton", "limit": 50}).json()["results"]]
     second = client.get(SEARCH, {"q": "cotton", "limit": 2, "offset": 2}).json()
@@ -127,8 +130,9 @@ def test_click_and_purchase_mark_the_search_that_led_there(client, catalog):
     assert not SearchQuery.objects.get(normalized="maroon dress").purchased
     # A click long after the search is not credited to it.
     client.get(SEARCH, {"q": "wool coat"})
-    record_event("click", session_key=sid, product_key=catalog["Wool coat"],
-                 created_at=timezone.now() + timedelta(hours=2))  # fmt: skip
+    record_event(
+        "click", session_key=sid, product_key=catalog["Wool coat"], created_at=timezone.now() + timedelta(hours=2)
+    )
     assert not SearchQuery.objects.get(normalized="wool coat").clicked
 
 

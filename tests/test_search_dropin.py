@@ -30,18 +30,24 @@ urlpatterns = [path("api/recommender/", include(("recommender.api.search_urls", 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
 FOREIGN_FIELDS = {
-    "title": "headline", "text": ["blurb"], "image": "picture", "category": "section.title",
-    "price": "cost_cents", "in_stock": "stock_count",
-}  # fmt: skip
+    "title": "headline",
+    "text": ["blurb"],
+    "image": "picture",
+    "category": "section.title",
+    "price": "cost_cents",
+    "in_stock": "stock_count",
+}
 
 
 @pytest.fixture
 def foreign_shop(settings, tiny_encoder):
     """RECOMMENDER pointed at the foreign shop's ``Item`` (as issue 14's shop owner configured it)."""
     settings.RECOMMENDER = {
-        **settings.RECOMMENDER, "PRODUCT_MODEL": "foreignshop.Item", "FIELDS": FOREIGN_FIELDS,
+        **settings.RECOMMENDER,
+        "PRODUCT_MODEL": "foreignshop.Item",
+        "FIELDS": FOREIGN_FIELDS,
         "SELLABLE_FILTER": {"listed": True},
-    }  # fmt: skip
+    }
 
 
 def items(*specs: tuple[str, str, str]) -> list[Item]:
@@ -51,8 +57,11 @@ def items(*specs: tuple[str, str, str]) -> list[Item]:
     for headline, blurb, section in specs:
         if section not in sections:
             sections[section] = Section.objects.create(title=section)
-        out.append(Item.objects.create(headline=headline, blurb=blurb, section=sections[section], cost_cents=1999,
-                                       stock_count=5))  # fmt: skip
+        out.append(
+            Item.objects.create(
+                headline=headline, blurb=blurb, section=sections[section], cost_cents=1999, stock_count=5
+            )
+        )
     return out
 
 
@@ -104,8 +113,27 @@ def test_common_english_words_are_never_corrected(foreign_shop):
 
 def test_the_colour_list_names_fashion_colours():
     words = lexicon_words()
-    for colour in ("black", "white", "navy", "beige", "khaki", "burgundy", "mustard", "ivory", "charcoal", "teal",
-                   "olive", "camel", "taupe", "lilac", "fuchsia", "coral", "mauve", "ecru", "chartreuse"):  # fmt: skip
+    for colour in (
+        "black",
+        "white",
+        "navy",
+        "beige",
+        "khaki",
+        "burgundy",
+        "mustard",
+        "ivory",
+        "charcoal",
+        "teal",
+        "olive",
+        "camel",
+        "taupe",
+        "lilac",
+        "fuchsia",
+        "coral",
+        "mauve",
+        "ecru",
+        "chartreuse",
+    ):
         assert colour in words, colour
     assert {"off white", "navy blue", "rose gold"} <= COLOUR_NAMES
 
@@ -118,8 +146,9 @@ def test_a_saved_product_adds_its_words_and_retires_cached_corrections(
     reindex()
     assert parse_query("seersuckr").corrected_words == {}  # unknown word, nothing close: cached as such
     with django_capture_on_commit_callbacks(execute=True):  # the save queues embedding after commit
-        product_with_image("Striped shirt", "Shirt in seersucker cotton", None, category="Shirt",
-                           price=Decimal("34.99"))  # fmt: skip
+        product_with_image(
+            "Striped shirt", "Shirt in seersucker cotton", None, category="Shirt", price=Decimal("34.99")
+        )
     assert SuggestionPhrase.objects.filter(kind="term", normalized="seersucker").exists()
     assert SuggestionPhrase.objects.filter(kind="product", normalized="striped shirt").exists()
     assert parse_query("seersuckr").corrected == "seersucker"  # not the cached "no correction"
@@ -163,8 +192,10 @@ def test_image_search_hits_say_similar_to_your_photo(tiny_encoder, django_captur
         product_with_image("Blue skirt", "Skirt in denim", (60, 90, 200), category="Skirt", price=Decimal("19.99"))
     reindex()
     results = search_by_image(jpeg_bytes((120, 20, 30)), record=False)
-    assert [(hit.position, hit.reason) for hit in results.hits] == [(1, "Similar to your photo"),
-                                                                    (2, "Similar to your photo")]  # fmt: skip
+    assert [(hit.position, hit.reason) for hit in results.hits] == [
+        (1, "Similar to your photo"),
+        (2, "Similar to your photo"),
+    ]
 
 
 def test_api_search_rows_have_position_and_reason(client, foreign_shop):
@@ -190,9 +221,13 @@ def test_prefix_correction_prefers_a_whole_word_one_edit_away():
 
 
 def test_suggestions_tolerate_a_typo_in_the_prefix(foreign_shop):
-    items(*DRESSES_AND_TOPS, ("Black jersey dress", "Dress in jersey. Black.", "Dress"),
-          ("Black strap top", "Top in jersey. Black.", "Top"), ("Blake loafers", "Loafers in leather. Brown.", "Shoes"),
-          ("Fine-knit cardigan", "Cardigan in a fine knit. Grey.", "Cardigan"))  # fmt: skip
+    items(
+        *DRESSES_AND_TOPS,
+        ("Black jersey dress", "Dress in jersey. Black.", "Dress"),
+        ("Black strap top", "Top in jersey. Black.", "Top"),
+        ("Blake loafers", "Loafers in leather. Brown.", "Shoes"),
+        ("Fine-knit cardigan", "Cardigan in a fine knit. Grey.", "Cardigan"),
+    )
     reindex()
     texts = [s.text.lower() for s in suggest("blak", limit=8)]
     assert texts[0] == "blake loafers"  # the typed text begins a word of it
@@ -217,8 +252,13 @@ def load_hm_items(data: Path, limit: int) -> dict[str, tuple[str, str]]:
             if kind not in {"Dress", "Top", "Trousers", "Blazer", "Skirt"}:
                 continue
             section = sections.get(kind) or sections.setdefault(kind, Section.objects.create(title=kind))
-            item = Item.objects.create(headline=row["prod_name"], section=section, cost_cents=1999, stock_count=3,
-                                       blurb=f"{row['detail_desc']} Colour: {row['colour_group_name']}.")  # fmt: skip
+            item = Item.objects.create(
+                headline=row["prod_name"],
+                section=section,
+                cost_cents=1999,
+                stock_count=3,
+                blurb=f"{row['detail_desc']} Colour: {row['colour_group_name']}.",
+            )
             out[str(item.sku)] = (kind, row["colour_group_name"])
             if len(out) == limit:
                 break

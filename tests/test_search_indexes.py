@@ -17,9 +17,13 @@ from tests.factories import encoder_version
 pytestmark = pytest.mark.django_db
 
 INDEXES = {
-    "recommender_pv_fts_idx", "recommender_pv_title_trgm_idx", "recommender_pv_category_trgm_idx",
-    "recommender_sq_session_idx", "recommender_sp_prefix_idx", "recommender_sp_trgm_idx",
-}  # fmt: skip
+    "recommender_pv_fts_idx",
+    "recommender_pv_title_trgm_idx",
+    "recommender_pv_category_trgm_idx",
+    "recommender_sq_session_idx",
+    "recommender_sp_prefix_idx",
+    "recommender_sp_trgm_idx",
+}
 
 
 def plan(sql: str, params=()) -> str:
@@ -46,11 +50,14 @@ def big_catalog(django_db_setup, django_db_blocker):
         version = encoder_version()
         rows = [
             ProductVector(
-                version=version, product_key=str(i), title=f"{WORDS[i % 10]} {TYPES[i // 10 % 10]} {i}",
-                category=TYPES[i // 10 % 10], document=f"{WORDS[i % 10]} {TYPES[i // 10 % 10]} with pockets, style {i}",
+                version=version,
+                product_key=str(i),
+                title=f"{WORDS[i % 10]} {TYPES[i // 10 % 10]} {i}",
+                category=TYPES[i // 10 % 10],
+                document=f"{WORDS[i % 10]} {TYPES[i // 10 % 10]} with pockets, style {i}",
             )
             for i in range(4000)
-        ]  # fmt: skip
+        ]
         rows[7].title, rows[7].document = "Padded jacket", "Padded jacket in windproof fabric"
         ProductVector.objects.bulk_create(rows)
         with connection.cursor() as cursor:
@@ -104,6 +111,7 @@ def test_suggestion_query_uses_the_phrase_indexes(typed, indexes):
 def test_search_log_lookup_uses_the_session_index():
     explained = plan(
         "SELECT id FROM recommender_searchquery WHERE session_hash = %s AND created_at <= now() "
-        "ORDER BY created_at DESC LIMIT 1", ["abc"],
-    )  # fmt: skip
+        "ORDER BY created_at DESC LIMIT 1",
+        ["abc"],
+    )
     assert "recommender_sq_session_idx" in explained, explained

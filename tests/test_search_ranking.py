@@ -23,9 +23,15 @@ from tests.factories import product_with_image
 pytestmark = pytest.mark.django_db
 
 BLACK, RED, WHITE, NAVY, BEIGE, BLUE, GREY, PINK = (
-    (15, 15, 15), (120, 20, 30), (240, 240, 235), (20, 30, 90), (200, 180, 150), (60, 90, 200), (128, 128, 128),
+    (15, 15, 15),
+    (120, 20, 30),
+    (240, 240, 235),
+    (20, 30, 90),
+    (200, 180, 150),
+    (60, 90, 200),
+    (128, 128, 128),
     (240, 190, 200),
-)  # fmt: skip
+)
 
 # name, description, category, colour, price, rgb
 CATALOG = [
@@ -66,10 +72,24 @@ def build_catalog() -> dict[str, str]:
     for name, description, category, colour, price, rgb in CATALOG:
         product = product_with_image(name, description, rgb, category=category, colour=colour, price=Decimal(price))
         keys[name] = str(product.pk)
-    sold_out = product_with_image("Sold-out dress", "Short red dress in jersey", RED, category="Dress", colour="Red",
-                                  price=Decimal("19.99"), in_stock=False)  # fmt: skip
-    hidden = product_with_image("Hidden skirt", "Mini skirt in denim", BLUE, category="Skirt", colour="Blue",
-                                price=Decimal("19.99"), active=False)  # fmt: skip
+    sold_out = product_with_image(
+        "Sold-out dress",
+        "Short red dress in jersey",
+        RED,
+        category="Dress",
+        colour="Red",
+        price=Decimal("19.99"),
+        in_stock=False,
+    )
+    hidden = product_with_image(
+        "Hidden skirt",
+        "Mini skirt in denim",
+        BLUE,
+        category="Skirt",
+        colour="Blue",
+        price=Decimal("19.99"),
+        active=False,
+    )
     keys["Sold-out dress"], keys["Hidden skirt"] = str(sold_out.pk), str(hidden.pk)
     reindex()
     refresh_suggestions()
@@ -223,8 +243,9 @@ def test_facets_are_disjunctive(catalog):
 
     # Both: the category facet applies the price filter only, the price facet the category filter only.
     tops = SearchFilters(categories=("T-shirt", "Sneakers"))
-    both = search("cotton", filters=SearchFilters(categories=tops.categories, max_price=Decimal(20)), limit=100,
-                  record=False)  # fmt: skip
+    both = search(
+        "cotton", filters=SearchFilters(categories=tops.categories, max_price=Decimal(20)), limit=100, record=False
+    )
     assert set(both.keys) == set(tees.keys) and both.total == 2
     assert category_counts(both) == category_counts(cheap)
     assert price_counts(both) == price_counts(search("cotton", filters=tops, limit=100, record=False)) == {(0, 25): 3}
@@ -272,8 +293,9 @@ def test_each_list_alone_and_fused(catalog):
 def test_merchandising_rules_apply_to_search(catalog):
     MerchandisingRule.objects.create(name="no coats", action="exclude", target="category", category="Coat")
     assert catalog["Wool coat"] not in search("wool", record=False).keys
-    MerchandisingRule.objects.create(name="pin", action="pin", target="product", product_key=catalog["Strap dress"],
-                                     slot="search")  # fmt: skip
+    MerchandisingRule.objects.create(
+        name="pin", action="pin", target="product", product_key=catalog["Strap dress"], slot="search"
+    )
     dress = search("dress", record=False)
     assert dress.keys[0] == catalog["Strap dress"] and dress.hits[0].score == 1e9
     assert catalog["Strap dress"] not in search("skirt", record=False).keys  # pins only among matches
@@ -316,8 +338,9 @@ def test_fusion_edit_distance_and_lexicon_units():
     from recommender.search.normalize import normalize_query
     from recommender.search.spelling import damerau_levenshtein, max_edits
 
-    fused = reciprocal_rank_fusion({"a": [("x", 9.0), ("y", 1.0)], "b": [("y", 0.5)], "c": [("z", 1.0)]},
-                                   {"a": 1.0, "b": 1.0, "c": 0.0}, k=60)  # fmt: skip
+    fused = reciprocal_rank_fusion(
+        {"a": [("x", 9.0), ("y", 1.0)], "b": [("y", 0.5)], "c": [("z", 1.0)]}, {"a": 1.0, "b": 1.0, "c": 0.0}, k=60
+    )
     assert [key for key, _ in fused] == ["y", "x"] and fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
     assert damerau_levenshtein("skrit", "skirt") == 1 and damerau_levenshtein("blouze", "blouse") == 1
     assert damerau_levenshtein("little", "latte") == 2 and damerau_levenshtein("abcdef", "uvwxyz", 2) == 3

@@ -167,8 +167,9 @@ def test_sessions_from_one_address_do_not_publish_a_suggestion(catalog):
 
 def test_forged_forwarded_for_headers_do_not_count_as_shoppers(catalog):
     for n in range(3):
-        search_and_click("203.0.113.5", "linen tunic", catalog["Silk blouse"], click=n == 0,
-                         HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")  # fmt: skip
+        search_and_click(
+            "203.0.113.5", "linen tunic", catalog["Silk blouse"], click=n == 0, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"
+        )
     refresh_suggestions()
     assert "linen tunic" not in suggested_queries("linen")
 
@@ -269,15 +270,19 @@ def test_admin_moderation_list(catalog, admin_client):
     from recommender.models import SuggestionPhrase
 
     pk = SuggestionPhrase.objects.get(kind="query", normalized="linen tunic").pk
-    done = admin_client.post("/admin/recommender/publishedquery/",
-                             {"action": "block_phrases", "_selected_action": [pk]}, follow=True)  # fmt: skip
+    done = admin_client.post(
+        "/admin/recommender/publishedquery/", {"action": "block_phrases", "_selected_action": [pk]}, follow=True
+    )
     assert done.status_code == 200 and suggested_queries("linen") == []
     assert SuggestionRule.objects.filter(action="block", match="phrase", text="linen tunic").exists()
-    bad = admin_client.post("/admin/recommender/suggestionrule/add/", {"action": "block", "match": "pattern",
-                                                                       "text": "(unclosed", "note": ""})  # fmt: skip
+    bad = admin_client.post(
+        "/admin/recommender/suggestionrule/add/",
+        {"action": "block", "match": "pattern", "text": "(unclosed", "note": ""},
+    )
     assert bad.status_code == 200 and "Not a valid regular expression" in bad.content.decode()
-    added = admin_client.post("/admin/recommender/suggestionrule/add/", {"action": "block", "match": "word",
-                                                                         "text": "Tunic", "note": "spam"})  # fmt: skip
+    added = admin_client.post(
+        "/admin/recommender/suggestionrule/add/", {"action": "block", "match": "word", "text": "Tunic", "note": "spam"}
+    )
     assert added.status_code == 302 and SuggestionRule.objects.filter(match="word", text="tunic").exists()
     # From the search log: block a query before it is ever published.
     row = SearchQuery.objects.filter(normalized="linen tunic").first()
@@ -290,10 +295,12 @@ def test_admin_moderation_list(catalog, admin_client):
 
 def test_api_refuses_nul_and_absurd_prices_with_the_field(client, catalog):
     for params, field in [
-        ({"q": "dress\x00"}, "q"), ({"q": "dress", "min_price": "1e999999"}, "min_price"),
-        ({"q": "dress", "max_price": "inf"}, "max_price"), ({"q": "dress", "min_price": "NaN"}, "min_price"),
+        ({"q": "dress\x00"}, "q"),
+        ({"q": "dress", "min_price": "1e999999"}, "min_price"),
+        ({"q": "dress", "max_price": "inf"}, "max_price"),
+        ({"q": "dress", "min_price": "NaN"}, "min_price"),
         ({"q": "dress", "max_price": "1e-999999"}, "max_price"),
-    ]:  # fmt: skip
+    ]:
         response = client.get(SEARCH, params)
         assert response.status_code == 400 and field in response.json(), (params, response.content)
 
@@ -356,9 +363,11 @@ def demo_pages(settings):
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "shopdemo" / "templates"]}]
     settings.TEMPLATES[0]["OPTIONS"] = {
         **settings.TEMPLATES[0]["OPTIONS"],
-        "context_processors": [*settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
-                               "shopdemo.catalog.context_processors.shop"],
-    }  # fmt: skip
+        "context_processors": [
+            *settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+            "shopdemo.catalog.context_processors.shop",
+        ],
+    }
 
 
 @pytest.mark.urls("shopdemo.urls")

@@ -105,8 +105,9 @@ def test_colour_category_phrases(catalog, settings, django_capture_on_commit_cal
     refresh_suggestions()
     assert Suggestion("black dress", "category") not in suggest("black d")  # one black dress: no phrase
     with django_capture_on_commit_callbacks(execute=True):
-        product_with_image("Jersey dress", "Dress in soft jersey", BLACK, category="Dress", colour="Black",
-                           price=Decimal("19.99"))  # fmt: skip
+        product_with_image(
+            "Jersey dress", "Dress in soft jersey", BLACK, category="Dress", colour="Black", price=Decimal("19.99")
+        )
     refresh_suggestions()
     assert Suggestion("black dress", "category") in suggest("black d")
 

@@ -77,8 +77,10 @@ def test_string_key_model_with_relations_and_stock_count():
 @pytest.mark.django_db
 def test_uuid_key_model_with_no_optional_fields():
     g1, g2 = Gadget.objects.create(label="A"), Gadget.objects.create(label="B")
-    settings = {"PRODUCT_MODEL": "testapp.Gadget", "FIELDS": {"title": "label", "text": [], "image": None,
-                                                              "category": None, "price": None, "in_stock": None}}
+    settings = {
+        "PRODUCT_MODEL": "testapp.Gadget",
+        "FIELDS": {"title": "label", "text": [], "image": None, "category": None, "price": None, "in_stock": None},
+    }
     with override_settings(RECOMMENDER=settings):
         adapter = get_adapter()
         keys = [str(g2.pk), "not-a-uuid", str(uuid.uuid4()), str(g1.pk)]

@@ -50,8 +50,17 @@ def colour_shop() -> dict[str, str]:
         keys[name] = str(product.pk)
         image = _unit(**{colour: colour_share, kind: 0.3})
         text = _unit(**{kind: 1.0, colour: 0.1})
-        rows.append(VectorRow(key=keys[name], embedding=_unit(**{colour: 0.5, kind: 0.5}), image_embedding=image,
-                              text_embedding=text, title=name, category=kind, price=product.price))  # fmt: skip
+        rows.append(
+            VectorRow(
+                key=keys[name],
+                embedding=_unit(**{colour: 0.5, kind: 0.5}),
+                image_embedding=image,
+                text_embedding=text,
+                title=name,
+                category=kind,
+                price=product.price,
+            )
+        )
     store_vectors(version, rows)
     ensure_indexes(version)
     RecommenderSettings.objects.update_or_create(pk=1, defaults={"diversity_lambda": 1.0})
@@ -119,15 +128,27 @@ def test_nearest_blend_matches_the_exact_weighted_mean():
     version = encoder_version(16)
     images = clustered_vectors(300, 16, 6, seed=1)
     texts = clustered_vectors(300, 16, 9, seed=2)
-    store_vectors(version, [VectorRow(key=f"p{i}", embedding=images[i], image_embedding=images[i],
-                                      text_embedding=texts[i], category="odd" if i % 2 else "even")
-                            for i in range(300)])  # fmt: skip
+    store_vectors(
+        version,
+        [
+            VectorRow(
+                key=f"p{i}",
+                embedding=images[i],
+                image_embedding=images[i],
+                text_embedding=texts[i],
+                category="odd" if i % 2 else "even",
+            )
+            for i in range(300)
+        ],
+    )
     ensure_indexes(version)
     query_image, query_text = images[0], texts[0]
     got = nearest_blend(
         [("image_embedding", query_image, 0.3), ("text_embedding", query_text, 0.7)],
-        version=version, k=10, filters=VectorFilter(categories=["odd"], exclude_keys=["p1"]),
-    )  # fmt: skip
+        version=version,
+        k=10,
+        filters=VectorFilter(categories=["odd"], exclude_keys=["p1"]),
+    )
     scores = 0.3 * images @ query_image + 0.7 * texts @ query_text
     expected = [f"p{i}" for i in np.argsort(-scores) if i % 2 and i != 1][:10]
     assert [key for key, _ in got] == expected

@@ -206,12 +206,22 @@ def test_vector_rows_read_in_binary_equal_what_the_orm_reads():
     version = encoder_version(5)
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(3, 5)).astype(np.float32)
-    store_vectors(version, [
-        VectorRow(key="a", embedding=vectors[0], text_embedding=vectors[1], title="A", category="c1",
-                  price=Decimal("12.5000"), in_stock=False),
-        VectorRow(key="b", embedding=vectors[2], title="B", category="c2", price=None),
-        VectorRow(key="c", embedding=None, status="failed", title="C"),
-    ])  # fmt: skip
+    store_vectors(
+        version,
+        [
+            VectorRow(
+                key="a",
+                embedding=vectors[0],
+                text_embedding=vectors[1],
+                title="A",
+                category="c1",
+                price=Decimal("12.5000"),
+                in_stock=False,
+            ),
+            VectorRow(key="b", embedding=vectors[2], title="B", category="c2", price=None),
+            VectorRow(key="c", embedding=None, status="failed", title="C"),
+        ],
+    )
     orm = dict(ProductVector.objects.filter(version=version).values_list("product_key", "embedding"))
 
     got = fetch_vectors(version, ["a", "b", "c", "unknown"])

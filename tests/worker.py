@@ -78,8 +78,9 @@ class RedisServer:
         with open(self.log_path, "a") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if not wait_until(lambda: self.ping() or self.process.poll() is not None, timeout=30, interval=0.05):
             raise RuntimeError(f"redis-server did not answer on port {self.port}")
         if self.process.poll() is not None:
@@ -161,10 +162,27 @@ def running_worker(broker: Broker, log_path: Path, queues: str | None = "celery,
     queue_args = ["-Q", queues] if queues else []
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "--pool", "solo", *queue_args,
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=worker_env(broker), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "-l",
+                "info",
+                "--pool",
+                "solo",
+                *queue_args,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=worker_env(broker),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         worker = WorkerProcess(process, log_path)
         try:
             wait_until(lambda: "ready." in worker.log() or process.poll() is not None, timeout=90)

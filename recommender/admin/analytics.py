@@ -49,17 +49,22 @@ class SlotStatAdmin(ReadOnlyAdmin):
         period = reports.last_days(days)
         totals, search = reports.slot_totals(period), reports.search_totals(period)
         context = view_context(
-            self, request, _("Recommendation and search analytics"),
-            days=days, period=period,
+            self,
+            request,
+            _("Recommendation and search analytics"),
+            days=days,
+            period=period,
             period_choices=[(value, label) for value, label in AnalyticsPeriodForm.base_fields["days"].choices],
-            totals=totals, totals_ctr=percent(totals.ctr),
+            totals=totals,
+            totals_ctr=percent(totals.ctr),
             slots=[(row, percent(row.ctr), percent(row.conversion_rate)) for row in reports.slot_performance(period)],
-            search=search, search_click_rate=percent(search.click_rate),
+            search=search,
+            search_click_rate=percent(search.click_rate),
             search_purchase_rate=percent(search.purchase_rate),
             top_queries=[(q, percent(q.click_rate)) for q in reports.top_queries(period)],
             zero_result_queries=[(q, percent(q.click_rate)) for q in reports.zero_result_queries(period)],
             charts_available=charts.available(),
-        )  # fmt: skip
+        )
         return TemplateResponse(request, "admin/recommender/analytics.html", context)
 
     def chart_view(self, request: HttpRequest, chart: str) -> HttpResponse:

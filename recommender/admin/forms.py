@@ -177,9 +177,15 @@ class RecommenderSettingsForm(forms.ModelForm):
     class Meta:
         model = RecommenderSettings
         fields = (
-            "image_weight", "profile_half_life_days", "event_weights", "diversity_lambda", "exclude_purchased",
-            "cache_seconds", "suggestion_min_sessions", "slot_strategies",
-        )  # fmt: skip
+            "image_weight",
+            "profile_half_life_days",
+            "event_weights",
+            "diversity_lambda",
+            "exclude_purchased",
+            "cache_seconds",
+            "suggestion_min_sessions",
+            "slot_strategies",
+        )
 
 
 class MerchandisingRuleForm(forms.ModelForm):
@@ -209,17 +215,23 @@ class TrainEncoderForm(forms.Form):
     batch_size = forms.IntegerField(label=_("batch size"), min_value=2, max_value=4096, initial=DEFAULT_BATCH_SIZE)
     lr = forms.FloatField(label=_("learning rate"), min_value=1e-7, max_value=1.0, initial=DEFAULT_LR)
     image_size = forms.IntegerField(
-        label=_("image size (px)"), min_value=32, max_value=512, initial=DEFAULT_IMAGE_SIZE,
+        label=_("image size (px)"),
+        min_value=32,
+        max_value=512,
+        initial=DEFAULT_IMAGE_SIZE,
         help_text=_("Input size of the image tower; larger is slower and usually better."),
-    )  # fmt: skip
+    )
     limit = forms.IntegerField(
-        label=_("limit"), min_value=10, required=False,
+        label=_("limit"),
+        min_value=10,
+        required=False,
         help_text=_("Train on the first N products only (empty: the whole catalog)."),
-    )  # fmt: skip
+    )
     activate = forms.BooleanField(
-        label=_("activate when done"), required=False,
+        label=_("activate when done"),
+        required=False,
         help_text=_("Embed the catalog with the new model beside the active one and switch when complete."),
-    )  # fmt: skip
+    )
 
     def task_options(self) -> dict[str, Any]:
         """The ``options`` argument of the task (JSON-serialisable, no empty values)."""
@@ -235,9 +247,11 @@ class AnalyticsPeriodForm(forms.Form):
 
     DEFAULT_DAYS = 30
     days = forms.TypedChoiceField(
-        label=_("period"), coerce=int, initial=DEFAULT_DAYS,
+        label=_("period"),
+        coerce=int,
+        initial=DEFAULT_DAYS,
         choices=[(7, _("last 7 days")), (30, _("last 30 days")), (90, _("last 90 days"))],
-    )  # fmt: skip
+    )
 
     def selected_days(self) -> int:
         return self.cleaned_data["days"] if self.is_valid() else self.DEFAULT_DAYS

@@ -35,8 +35,11 @@ def moderate(model_admin: admin.ModelAdmin, request: HttpRequest, phrases: list[
     for phrase in sorted(done):
         apply(phrase, note=str(_("from the admin")))
     verb = _("blocked") if action == SuggestionRule.Action.BLOCK else _("approved")
-    model_admin.message_user(request, ngettext("%(n)d phrase %(verb)s.", "%(n)d phrases %(verb)s.", len(done))
-                             % {"n": len(done), "verb": verb}, messages.SUCCESS)  # fmt: skip
+    model_admin.message_user(
+        request,
+        ngettext("%(n)d phrase %(verb)s.", "%(n)d phrases %(verb)s.", len(done)) % {"n": len(done), "verb": verb},
+        messages.SUCCESS,
+    )
 
 
 @admin.register(SuggestionRule)

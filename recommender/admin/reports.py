@@ -169,11 +169,15 @@ def _grouped(qs: QuerySet, limit: int) -> list[QueryStat]:
     )
     return [
         QueryStat(
-            query=row["normalized"], searches=row["searches"], sessions=row["sessions"],
-            avg_results=float(row["avg_results"] or 0.0), clicked=row["clicked"], last_searched=row["last_searched"],
+            query=row["normalized"],
+            searches=row["searches"],
+            sessions=row["sessions"],
+            avg_results=float(row["avg_results"] or 0.0),
+            clicked=row["clicked"],
+            last_searched=row["last_searched"],
         )
         for row in rows
-    ]  # fmt: skip
+    ]
 
 
 def top_queries(period: Period, limit: int = 10) -> list[QueryStat]:

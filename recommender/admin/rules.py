@@ -66,8 +66,15 @@ class ActiveNowFilter(admin.SimpleListFilter):
 class MerchandisingRuleAdmin(admin.ModelAdmin):
     form = MerchandisingRuleForm
     list_display = (
-        "name", "action", "target_description", "slot_display", "strength", "window", "enabled", "is_active_now",
-    )  # fmt: skip
+        "name",
+        "action",
+        "target_description",
+        "slot_display",
+        "strength",
+        "window",
+        "enabled",
+        "is_active_now",
+    )
     list_filter = ("action", "target", "enabled", SlotFilter, ActiveNowFilter)
     search_fields = ("name", "product_key", "category")
     actions = ("enable_rules", "disable_rules")

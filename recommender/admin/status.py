@@ -91,4 +91,6 @@ def catalog_size() -> int:
 def index_status() -> IndexStatus:
     """Progress of the active and building encoder versions."""
     catalog = catalog_size()
-    return IndexStatus(catalog=catalog, versions=[version_progress(v, catalog) for v in ModelVersion.objects.maintained()])
+    return IndexStatus(
+        catalog=catalog, versions=[version_progress(v, catalog) for v in ModelVersion.objects.maintained()]
+    )

@@ -92,21 +92,42 @@ def enqueue_reembedding(rows: QuerySet) -> int:
 @admin.register(ProductVector)
 class ProductVectorAdmin(admin.ModelAdmin):
     list_display = (
-        "product_key", "title", "version_name", "status_display", "category", "price_display", "in_stock",
-        "has_image_vector", "updated_at",
-    )  # fmt: skip
+        "product_key",
+        "title",
+        "version_name",
+        "status_display",
+        "category",
+        "price_display",
+        "in_stock",
+        "has_image_vector",
+        "updated_at",
+    )
     list_filter = (
-        "status", StaleFilter, ("version", admin.RelatedOnlyFieldListFilter), "category", "in_stock",
+        "status",
+        StaleFilter,
+        ("version", admin.RelatedOnlyFieldListFilter),
+        "category",
+        "in_stock",
         HasImageVectorFilter,
-    )  # fmt: skip
+    )
     search_fields = ("^product_key", "title")
     list_select_related = ("version",)
     show_full_result_count = False  # spares a COUNT(*) of the whole table on every filtered page
     actions = ("reembed_selected", "retry_failed")
     fields = (
-        "product", "version", "status_display", "error", "title", "category", "price", "in_stock", "sellable",
-        "content_hash", "updated_at", "vector_summary",
-    )  # fmt: skip
+        "product",
+        "version",
+        "status_display",
+        "error",
+        "title",
+        "category",
+        "price",
+        "in_stock",
+        "sellable",
+        "content_hash",
+        "updated_at",
+        "vector_summary",
+    )
     readonly_fields = fields
 
     class Media:
@@ -235,11 +256,10 @@ class ProductVectorAdmin(admin.ModelAdmin):
         if sent:
             self.message_user(
                 request,
-                ngettext(
-                    "Reindexing queued for %d model version.", "Reindexing queued for %d model versions.", sent
-                ) % sent,
+                ngettext("Reindexing queued for %d model version.", "Reindexing queued for %d model versions.", sent)
+                % sent,
                 messages.SUCCESS,
-            )  # fmt: skip
+            )
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:recommender_productvector_progress") + "?follow=1")
 
     def progress_view(self, request: HttpRequest) -> HttpResponse:
@@ -248,8 +268,11 @@ class ProductVectorAdmin(admin.ModelAdmin):
         status = index_status()
         follow = request.GET.get("follow") == "1"
         context = view_context(
-            self, request, _("Indexing progress"),
-            index_status=status, can_reindex=self._can_reindex(request),
+            self,
+            request,
+            _("Indexing progress"),
+            index_status=status,
+            can_reindex=self._can_reindex(request),
             refresh_seconds=5 if status.busy or (follow and not status.complete) else None,
-        )  # fmt: skip
+        )
         return TemplateResponse(request, "admin/recommender/productvector/progress.html", context)

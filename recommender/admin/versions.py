@@ -76,17 +76,22 @@ def plan_activation(version: ModelVersion) -> Activation:
                 % {"name": version.name, "error": exc}
             ) from exc
         return Activation(
-            version, False, False,
+            version,
+            False,
+            False,
             gettext("Activating %(name)s: its product vectors are being written; it serves once they are.")
-            % {"name": version.name}, background=True,
-        )  # fmt: skip
+            % {"name": version.name},
+            background=True,
+        )
     if state != ModelVersion.State.BUILDING and version_progress(version, catalog_size()).complete:
         activate(version)
         return Activation(
-            version, True, True,
+            version,
+            True,
+            True,
             gettext("Activated %(name)s; products changed since its vectors were made are being re-embedded.")
             % {"name": version.name},
-        )  # fmt: skip
+        )
     start_build(version)
     version.refresh_from_db()
     if version.state == ModelVersion.State.ACTIVE:  # nothing served before: no reason to wait
@@ -94,9 +99,12 @@ def plan_activation(version: ModelVersion) -> Activation:
             version, True, True, gettext("Activated %(name)s; embedding the catalog.") % {"name": version.name}
         )
     return Activation(
-        version, False, True,
-        gettext("Building %(name)s: the catalog is being embedded; it switches when complete.") % {"name": version.name},
-    )  # fmt: skip
+        version,
+        False,
+        True,
+        gettext("Building %(name)s: the catalog is being embedded; it switches when complete.")
+        % {"name": version.name},
+    )
 
 
 def rollback_target(kind: str = ModelVersion.Kind.ENCODER) -> ModelVersion | None:
@@ -135,16 +143,33 @@ def final_recall(version: ModelVersion, key: str) -> float | None:
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "kind", "state_display", "dimensions", "t2i_r10", "i2t_r10", "progress_display", "created_at",
+        "name",
+        "kind",
+        "state_display",
+        "dimensions",
+        "t2i_r10",
+        "i2t_r10",
+        "progress_display",
+        "created_at",
         "activated_at",
-    )  # fmt: skip
+    )
     list_filter = ("kind", "state")
     search_fields = ("name",)
     actions = ("activate_selected", "roll_back")
     fields = (
-        "name", "kind", "state_display", "dimensions", "progress_display", "message", "metrics_display",
-        "training_plot", "config_display", "artifact", "created_at", "activated_at",
-    )  # fmt: skip
+        "name",
+        "kind",
+        "state_display",
+        "dimensions",
+        "progress_display",
+        "message",
+        "metrics_display",
+        "training_plot",
+        "config_display",
+        "artifact",
+        "created_at",
+        "activated_at",
+    )
     readonly_fields = tuple(f for f in fields if f != "name")
 
     class Media:
@@ -196,9 +221,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         history = [row for row in metrics.get("history") or [] if isinstance(row, dict)]
         history_columns = list(dict.fromkeys(key for row in history for key in row))
         scalars = [
-            (key, _number(value)) for key, value in metrics.items()
+            (key, _number(value))
+            for key, value in metrics.items()
             if key not in ("final", "history", "plot") and not isinstance(value, (dict, list))
-        ]  # fmt: skip
+        ]
         context = {
             "ks": ks,
             "recall_rows": [
@@ -304,7 +330,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 )
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:recommender_modelversion_changelist"))
         context = view_context(
-            self, request, _("Train a new encoder"),
-            form=form, eager=bool(tasks.train_encoder.app.conf.task_always_eager), catalog=catalog_size(),
-        )  # fmt: skip
+            self,
+            request,
+            _("Train a new encoder"),
+            form=form,
+            eager=bool(tasks.train_encoder.app.conf.task_always_eager),
+            catalog=catalog_size(),
+        )
         return TemplateResponse(request, "admin/recommender/modelversion/train.html", context)

@@ -73,9 +73,11 @@ def _params(query: QueryDict) -> dict[str, Any]:
 
 def _filters(params: dict[str, Any]) -> SearchFilters:
     return SearchFilters(
-        categories=tuple(params["category"]), min_price=params["min_price"], max_price=params["max_price"],
+        categories=tuple(params["category"]),
+        min_price=params["min_price"],
+        max_price=params["max_price"],
         in_stock=params["in_stock"],
-    )  # fmt: skip
+    )
 
 
 def response_body(results: SearchResults) -> dict[str, Any]:
@@ -89,15 +91,25 @@ def response_body(results: SearchResults) -> dict[str, Any]:
         if product is None:  # deleted since it was indexed
             continue
         price = adapter.price(product)
-        rows.append({
-            "product_id": hit.product_key, "score": hit.score, "reason": hit.reason, "position": hit.position,
-            "title": adapter.title(product), "price": None if price is None else str(price),
-            "category": adapter.category(product), "url": product_url(product),
-        })  # fmt: skip
+        rows.append(
+            {
+                "product_id": hit.product_key,
+                "score": hit.score,
+                "reason": hit.reason,
+                "position": hit.position,
+                "title": adapter.title(product),
+                "price": None if price is None else str(price),
+                "category": adapter.category(product),
+                "url": product_url(product),
+            }
+        )
     return {
-        "strategy": results.strategy, "total": results.total, "results": rows, "facets": results.facets,
+        "strategy": results.strategy,
+        "total": results.total,
+        "results": rows,
+        "facets": results.facets,
         "did_you_mean": results.did_you_mean,
-    }  # fmt: skip
+    }
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -129,8 +141,9 @@ class SearchView(ThrottledSearchView):
     def get(self, request: Request) -> Response:
         params = validated(SearchParamsSerializer, _params(request.query_params), request)
         try:
-            results = search(params["q"], filters=_filters(params), limit=params["limit"], offset=params["offset"],
-                             request=request)  # fmt: skip
+            results = search(
+                params["q"], filters=_filters(params), limit=params["limit"], offset=params["offset"], request=request
+            )
         except EmptyQuery as exc:
             raise ValidationError({"q": [str(exc)]}) from exc
         return Response(SearchResponseSerializer(response_body(results)).data)
@@ -149,10 +162,13 @@ class SearchView(ThrottledSearchView):
     parameters=[SearchFilterSerializer],
     request={"multipart/form-data": ImageSearchSerializer},
     responses={
-        200: SearchResponseSerializer, 400: docs.BAD_PARAMETERS, 415: docs.UNSUPPORTED, 429: docs.SEARCH_THROTTLED,
+        200: SearchResponseSerializer,
+        400: docs.BAD_PARAMETERS,
+        415: docs.UNSUPPORTED,
+        429: docs.SEARCH_THROTTLED,
         503: UNAVAILABLE,
     },
-)  # fmt: skip
+)
 class ImageSearchView(ThrottledSearchView):
     operation_id = "recommender_search_image"
     throttle_scope = IMAGE_SCOPE
@@ -162,8 +178,9 @@ class ImageSearchView(ThrottledSearchView):
         params = validated(SearchFilterSerializer, _params(request.query_params), request)
         upload = validated(ImageSearchSerializer, request.data, request)["image"]
         try:  # an oversized upload is refused unread (ImageSearchError)
-            results = search_by_image(upload, filters=_filters(params), limit=params["limit"], offset=params["offset"],
-                                      request=request)  # fmt: skip
+            results = search_by_image(
+                upload, filters=_filters(params), limit=params["limit"], offset=params["offset"], request=request
+            )
         except ImageSearchError as exc:
             raise ValidationError({"image": [exc.reason]}) from exc
         except SearchUnavailable as exc:

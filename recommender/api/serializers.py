@@ -107,16 +107,21 @@ class BlankAsNullCharField(serializers.CharField):
 
 class RecommendationQuerySerializer(serializers.Serializer):
     limit = CappedIntegerField(
-        cap=MAX_LIMIT, required=False, default=DEFAULT_LIMIT, min_value=1,
+        cap=MAX_LIMIT,
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
         help_text=f"How many results: a positive integer, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} are capped.",
-    )  # fmt: skip
+    )
     category = CategoryListField()
     slot = serializers.CharField(
-        required=False, allow_blank=True, default="",
+        required=False,
+        allow_blank=True,
+        default="",
         help_text=f'Where the results are shown, for impression statistics (default "api"; cut to {MAX_NAME_LENGTH} '
         'characters). Impressions count only for declared slots: "api", "search", RECOMMENDER["SLOTS"], the '
         "admin's default slots and slots the shop's template tags render; others are served but not counted.",
-    )  # fmt: skip
+    )
 
     def validate_slot(self, value: str) -> str:
         return (value or "api")[:MAX_NAME_LENGTH]
@@ -175,9 +180,13 @@ class EventInputSerializer(serializers.Serializer):
     strategy = NullAsBlankCharField(help_text="The strategy that recommended a clicked product.")
     quantity = serializers.IntegerField(required=False, allow_null=True, default=1, min_value=1, max_value=MAX_QUANTITY)
     result_count = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=MAX_RESULT_COUNT,
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=MAX_RESULT_COUNT,
         help_text="How many results a search returned.",
-    )  # fmt: skip
+    )
 
     def validate_slot(self, value: str) -> str:
         return value[:MAX_NAME_LENGTH]
@@ -203,21 +212,34 @@ class SearchFilterSerializer(serializers.Serializer):
     """Filters and paging of a search, text or by image (query parameters)."""
 
     limit = CappedIntegerField(
-        cap=SEARCH_MAX_LIMIT, required=False, default=SEARCH_DEFAULT_LIMIT, min_value=1,
+        cap=SEARCH_MAX_LIMIT,
+        required=False,
+        default=SEARCH_DEFAULT_LIMIT,
+        min_value=1,
         help_text=f"Results per page, default {SEARCH_DEFAULT_LIMIT}; values above {SEARCH_MAX_LIMIT} are capped.",
-    )  # fmt: skip
+    )
     offset = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=SEARCH_MAX_OFFSET, help_text="Results to skip (paging)."
     )
     category = CategoryListField()
     min_price = serializers.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
-        default=None, help_text="Lowest price (inclusive).",
-    )  # fmt: skip
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_PLACES,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Lowest price (inclusive).",
+    )
     max_price = serializers.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0, required=False, allow_null=True,
-        default=None, help_text="Highest price (inclusive).",
-    )  # fmt: skip
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_PLACES,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Highest price (inclusive).",
+    )
     in_stock = serializers.BooleanField(
         required=False, default=True, help_text="Only products in stock (default true); false also shows sold-out ones."
     )
@@ -244,9 +266,12 @@ class ImageSearchSerializer(serializers.Serializer):
 class SuggestParamsSerializer(serializers.Serializer):
     q = serializers.CharField(trim_whitespace=True, help_text="What the shopper typed so far.")
     limit = CappedIntegerField(
-        cap=MAX_SUGGESTIONS, required=False, default=DEFAULT_SUGGESTIONS, min_value=1,
+        cap=MAX_SUGGESTIONS,
+        required=False,
+        default=DEFAULT_SUGGESTIONS,
+        min_value=1,
         help_text=f"How many suggestions, default {DEFAULT_SUGGESTIONS}; values above {MAX_SUGGESTIONS} are capped.",
-    )  # fmt: skip
+    )
 
 
 class SearchResultSerializer(ProductCardSerializer):

@@ -83,11 +83,16 @@ class RecommendationView(ApiView):
         if self.named_user is not None:  # logged before anything is served: no read goes unrecorded
             ProfileAccessLog.record(request.user, self.named_user, self.strategy)
         recs = recommend(
-            self.strategy, product_key=product_key, user=user, session_key=session_key, limit=params["limit"],
-            slot=params["slot"], categories=params["category"],
+            self.strategy,
+            product_key=product_key,
+            user=user,
+            session_key=session_key,
+            limit=params["limit"],
+            slot=params["slot"],
+            categories=params["category"],
             # Only declared slots count (recommender/slots.py); support staff looking is no impression.
             record_impression=self.named_user is None and is_known_slot(params["slot"]),
-        )  # fmt: skip
+        )
         return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
 
 
@@ -114,9 +119,12 @@ def recommendation_schema(summary: str, description: str, *, product: bool = Fal
         responses[404] = docs.NOT_FOUND
         parameters.append(PRODUCT_ID)
     return extend_schema(
-        summary=summary, description=description, tags=["recommendations"], parameters=parameters,
+        summary=summary,
+        description=description,
+        tags=["recommendations"],
+        parameters=parameters,
         responses=responses,
-    )  # fmt: skip
+    )
 
 
 @recommendation_schema(
@@ -209,10 +217,16 @@ class EventView(ApiView):
         user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
         try:
             event = record_event(
-                data["type"], user=user, session_key=session_key, product_key=data["product_id"],
-                query=data["query"], result_count=data["result_count"], slot=data["slot"],
-                strategy=data["strategy"], quantity=data["quantity"],
-            )  # fmt: skip
+                data["type"],
+                user=user,
+                session_key=session_key,
+                product_key=data["product_id"],
+                query=data["query"],
+                result_count=data["result_count"],
+                slot=data["slot"],
+                strategy=data["strategy"],
+                quantity=data["quantity"],
+            )
         except EventError as exc:
             raise ValidationError({exc.field: [exc.message]}) from exc
         return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)

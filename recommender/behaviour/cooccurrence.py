@@ -83,8 +83,14 @@ class CooccurrenceTable:
 
     def save(self, folder: Path) -> Path:
         path = Path(folder) / FILENAME
-        np.savez(path, indptr=self.indptr, indices=self.indices, similarities=self.similarities,
-                 recent=np.int64(self.recent), decay=np.float64(self.decay))  # fmt: skip
+        np.savez(
+            path,
+            indptr=self.indptr,
+            indices=self.indices,
+            similarities=self.similarities,
+            recent=np.int64(self.recent),
+            decay=np.float64(self.decay),
+        )
         return path
 
 
@@ -98,15 +104,20 @@ def load_table(folder: Path) -> CooccurrenceTable | None:
         return None
     with np.load(path, allow_pickle=False) as saved:
         table = CooccurrenceTable(
-            indptr=saved["indptr"].astype(np.int64), indices=saved["indices"].astype(np.int32),
-            similarities=saved["similarities"].astype(np.float32), recent=int(saved["recent"]),
+            indptr=saved["indptr"].astype(np.int64),
+            indices=saved["indices"].astype(np.int32),
+            similarities=saved["similarities"].astype(np.float32),
+            recent=int(saved["recent"]),
             decay=float(saved["decay"]),
-        )  # fmt: skip
+        )
     ends = table.indptr
     if (
-        len(ends) < 1 or ends[0] != 0 or ends[-1] != table.pairs or np.any(np.diff(ends) < 0)
+        len(ends) < 1
+        or ends[0] != 0
+        or ends[-1] != table.pairs
+        or np.any(np.diff(ends) < 0)
         or len(table.similarities) != table.pairs
         or (table.pairs and (table.indices.min() < 0 or table.indices.max() >= table.n_items))
-    ):  # fmt: skip
+    ):
         raise ValueError(f"{path} does not hold a valid co-occurrence table")
     return table

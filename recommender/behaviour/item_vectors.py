@@ -112,8 +112,9 @@ def refresh_item_vectors(keys: Iterable[str], encoder_version: ModelVersion) -> 
         return 0
 
 
-def activate_item_vectors(version: ModelVersion, *, progress: bool = False, model: Any = None,
-                          item_index: dict[str, int] | None = None) -> int:  # fmt: skip
+def activate_item_vectors(
+    version: ModelVersion, *, progress: bool = False, model: Any = None, item_index: dict[str, int] | None = None
+) -> int:
     """Write ``version``'s rows and index (when missing); drop those of retired behaviour versions.
 
     Only the active version serves, so only it keeps rows: a version trained without being

@@ -40,8 +40,6 @@ class LoadedVersion(NamedTuple):
 _LOADED: dict[tuple[int, str], LoadedVersion] = {}
 
 
-
-
 def artifact_path(version: ModelVersion) -> Path:
     """The version's folder; relative artifacts are under MODEL_DIR."""
     path = Path(version.artifact)
@@ -74,8 +72,12 @@ def _load_cooccurrence(version: ModelVersion, folder: Path, n_items: int) -> Coo
         logger.warning("Behaviour model %s: co-occurrence table unreadable (%s); serving without it", version.pk, exc)
         return None
     if table is not None and table.n_items != n_items:
-        logger.warning("Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
-                       version.pk, table.n_items, n_items)  # fmt: skip
+        logger.warning(
+            "Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
+            version.pk,
+            table.n_items,
+            n_items,
+        )
         return None
     return table
 

@@ -71,9 +71,14 @@ class BehaviourModel(nn.Module):
         self.in_norm = nn.LayerNorm(d)
         self.dropout = nn.Dropout(float(cfg["dropout"]))
         layer = nn.TransformerEncoderLayer(
-            d, int(cfg["heads"]), dim_feedforward=d * int(cfg["ff_mult"]), dropout=float(cfg["dropout"]),
-            activation="gelu", batch_first=True, norm_first=True,
-        )  # fmt: skip
+            d,
+            int(cfg["heads"]),
+            dim_feedforward=d * int(cfg["ff_mult"]),
+            dropout=float(cfg["dropout"]),
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.encoder = nn.TransformerEncoder(layer, int(cfg["layers"]), enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(d)
         # Output vectors: linear in the feature vector, plus the ID embedding (module docstring).

@@ -195,9 +195,13 @@ def behaviour_query(
         return None
     cooc_weight = cooccurrence_weight(version) if loaded.cooccurrence is not None else 0.0
     return BehaviourQuery(
-        (state / norm).astype(np.float32), 1.0 / model.temperature, repurchase_weight(version), cooc_weight,
-        cooccurrence_scores(loaded, history) if cooc_weight > 0 else {}, version,
-    )  # fmt: skip
+        (state / norm).astype(np.float32),
+        1.0 / model.temperature,
+        repurchase_weight(version),
+        cooc_weight,
+        cooccurrence_scores(loaded, history) if cooc_weight > 0 else {},
+        version,
+    )
 
 
 def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
@@ -209,7 +213,8 @@ def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
     if user_id is None and not session_key:
         return {}
     newest_first = list(
-        Event.objects.of_shopper(user_id, session_key).filter(type=EventType.PURCHASE)
+        Event.objects.of_shopper(user_id, session_key)
+        .filter(type=EventType.PURCHASE)
         .exclude(product_key="")
         .values("product_key")
         .annotate(last=Max("created_at"))

@@ -20,14 +20,22 @@ from django.utils.translation import gettext_lazy as _
 class ProfileAccessLog(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     viewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="recommender_profile_reads_made", verbose_name=_("viewer"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recommender_profile_reads_made",
+        verbose_name=_("viewer"),
+    )
     viewer_name = models.CharField(_("viewer name"), max_length=150, blank=True)
     subject = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="recommender_profile_reads", verbose_name=_("looked-at user"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recommender_profile_reads",
+        verbose_name=_("looked-at user"),
+    )
     subject_key = models.CharField(_("looked-at user id"), max_length=64)
     endpoint = models.CharField(_("endpoint"), max_length=64, help_text=_("The strategy whose results were read."))
 
@@ -43,6 +51,9 @@ class ProfileAccessLog(models.Model):
     def record(cls, viewer: Any, subject: Any, endpoint: str) -> ProfileAccessLog:
         """Log that ``viewer`` read ``subject``'s ``endpoint`` results, now."""
         return cls.objects.create(
-            viewer=viewer, viewer_name=viewer.get_username()[:150], subject=subject, subject_key=str(subject.pk)[:64],
+            viewer=viewer,
+            viewer_name=viewer.get_username()[:150],
+            subject=subject,
+            subject_key=str(subject.pk)[:64],
             endpoint=endpoint[:64],
-        )  # fmt: skip
+        )

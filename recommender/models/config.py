@@ -31,22 +31,29 @@ def default_slot_strategies() -> dict[str, str]:
 
 class RecommenderSettings(models.Model):
     image_weight = models.FloatField(
-        _("image weight"), default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        _("image weight"),
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("Share of the image vector in the fused product vector (the rest is text)."),
     )
     profile_half_life_days = models.FloatField(
-        _("profile half-life (days)"), default=14.0, validators=[MinValueValidator(0.01)],
+        _("profile half-life (days)"),
+        default=14.0,
+        validators=[MinValueValidator(0.01)],
         help_text=_("An event this old counts half as much in a profile."),
     )
     event_weights = models.JSONField(_("event weights"), default=default_event_weights)
     diversity_lambda = models.FloatField(
-        _("diversity λ"), default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        _("diversity λ"),
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("MMR trade-off: 1 = relevance only, 0 = diversity only."),
     )
     exclude_purchased = models.BooleanField(_("exclude purchased products"), default=True)
     cache_seconds = models.PositiveIntegerField(_("cache lifetime (s)"), default=300)
     suggestion_min_sessions = models.PositiveIntegerField(
-        _("suggestion privacy threshold"), default=3,
+        _("suggestion privacy threshold"),
+        default=3,
         help_text=_(
             "A logged query is suggested only after this many distinct shoppers (accounts or network "
             "addresses) searched it."

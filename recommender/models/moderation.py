@@ -39,9 +39,10 @@ class SuggestionRule(models.Model):
     action = models.CharField(_("action"), max_length=16, choices=Action.choices, default=Action.BLOCK)
     match = models.CharField(_("matches"), max_length=16, choices=Match.choices, default=Match.PHRASE)
     text = models.CharField(
-        _("text"), max_length=200,
+        _("text"),
+        max_length=200,
         help_text=_("A query, a word or a regular expression (Python syntax, matched against the lower-case query)."),
-    )  # fmt: skip
+    )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

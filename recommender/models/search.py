@@ -20,9 +20,11 @@ class SearchQuery(models.Model):
     normalized = models.CharField(_("normalised query"), max_length=500, db_index=True)
     session_hash = models.CharField(_("session hash"), max_length=64, blank=True)
     client_hash = models.CharField(
-        _("client hash"), max_length=64, blank=True,
+        _("client hash"),
+        max_length=64,
+        blank=True,
         help_text=_("Salted hash of the account, else the network address: what suggestions count."),
-    )  # fmt: skip
+    )
     result_count = models.PositiveIntegerField(_("results"), default=0)
     clicked = models.BooleanField(_("led to a click"), default=False)
     purchased = models.BooleanField(_("led to a purchase"), default=False)

@@ -31,9 +31,10 @@ class SuggestionPhrase(models.Model):
         _("popularity"), default=0.0, help_text=_("Recency-weighted searches, or products carrying the phrase.")
     )
     sessions = models.PositiveIntegerField(
-        _("distinct shoppers"), default=0,
+        _("distinct shoppers"),
+        default=0,
         help_text=_("Logged queries: how many distinct shoppers (accounts or network addresses) searched it."),
-    )  # fmt: skip
+    )
     related = models.JSONField(_("related searches"), default=list, blank=True)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)

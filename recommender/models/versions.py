@@ -45,7 +45,10 @@ class ModelVersion(models.Model):
     # The encoder spec ({"MODEL": ..., "PRETRAINED": ...}) or the behaviour model's hyperparameters.
     config = models.JSONField(_("configuration"), default=dict, blank=True)
     artifact = models.CharField(
-        _("artifact"), max_length=500, blank=True, help_text=_("Checkpoint folder, relative to MODEL_DIR when possible.")
+        _("artifact"),
+        max_length=500,
+        blank=True,
+        help_text=_("Checkpoint folder, relative to MODEL_DIR when possible."),
     )
     dimensions = models.PositiveIntegerField(_("dimensions"), null=True, blank=True)
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)

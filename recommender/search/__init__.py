@@ -36,13 +36,28 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load laz
 # Public name -> defining module. Loaded on first access (PEP 562), so the Django-free modules
 # (lexicon, normalize, fusion) import without settings and ``ready()`` stays cheap.
 _EXPORTS = {
-    "MAX_LIMIT": "engine", "MAX_OFFSET": "engine", "EmptyQuery": "engine", "ranked_lists": "engine",
-    "search": "engine", "SearchFilters": "filters", "reciprocal_rank_fusion": "fusion",
-    "ImageSearchError": "image", "SearchUnavailable": "image", "search_by_image": "image",
-    "refresh_suggestions": "phrases", "ParsedQuery": "query", "TermGroup": "query", "parse_query": "query",
-    "log_search": "querylog", "mark_outcome": "querylog", "SearchHit": "results", "SearchResults": "results",
-    "Suggestion": "suggestions", "related_searches": "suggestions", "suggest": "suggestions",
-}  # fmt: skip
+    "MAX_LIMIT": "engine",
+    "MAX_OFFSET": "engine",
+    "EmptyQuery": "engine",
+    "ranked_lists": "engine",
+    "search": "engine",
+    "SearchFilters": "filters",
+    "reciprocal_rank_fusion": "fusion",
+    "ImageSearchError": "image",
+    "SearchUnavailable": "image",
+    "search_by_image": "image",
+    "refresh_suggestions": "phrases",
+    "ParsedQuery": "query",
+    "TermGroup": "query",
+    "parse_query": "query",
+    "log_search": "querylog",
+    "mark_outcome": "querylog",
+    "SearchHit": "results",
+    "SearchResults": "results",
+    "Suggestion": "suggestions",
+    "related_searches": "suggestions",
+    "suggest": "suggestions",
+}
 
 
 def __getattr__(name: str) -> Any:

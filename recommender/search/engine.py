@@ -115,8 +115,10 @@ def shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple
     if create:
         return shopper(request, create=live_session(request))
     req_user = getattr(request, "user", None)
-    return (req_user if req_user is not None and req_user.is_authenticated else None,
-            shopper_session_id(request, create=False))  # fmt: skip
+    return (
+        req_user if req_user is not None and req_user.is_authenticated else None,
+        shopper_session_id(request, create=False),
+    )
 
 
 def search(
@@ -148,8 +150,15 @@ def search(
     results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
-        finish_results(results, lambda f: ranked_lists(parsed, f, version, k), filters, version, user, session_key,
-                       explain=lambda hit: text_reason(parsed, hit))  # fmt: skip
+        finish_results(
+            results,
+            lambda f: ranked_lists(parsed, f, version, k),
+            filters,
+            version,
+            user,
+            session_key,
+            explain=lambda hit: text_reason(parsed, hit),
+        )
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
             results.did_you_mean = did_you_mean(parsed, filters.rows(version))
     if record and (request is not None or user is not None or session_key):
@@ -252,11 +261,15 @@ def finish_results(
     page = final[results.offset : results.offset + results.limit]
     results.hits = [
         SearchHit(
-            product_key=c.key, score=1e9 if c.score == float("inf") else round(float(c.score), 6),
-            position=results.offset + i + 1, title=facts[c.key].title, category=facts[c.key].category,
-            price=facts[c.key].price, matched=tuple(name for name, found in found_by.items() if c.key in found),
+            product_key=c.key,
+            score=1e9 if c.score == float("inf") else round(float(c.score), 6),
+            position=results.offset + i + 1,
+            title=facts[c.key].title,
+            category=facts[c.key].category,
+            price=facts[c.key].price,
+            matched=tuple(name for name, found in found_by.items() if c.key in found),
         )
         for i, c in enumerate(page)
-    ]  # fmt: skip
+    ]
     if explain is not None:
         results.hits = [replace(hit, reason=explain(hit)) for hit in results.hits]

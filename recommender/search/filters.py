@@ -72,9 +72,13 @@ class SearchFilters:
 
     def vector_filter(self, exclude_keys: tuple[str, ...] = ()) -> VectorFilter:
         return VectorFilter(
-            in_stock=self.in_stock, sellable=True, categories=self.categories, min_price=self.min_price,
-            max_price=self.max_price, exclude_keys=exclude_keys,
-        )  # fmt: skip
+            in_stock=self.in_stock,
+            sellable=True,
+            categories=self.categories,
+            min_price=self.min_price,
+            max_price=self.max_price,
+            exclude_keys=exclude_keys,
+        )
 
     def allows(self, *, category: str, price: Decimal | None, in_stock: bool, sellable: bool) -> bool:
         """The same test in Python, for rows loaded by key (pins, stale candidates)."""

@@ -70,8 +70,12 @@ def search_by_image(
     if isinstance(data, (bytes, bytearray)) and len(data) > max_bytes:
         raise ImageSearchError(too_large)
     try:
-        image = load_image(data, max_pixels=int(app_settings.MAX_IMAGE_PIXELS),
-                           max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO, max_side=MAX_WORKING_SIDE)  # fmt: skip
+        image = load_image(
+            data,
+            max_pixels=int(app_settings.MAX_IMAGE_PIXELS),
+            max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO,
+            max_side=MAX_WORKING_SIDE,
+        )
     except ImageLoadError as exc:
         raise ImageSearchError(exc.reason) from exc
     version = serving_version()
@@ -96,8 +100,9 @@ def search_by_image(
 
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
-    finish_results(results, retrieve, filters, version, user, session_key, weights=weights,
-                   explain=lambda hit: IMAGE_REASON)  # fmt: skip
+    finish_results(
+        results, retrieve, filters, version, user, session_key, weights=weights, explain=lambda hit: IMAGE_REASON
+    )
     if record and (request is not None or user is not None or session_key):
         log_search("", results.total, kind=IMAGE, request=request, user=user, session_key=session_key)
         count_search_impressions(results)

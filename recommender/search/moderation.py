@@ -73,14 +73,19 @@ def moderation() -> Moderation:
             patterns.append(_compile(text, "moderation rule"))
         else:
             phrases.add(normalize_query(text))
-    defaults = [_compile(p, f"SEARCH_SUGGESTION_BLOCK_PATTERNS[{name!r}]")
-                for name, p in (app_settings.SEARCH_SUGGESTION_BLOCK_PATTERNS or {}).items() if p]  # fmt: skip
+    defaults = [
+        _compile(p, f"SEARCH_SUGGESTION_BLOCK_PATTERNS[{name!r}]")
+        for name, p in (app_settings.SEARCH_SUGGESTION_BLOCK_PATTERNS or {}).items()
+        if p
+    ]
     return Moderation(
-        blocked_phrases=frozenset(phrases - {""}), blocked_words=frozenset(words),
-        blocked_patterns=tuple(p for p in patterns if p is not None), approved=frozenset(approved - {""}),
+        blocked_phrases=frozenset(phrases - {""}),
+        blocked_words=frozenset(words),
+        blocked_patterns=tuple(p for p in patterns if p is not None),
+        approved=frozenset(approved - {""}),
         default_patterns=tuple(p for p in defaults if p is not None),
         approved_only=bool(app_settings.SEARCH_SUGGESTIONS_APPROVED_ONLY),
-    )  # fmt: skip
+    )
 
 
 def allowed(text: str) -> bool:
@@ -104,8 +109,9 @@ def _rule(action: str, text: str, match: str, note: str) -> SuggestionRule:
         raise ValueError("A moderation rule needs a phrase, a word or a pattern.")
     rule = SuggestionRule(action=action, match=match, text=text, note=note)
     rule.full_clean(validate_unique=False, validate_constraints=False)  # update_or_create below
-    rule, _created = SuggestionRule.objects.update_or_create(match=match, text=text,
-                                                             defaults={"action": action, "note": note})  # fmt: skip
+    rule, _created = SuggestionRule.objects.update_or_create(
+        match=match, text=text, defaults={"action": action, "note": note}
+    )
     enforce()
     return rule
 

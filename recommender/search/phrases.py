@@ -78,9 +78,11 @@ def refresh_suggestions() -> dict[str, int]:
         # Upsert rather than delete-all: unchanged keys become HOT updates, with no new index entries.
         for start in range(0, len(unique), BATCH):
             SuggestionPhrase.objects.bulk_create(
-                unique[start : start + BATCH], update_conflicts=True, unique_fields=["kind", "normalized"],
+                unique[start : start + BATCH],
+                update_conflicts=True,
+                unique_fields=["kind", "normalized"],
                 update_fields=["text", "popularity", "sessions", "related", "last_seen", "updated_at"],
-            )  # fmt: skip
+            )
         SuggestionPhrase.objects.filter(updated_at__lt=now).delete()
     vocabulary_changed()
     _vacuum()
@@ -134,8 +136,14 @@ def _phrase(kind: str, text: str, popularity: float, now: Any, **fields: Any) ->
     normalized = normalize_query(text)
     if not normalized or len(normalized) > MAX_PHRASE_LENGTH:
         return None
-    return SuggestionPhrase(kind=kind, text=text[:MAX_PHRASE_LENGTH], normalized=normalized,
-                            popularity=float(popularity), updated_at=now, **fields)  # fmt: skip
+    return SuggestionPhrase(
+        kind=kind,
+        text=text[:MAX_PHRASE_LENGTH],
+        normalized=normalized,
+        popularity=float(popularity),
+        updated_at=now,
+        **fields,
+    )
 
 
 def _catalog_phrases(version: ModelVersion, now: Any, keys: list[str] | None = None) -> list[SuggestionPhrase]:
@@ -210,8 +218,15 @@ def _query_phrases(now: Any) -> list[SuggestionPhrase]:
     related = _related([r[0] for r in rows], since)
     out = []
     for normalized, sessions, popularity, last_seen in rows:
-        phrase = _phrase(SuggestionPhrase.Kind.QUERY, normalized, popularity, now, sessions=sessions,
-                         last_seen=last_seen, related=related.get(normalized, []))  # fmt: skip
+        phrase = _phrase(
+            SuggestionPhrase.Kind.QUERY,
+            normalized,
+            popularity,
+            now,
+            sessions=sessions,
+            last_seen=last_seen,
+            related=related.get(normalized, []),
+        )
         if phrase is not None:
             out.append(phrase)
     return out

@@ -149,7 +149,14 @@ def parse_query(text: str, *, expand: bool = True, correct: bool = True) -> Pars
             if fix:
                 alternatives = (fix, *alternatives)
             names_category = all(any(f in categories for f in singular_forms(w)) for w in (fix or phrase).split())
-            groups.append(TermGroup(phrase, tuple(dict.fromkeys(alternatives)), fix, negated=negated,
-                                    category=names_category))  # fmt: skip
-    return ParsedQuery(raw=str(text or "")[:MAX_RAW_LENGTH], text=normalized, groups=tuple(groups), expanded=expand,
-                       corrected_words=fixes, unknown_words=frozenset(unknown))  # fmt: skip
+            groups.append(
+                TermGroup(phrase, tuple(dict.fromkeys(alternatives)), fix, negated=negated, category=names_category)
+            )
+    return ParsedQuery(
+        raw=str(text or "")[:MAX_RAW_LENGTH],
+        text=normalized,
+        groups=tuple(groups),
+        expanded=expand,
+        corrected_words=fixes,
+        unknown_words=frozenset(unknown),
+    )

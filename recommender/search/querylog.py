@@ -40,9 +40,15 @@ from recommender.search.normalize import clean_query, normalize_query
 from recommender.slots import SEARCH_SLOT, SEARCH_STRATEGY
 
 __all__ = [
-    "IMAGE", "SEARCH_KINDS", "TEXT", "count_search_impressions", "live_session", "log_search", "mark_outcome",
+    "IMAGE",
+    "SEARCH_KINDS",
+    "TEXT",
+    "count_search_impressions",
+    "live_session",
+    "log_search",
+    "mark_outcome",
     "session_hash",
-]  # fmt: skip
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +125,9 @@ def log_search(
     typed = clean_query(query, LOG_QUERY_LENGTH)
     if user is not None or session_key:
         try:
-            record_event("search", user=user, session_key=session_key, query=typed, result_count=result_count,
-                         strategy=TEXT)  # fmt: skip
+            record_event(
+                "search", user=user, session_key=session_key, query=typed, result_count=result_count, strategy=TEXT
+            )
         except EventError as exc:  # the search itself succeeded: keep the log row
             logger.warning("Search event not recorded: %s", exc)
     return SearchQuery.objects.create(
@@ -144,9 +151,13 @@ def _record_image_search(result_count: int, user: AbstractBaseUser | None, sessi
         return None
     try:
         event = record_event(
-            "search", user=user, session_key=session_key, strategy=IMAGE,
-            result_count=min(max(0, int(result_count)), MAX_RESULT_COUNT), update_profile=False,
-        )  # fmt: skip
+            "search",
+            user=user,
+            session_key=session_key,
+            strategy=IMAGE,
+            result_count=min(max(0, int(result_count)), MAX_RESULT_COUNT),
+            update_profile=False,
+        )
     except EventError as exc:  # the search itself succeeded
         logger.warning("Image search event not recorded: %s", exc)
         return None
@@ -174,9 +185,12 @@ def mark_outcome(event: Event) -> int:
         return 0
     pk, searched_at = latest
     by_image_since = Event.objects.filter(
-        type=EventType.SEARCH, strategy=IMAGE, session_key=event.session_key, created_at__gt=searched_at,
+        type=EventType.SEARCH,
+        strategy=IMAGE,
+        session_key=event.session_key,
+        created_at__gt=searched_at,
         created_at__lte=event.created_at,
-    )  # fmt: skip
+    )
     if by_image_since.exists():  # the latest search was by image: nothing typed to credit
         return 0
     field = "clicked" if event.type == EventType.CLICK else "purchased"

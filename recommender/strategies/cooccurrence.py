@@ -27,12 +27,12 @@ def bought_together(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candid
     table = Event._meta.db_table
     sql = f"""
         WITH baskets AS (
-            SELECT DISTINCT {_owner_sql('t')} AS owner, (t.created_at AT TIME ZONE 'UTC')::date AS day
+            SELECT DISTINCT {_owner_sql("t")} AS owner, (t.created_at AT TIME ZONE 'UTC')::date AS day
             FROM {table} t WHERE t.type = 'purchase' AND t.product_key = %s
         )
         SELECT e.product_key, COUNT(DISTINCT (b.owner, b.day)) AS support
         FROM {table} e JOIN baskets b
-          ON {_owner_sql('e')} = b.owner AND (e.created_at AT TIME ZONE 'UTC')::date = b.day
+          ON {_owner_sql("e")} = b.owner AND (e.created_at AT TIME ZONE 'UTC')::date = b.day
         WHERE e.type = 'purchase' AND e.product_key <> %s
         GROUP BY e.product_key HAVING COUNT(DISTINCT (b.owner, b.day)) >= %s
         ORDER BY support DESC, e.product_key LIMIT %s

@@ -60,7 +60,9 @@ def recently_viewed(ctx: Context) -> list[Candidate]:
     viewed = history(ctx, (EventType.VIEW, EventType.CLICK), ctx.fetch)
     n = len(viewed)
     return [
-        Candidate(key, float(n - i), "You viewed this") for i, (key, _) in enumerate(viewed) if key not in ctx.exclude_keys
+        Candidate(key, float(n - i), "You viewed this")
+        for i, (key, _) in enumerate(viewed)
+        if key not in ctx.exclude_keys
     ]
 
 

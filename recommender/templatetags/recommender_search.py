@@ -77,12 +77,18 @@ def search_box(
     ident = f"recommender-search-{next(_ids)}"
     html = select_template(["recommender/search/box.html"]).render(
         {
-            "action": action, "placeholder": placeholder, "limit": int(limit), "name": name, "label": label,
-            "value": clean_query(value, int(app_settings.SEARCH_MAX_QUERY_LENGTH)), "input_id": ident,
-            "listbox_id": f"{ident}-listbox", "suggest_url": suggest_url(),
+            "action": action,
+            "placeholder": placeholder,
+            "limit": int(limit),
+            "name": name,
+            "label": label,
+            "value": clean_query(value, int(app_settings.SEARCH_MAX_QUERY_LENGTH)),
+            "input_id": ident,
+            "listbox_id": f"{ident}-listbox",
+            "suggest_url": suggest_url(),
         },
         request,
-    )  # fmt: skip
+    )
     return mark_safe(html)
 
 
@@ -138,8 +144,9 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
                 query = ""
                 results = search_by_image(upload, filters=filters, limit=int(limit), request=request)
             elif raw_query.strip():
-                results = search(raw_query, filters=filters, limit=int(limit), offset=_int(params.get("offset")),
-                                 request=request)  # fmt: skip
+                results = search(
+                    raw_query, filters=filters, limit=int(limit), offset=_int(params.get("offset")), request=request
+                )
                 related = related_searches(raw_query)
     except EmptyQuery:
         results = None
@@ -154,10 +161,17 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
         results, related, error = None, [], UNAVAILABLE
     names = [str(template)] if template else []
     html = select_template([*names, "recommender/search/results.html"]).render(
-        {"results": results, "query": query, "related": related, "cards": _cards(results) if results else [],
-         "by_image": upload is not None, "error": error, "notices": notices},
+        {
+            "results": results,
+            "query": query,
+            "related": related,
+            "cards": _cards(results) if results else [],
+            "by_image": upload is not None,
+            "error": error,
+            "notices": notices,
+        },
         request,
-    )  # fmt: skip
+    )
     return mark_safe(html)
 
 
@@ -184,8 +198,17 @@ def _cards(results: Any) -> list[dict[str, Any]]:
             image_url = ""
         url = adapter.url(product) or ""
         hit = product.search_hit
-        cards.append({"key": hit.product_key, "position": hit.position, "title": adapter.title(product), "url": url,
-                      "image_url": image_url, "price": adapter.price(product), "product": product})  # fmt: skip
+        cards.append(
+            {
+                "key": hit.product_key,
+                "position": hit.position,
+                "title": adapter.title(product),
+                "url": url,
+                "image_url": image_url,
+                "price": adapter.price(product),
+                "product": product,
+            }
+        )
     return cards
 
 

@@ -85,8 +85,19 @@ def product_cards(products: list[Any]) -> list[ProductCard]:
         except ValueError:  # a FieldFile with no file
             image_url = ""
         url = adapter.url(product) or ""
-        cards.append(ProductCard(product, rec.product_key, adapter.title(product), url, image_url,
-                                 adapter.price(product), rec.reason, rec.position, rec.score))  # fmt: skip
+        cards.append(
+            ProductCard(
+                product,
+                rec.product_key,
+                adapter.title(product),
+                url,
+                image_url,
+                adapter.price(product),
+                rec.reason,
+                rec.position,
+                rec.score,
+            )
+        )
     return cards
 
 

@@ -59,9 +59,12 @@ def train_encoder(
     output = model_dir() / folder_name
     # The row exists from the start, so the admin shows the run and its progress.
     version = ModelVersion.objects.create(
-        kind=ModelVersion.Kind.ENCODER, name=name or folder_name, state=ModelVersion.State.TRAINING,
-        artifact=folder_name, message=f"Training on {len(pairs)} products.",
-    )  # fmt: skip
+        kind=ModelVersion.Kind.ENCODER,
+        name=name or folder_name,
+        state=ModelVersion.State.TRAINING,
+        artifact=folder_name,
+        message=f"Training on {len(pairs)} products.",
+    )
     epochs = max(int(training.get("epochs", 5)), 1)
 
     def report(metrics: dict[str, Any]) -> None:

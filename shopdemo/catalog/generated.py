@@ -26,26 +26,62 @@ from tqdm import tqdm
 from shopdemo.catalog.models import Product
 
 COLOURS = {
-    "black": (25, 25, 28), "white": (238, 238, 232), "red": (190, 30, 45), "navy": (30, 40, 90),
-    "light blue": (150, 190, 230), "green": (40, 120, 60), "yellow": (235, 200, 60), "pink": (235, 150, 180),
-    "beige": (215, 195, 160), "grey": (140, 140, 145), "brown": (110, 70, 40), "orange": (230, 120, 40),
-}  # fmt: skip
+    "black": (25, 25, 28),
+    "white": (238, 238, 232),
+    "red": (190, 30, 45),
+    "navy": (30, 40, 90),
+    "light blue": (150, 190, 230),
+    "green": (40, 120, 60),
+    "yellow": (235, 200, 60),
+    "pink": (235, 150, 180),
+    "beige": (215, 195, 160),
+    "grey": (140, 140, 145),
+    "brown": (110, 70, 40),
+    "orange": (230, 120, 40),
+}
 TYPES = {
-    "Dress": ("dress", 39), "T-shirt": ("top", 12), "Sweater": ("longtop", 35), "Trousers": ("trousers", 40),
-    "Skirt": ("skirt", 25), "Coat": ("coat", 89), "Shorts": ("shorts", 20), "Shirt": ("longtop", 30),
-    "Sneakers": ("shoe", 55), "Bag": ("bag", 45), "Cap": ("cap", 15), "Scarf": ("scarf", 18),
-}  # fmt: skip
+    "Dress": ("dress", 39),
+    "T-shirt": ("top", 12),
+    "Sweater": ("longtop", 35),
+    "Trousers": ("trousers", 40),
+    "Skirt": ("skirt", 25),
+    "Coat": ("coat", 89),
+    "Shorts": ("shorts", 20),
+    "Shirt": ("longtop", 30),
+    "Sneakers": ("shoe", 55),
+    "Bag": ("bag", 45),
+    "Cap": ("cap", 15),
+    "Scarf": ("scarf", 18),
+}
 PATTERNS = ["solid", "solid", "solid", "striped", "dotted", "checked"]
-MATERIALS = {"Dress": ["jersey", "linen", "chiffon"], "T-shirt": ["cotton jersey"], "Sweater": ["wool", "cotton knit"],
-             "Trousers": ["denim", "twill", "linen"], "Skirt": ["denim", "pleated chiffon", "cotton"],
-             "Coat": ["wool blend", "padded nylon"], "Shorts": ["denim", "cotton twill"], "Shirt": ["poplin", "linen"],
-             "Sneakers": ["canvas", "leather"], "Bag": ["leather", "canvas"], "Cap": ["cotton twill"],
-             "Scarf": ["wool", "modal"]}  # fmt: skip
-STYLES = {"Dress": ["Strappy", "Wrap", "Midi", "Shirt"], "T-shirt": ["Basic", "Oversized", "Boxy"],
-          "Sweater": ["Chunky", "Fine-knit", "Turtleneck"], "Trousers": ["Slim", "Wide", "Cargo"],
-          "Skirt": ["Mini", "Midi", "Pleated"], "Coat": ["Long", "Puffer", "Trench"], "Shorts": ["Denim", "Chino"],
-          "Shirt": ["Oxford", "Resort"], "Sneakers": ["Low-top", "High-top"], "Bag": ["Tote", "Crossbody"],
-          "Cap": ["Baseball"], "Scarf": ["Knitted", "Silky"]}  # fmt: skip
+MATERIALS = {
+    "Dress": ["jersey", "linen", "chiffon"],
+    "T-shirt": ["cotton jersey"],
+    "Sweater": ["wool", "cotton knit"],
+    "Trousers": ["denim", "twill", "linen"],
+    "Skirt": ["denim", "pleated chiffon", "cotton"],
+    "Coat": ["wool blend", "padded nylon"],
+    "Shorts": ["denim", "cotton twill"],
+    "Shirt": ["poplin", "linen"],
+    "Sneakers": ["canvas", "leather"],
+    "Bag": ["leather", "canvas"],
+    "Cap": ["cotton twill"],
+    "Scarf": ["wool", "modal"],
+}
+STYLES = {
+    "Dress": ["Strappy", "Wrap", "Midi", "Shirt"],
+    "T-shirt": ["Basic", "Oversized", "Boxy"],
+    "Sweater": ["Chunky", "Fine-knit", "Turtleneck"],
+    "Trousers": ["Slim", "Wide", "Cargo"],
+    "Skirt": ["Mini", "Midi", "Pleated"],
+    "Coat": ["Long", "Puffer", "Trench"],
+    "Shorts": ["Denim", "Chino"],
+    "Shirt": ["Oxford", "Resort"],
+    "Sneakers": ["Low-top", "High-top"],
+    "Bag": ["Tote", "Crossbody"],
+    "Cap": ["Baseball"],
+    "Scarf": ["Knitted", "Silky"],
+}
 IMAGE_SIZE = (180, 270)  # the H&M images' 2:3 portrait shape
 ID_PREFIX = "G"
 DEMO_SHOPPERS = 6
@@ -67,24 +103,86 @@ def silhouette(kind: str, w: int, h: int) -> list[tuple[int, int]]:
     cx = w // 2
     shapes = {
         "dress": [(cx - 25, 30), (cx + 25, 30), (cx + 35, 90), (cx + 70, 240), (cx - 70, 240), (cx - 35, 90)],
-        "top": [(cx - 40, 40), (cx - 75, 80), (cx - 60, 105), (cx - 45, 90), (cx - 45, 200), (cx + 45, 200),
-                (cx + 45, 90), (cx + 60, 105), (cx + 75, 80), (cx + 40, 40)],
-        "longtop": [(cx - 40, 40), (cx - 70, 60), (cx - 85, 200), (cx - 65, 203), (cx - 47, 100), (cx - 45, 205),
-                    (cx + 45, 205), (cx + 47, 100), (cx + 65, 203), (cx + 85, 200), (cx + 70, 60), (cx + 40, 40)],
-        "trousers": [(cx - 50, 30), (cx + 50, 30), (cx + 60, 245), (cx + 12, 245), (cx, 110), (cx - 12, 245),
-                     (cx - 60, 245)],
+        "top": [
+            (cx - 40, 40),
+            (cx - 75, 80),
+            (cx - 60, 105),
+            (cx - 45, 90),
+            (cx - 45, 200),
+            (cx + 45, 200),
+            (cx + 45, 90),
+            (cx + 60, 105),
+            (cx + 75, 80),
+            (cx + 40, 40),
+        ],
+        "longtop": [
+            (cx - 40, 40),
+            (cx - 70, 60),
+            (cx - 85, 200),
+            (cx - 65, 203),
+            (cx - 47, 100),
+            (cx - 45, 205),
+            (cx + 45, 205),
+            (cx + 47, 100),
+            (cx + 65, 203),
+            (cx + 85, 200),
+            (cx + 70, 60),
+            (cx + 40, 40),
+        ],
+        "trousers": [
+            (cx - 50, 30),
+            (cx + 50, 30),
+            (cx + 60, 245),
+            (cx + 12, 245),
+            (cx, 110),
+            (cx - 12, 245),
+            (cx - 60, 245),
+        ],
         "skirt": [(cx - 40, 70), (cx + 40, 70), (cx + 75, 200), (cx - 75, 200)],
-        "coat": [(cx - 40, 25), (cx - 80, 55), (cx - 88, 215), (cx - 66, 218), (cx - 55, 110), (cx - 55, 245),
-                 (cx + 55, 245), (cx + 55, 110), (cx + 66, 218), (cx + 88, 215), (cx + 80, 55), (cx + 40, 25)],
-        "shorts": [(cx - 55, 70), (cx + 55, 70), (cx + 65, 170), (cx + 10, 170), (cx, 120), (cx - 10, 170),
-                   (cx - 65, 170)],
-        "shoe": [(cx - 70, 170), (cx - 60, 130), (cx - 10, 125), (cx + 30, 150), (cx + 75, 160), (cx + 75, 185),
-                 (cx - 70, 185)],
+        "coat": [
+            (cx - 40, 25),
+            (cx - 80, 55),
+            (cx - 88, 215),
+            (cx - 66, 218),
+            (cx - 55, 110),
+            (cx - 55, 245),
+            (cx + 55, 245),
+            (cx + 55, 110),
+            (cx + 66, 218),
+            (cx + 88, 215),
+            (cx + 80, 55),
+            (cx + 40, 25),
+        ],
+        "shorts": [
+            (cx - 55, 70),
+            (cx + 55, 70),
+            (cx + 65, 170),
+            (cx + 10, 170),
+            (cx, 120),
+            (cx - 10, 170),
+            (cx - 65, 170),
+        ],
+        "shoe": [
+            (cx - 70, 170),
+            (cx - 60, 130),
+            (cx - 10, 125),
+            (cx + 30, 150),
+            (cx + 75, 160),
+            (cx + 75, 185),
+            (cx - 70, 185),
+        ],
         "bag": [(cx - 60, 110), (cx + 60, 110), (cx + 70, 220), (cx - 70, 220)],
-        "cap": [(cx - 55, 150), (cx - 45, 110), (cx, 95), (cx + 45, 110), (cx + 55, 150), (cx + 85, 160),
-                (cx - 55, 160)],
+        "cap": [
+            (cx - 55, 150),
+            (cx - 45, 110),
+            (cx, 95),
+            (cx + 45, 110),
+            (cx + 55, 150),
+            (cx + 85, 160),
+            (cx - 55, 160),
+        ],
         "scarf": [(cx - 20, 30), (cx + 20, 30), (cx + 30, 240), (cx - 10, 240)],
-    }  # fmt: skip
+    }
     return shapes[kind]
 
 
@@ -135,10 +233,15 @@ def catalog_specs(n: int, seed: int = 7) -> list[GeneratedProduct]:
         price = Decimal(TYPES[type_][1]) + Decimal(rng.choice([0, 5, 10, -3])) - Decimal("0.01")
         specs.append(
             GeneratedProduct(
-                id=f"{ID_PREFIX}{i + 1:05d}", type=type_, colour=rng.choice(colours), pattern=rng.choice(PATTERNS),
-                material=rng.choice(MATERIALS[type_]), style=rng.choice(STYLES[type_]), price=price,
+                id=f"{ID_PREFIX}{i + 1:05d}",
+                type=type_,
+                colour=rng.choice(colours),
+                pattern=rng.choice(PATTERNS),
+                material=rng.choice(MATERIALS[type_]),
+                style=rng.choice(STYLES[type_]),
+                price=price,
             )
-        )  # fmt: skip
+        )
     return specs
 
 
@@ -152,9 +255,16 @@ def build_catalog(n: int = 240, *, seed: int = 7, progress: bool = False) -> lis
             default_storage.save(image_name, ContentFile(draw_product(spec)))
         product, _ = Product.objects.update_or_create(
             id=spec.id,
-            defaults={"name": name, "description": description, "category": spec.type, "colour": spec.colour,
-                      "price": spec.price, "stock": 20, "image": image_name},
-        )  # fmt: skip
+            defaults={
+                "name": name,
+                "description": description,
+                "category": spec.type,
+                "colour": spec.colour,
+                "price": spec.price,
+                "stock": 20,
+                "image": image_name,
+            },
+        )
         products.append(product)
     return products
 
@@ -204,8 +314,15 @@ def simulate_crowd(products: list[Product], *, sessions: int = 120, seed: int = 
     by_type: dict[str, list[Product]] = {}
     for p in products:
         by_type.setdefault(p.category, []).append(p)
-    outfits = [("Dress", "Sneakers"), ("T-shirt", "Shorts"), ("Shirt", "Trousers"), ("Sweater", "Skirt"),
-               ("Coat", "Scarf"), ("T-shirt", "Cap"), ("Dress", "Bag")]  # fmt: skip
+    outfits = [
+        ("Dress", "Sneakers"),
+        ("T-shirt", "Shorts"),
+        ("Shirt", "Trousers"),
+        ("Sweater", "Skirt"),
+        ("Coat", "Scarf"),
+        ("T-shirt", "Cap"),
+        ("Dress", "Bag"),
+    ]
     # A few best sellers per outfit, so pairs repeat across baskets.
     favourites = {t: rng.sample(items, min(3, len(items))) for t, items in by_type.items()}
     now = timezone.now()
@@ -221,7 +338,12 @@ def simulate_crowd(products: list[Product], *, sessions: int = 120, seed: int = 
                 created += 1
             if rng.random() < 0.6:
                 for product in basket:
-                    record_event("purchase", session_key=session, product_key=product.pk,
-                                 created_at=when + timedelta(minutes=5), update_profile=False)  # fmt: skip
+                    record_event(
+                        "purchase",
+                        session_key=session,
+                        product_key=product.pk,
+                        created_at=when + timedelta(minutes=5),
+                        update_profile=False,
+                    )
                     created += 1
     return created

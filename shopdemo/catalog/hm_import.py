@@ -102,7 +102,9 @@ def load_articles(
         rows = rows[:limit]
     link_images(data_dir)
     prices = median_prices(data_dir)
-    products = [product_from_article(r, prices.get(r["article_id"])) for r in tqdm(rows, disable=not progress, desc="Articles")]
+    products = [
+        product_from_article(r, prices.get(r["article_id"])) for r in tqdm(rows, disable=not progress, desc="Articles")
+    ]
     fields = ["name", "description", "category", "colour", "price", "image"]
     for start in range(0, len(products), 1000):
         Product.objects.bulk_create(
@@ -158,7 +160,9 @@ def load_purchases(
     User.objects.bulk_create(new_users, batch_size=2000)
     user_ids = dict(User.objects.filter(username__in=customers).values_list("username", "id"))
     seen = set(
-        Event.objects.filter(type="purchase", user_id__in=user_ids.values()).values_list("user_id", "product_key", "created_at")
+        Event.objects.filter(type="purchase", user_id__in=user_ids.values()).values_list(
+            "user_id", "product_key", "created_at"
+        )
     )
     events = []
     for (customer, article, day), quantity in tqdm(sorted(units.items()), disable=not progress, desc="Purchases"):
@@ -166,7 +170,15 @@ def load_purchases(
         key = (user_ids[customer], article, when)
         if key in seen:
             continue
-        events.append(Event(type="purchase", user_id=user_ids[customer], product_key=article, quantity=quantity,
-                            created_at=when, processed=False))  # fmt: skip
+        events.append(
+            Event(
+                type="purchase",
+                user_id=user_ids[customer],
+                product_key=article,
+                quantity=quantity,
+                created_at=when,
+                processed=False,
+            )
+        )
     Event.objects.bulk_create(events, batch_size=5000)
     return len(new_users), len(events)

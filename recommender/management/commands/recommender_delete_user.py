@@ -20,4 +20,6 @@ class Command(BaseCommand):
         if not yes:
             raise CommandError(f"This deletes the recommender data of {target}. Run again with --yes to confirm.")
         counts = delete_user_data(target)
-        self.stdout.write(self.style.SUCCESS(f"Deleted for {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items())))
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted for {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        )

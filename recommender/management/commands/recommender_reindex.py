@@ -18,18 +18,32 @@ class Command(BaseCommand):
     help = "Embed every product (images and texts) into the active encoder version, or build a new one."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--async", action="store_true", dest="run_async", help="Queue batches on the embeddings queue.")
+        parser.add_argument(
+            "--async", action="store_true", dest="run_async", help="Queue batches on the embeddings queue."
+        )
         parser.add_argument("--force", action="store_true", help="Re-embed products whose content did not change.")
         parser.add_argument("--batch-size", type=int, default=None, help="Products per batch (EMBED_BATCH_SIZE).")
         target = parser.add_mutually_exclusive_group()
-        target.add_argument("--model-version", type=int, default=None, dest="model_version", help="Embed into this model version (id).")
         target.add_argument(
-            "--from-settings", action="store_true",
+            "--model-version", type=int, default=None, dest="model_version", help="Embed into this model version (id)."
+        )
+        target.add_argument(
+            "--from-settings",
+            action="store_true",
             help='Build a new version from RECOMMENDER["ENCODER"]; queries switch to it when it is complete.',
-        )  # fmt: skip
+        )
 
-    def handle(self, *args, run_async: bool, force: bool, batch_size: int | None, model_version: int | None,
-               from_settings: bool, verbosity: int, **options) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args,
+        run_async: bool,
+        force: bool,
+        batch_size: int | None,
+        model_version: int | None,
+        from_settings: bool,
+        verbosity: int,
+        **options,
+    ) -> None:
         target = None
         if model_version is not None:
             try:

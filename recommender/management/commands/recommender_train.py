@@ -27,8 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="Serve the new version now.")
 
     def handle(self, *args, **opts) -> None:
-        keys = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "hidden": "hidden", "seed": "seed",
-                "device": "device"}  # fmt: skip
+        keys = {
+            "epochs": "epochs",
+            "batch_size": "batch_size",
+            "lr": "lr",
+            "hidden": "hidden",
+            "seed": "seed",
+            "device": "device",
+        }
         overrides = {cfg: opts[opt] for opt, cfg in keys.items() if opts[opt] is not None}
 
         def report(row: dict) -> None:
@@ -38,8 +44,13 @@ class Command(BaseCommand):
             )
 
         try:
-            version = train_behaviour(overrides=overrides, activate=True if opts["activate"] else None,
-                                      name=opts["name"], progress=opts["verbosity"] > 1, on_epoch=report)  # fmt: skip
+            version = train_behaviour(
+                overrides=overrides,
+                activate=True if opts["activate"] else None,
+                name=opts["name"],
+                progress=opts["verbosity"] > 1,
+                on_epoch=report,
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Registered {version} (artifact {version.artifact})"))

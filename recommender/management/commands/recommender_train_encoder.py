@@ -45,11 +45,20 @@ class Command(BaseCommand):
 
         try:
             version = train_encoder(
-                name=opts["name"], base_model=base, limit=opts["limit"], progress=opts["verbosity"] > 0,
-                on_epoch=report, epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
-                image_size=opts["image_size"], seed=opts["seed"], val_fraction=opts["val_fraction"],
-                train_only_heads=opts["heads_only"], device=opts["device"],
-            )  # fmt: skip
+                name=opts["name"],
+                base_model=base,
+                limit=opts["limit"],
+                progress=opts["verbosity"] > 0,
+                on_epoch=report,
+                epochs=opts["epochs"],
+                batch_size=opts["batch_size"],
+                lr=opts["lr"],
+                image_size=opts["image_size"],
+                seed=opts["seed"],
+                val_fraction=opts["val_fraction"],
+                train_only_heads=opts["heads_only"],
+                device=opts["device"],
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Registered {version} (artifact {version.artifact})"))

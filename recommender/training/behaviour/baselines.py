@@ -175,18 +175,28 @@ class ALS:
     """
 
     def __init__(
-        self, sequences, n_items: int, *, factors: int = 64, reg: float = 0.05, alpha: float = 10.0,
-        iterations: int = 15, seed: int = 0,
-    ) -> None:  # fmt: skip
+        self,
+        sequences,
+        n_items: int,
+        *,
+        factors: int = 64,
+        reg: float = 0.05,
+        alpha: float = 10.0,
+        iterations: int = 15,
+        seed: int = 0,
+    ) -> None:
         X = _user_item(sequences, n_items) * alpha
         self.alpha, self.reg = alpha, reg
         try:
             from implicit.cpu.als import AlternatingLeastSquares
 
             model = AlternatingLeastSquares(
-                factors=factors, regularization=reg, iterations=iterations, random_state=seed,
+                factors=factors,
+                regularization=reg,
+                iterations=iterations,
+                random_state=seed,
                 calculate_training_loss=False,
-            )  # fmt: skip
+            )
             try:  # implicit asks for a single-threaded BLAS (it parallelises itself)
                 from threadpoolctl import threadpool_limits
             except ImportError:  # pragma: no cover

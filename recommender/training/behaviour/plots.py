@@ -50,9 +50,12 @@ def plot_epochs(history: Sequence[Mapping[str, Any]], path: str | Path, *, title
 
 
 def plot_by_k(
-    results: Mapping[str, Mapping[str, Any]], path: str | Path, *, metrics: Sequence[str] = ("recall", "ndcg"),
+    results: Mapping[str, Mapping[str, Any]],
+    path: str | Path,
+    *,
+    metrics: Sequence[str] = ("recall", "ndcg"),
     title: str = "",
-) -> Path:  # fmt: skip
+) -> Path:
     figure = _figure(5 * len(metrics), 4)
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):

@@ -51,25 +51,48 @@ def evaluate_all(
 
 
 def fit_and_baselines(
-    data: SequenceData, split: Split, counts: np.ndarray, cfg: dict[str, Any], *, progress: bool = False,
+    data: SequenceData,
+    split: Split,
+    counts: np.ndarray,
+    cfg: dict[str, Any],
+    *,
+    progress: bool = False,
     on_epoch: OnEpoch = None,
-) -> tuple[dict[str, Any], TrainResult, dict[str, Scorer]]:  # fmt: skip
+) -> tuple[dict[str, Any], TrainResult, dict[str, Scorer]]:
     """Train the model on ``split`` and fit the standard baselines; the report's data and training
     sections, the training result and the scorers by name (the model first)."""
     report: dict[str, Any] = {"dataset": data.info.get("dataset", ""), "config": cfg}
     report["data"] = {
-        "users": len(data.sequences), "items": data.n_items, "interactions": sum(map(len, data.sequences)),
-        "train_sequences": len(split.train), "valid_users": len(split.valid), "test_users": len(split.test),
-        "feature_dim": int(data.features.shape[1]), **split.info,
-    }  # fmt: skip
-    result = fit(data.features, split.train, split.valid, cfg, train_types=split.train_types, progress=progress,
-                 on_epoch=on_epoch)  # fmt: skip
+        "users": len(data.sequences),
+        "items": data.n_items,
+        "interactions": sum(map(len, data.sequences)),
+        "train_sequences": len(split.train),
+        "valid_users": len(split.valid),
+        "test_users": len(split.test),
+        "feature_dim": int(data.features.shape[1]),
+        **split.info,
+    }
+    result = fit(
+        data.features,
+        split.train,
+        split.valid,
+        cfg,
+        train_types=split.train_types,
+        progress=progress,
+        on_epoch=on_epoch,
+    )
     report["training"] = {
-        "seconds": round(result.seconds, 1), "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "device": result.device, "history": result.history, "best_valid": result.best_valid,
-    }  # fmt: skip
-    scorers = {"behaviour model": ModelScorer(result.model),
-               **standard_baselines(split.train, data.features, data.n_items, counts)}  # fmt: skip
+        "seconds": round(result.seconds, 1),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "device": result.device,
+        "history": result.history,
+        "best_valid": result.best_valid,
+    }
+    scorers = {
+        "behaviour model": ModelScorer(result.model),
+        **standard_baselines(split.train, data.features, data.n_items, counts),
+    }
     return report, result, scorers
 
 
@@ -88,8 +111,11 @@ def leave_one_out_report(
     model_scorer = scorers["behaviour model"]
     cooc = RowScaled(scorers["item co-occurrence kNN"])
     best_w, by_weight = tune_blend(model_scorer, cooc, split.valid, counts, "ndcg@10", ks)
-    report["blend"] = {"with": "item co-occurrence kNN (row-scaled)", "valid_ndcg@10_by_weight": by_weight,
-                       "weight": best_w}  # fmt: skip
+    report["blend"] = {
+        "with": "item co-occurrence kNN (row-scaled)",
+        "valid_ndcg@10_by_weight": by_weight,
+        "weight": best_w,
+    }
     scorers = {"behaviour model + co-occurrence (blend)": Blend(model_scorer, cooc, best_w), **scorers}
     report["test"] = evaluate_all(scorers, split.test, counts, ks)
     report["valid_model"] = evaluate(model_scorer, split.valid, ks=ks, counts=counts)
@@ -98,9 +124,14 @@ def leave_one_out_report(
 
 
 def write_report(
-    report: dict[str, Any], folder: Path | str, prefix: str, *, title: str = "",
-    render: Callable[..., str] | None = None, main: str = "test",
-) -> dict[str, str]:  # fmt: skip
+    report: dict[str, Any],
+    folder: Path | str,
+    prefix: str,
+    *,
+    title: str = "",
+    render: Callable[..., str] | None = None,
+    main: str = "test",
+) -> dict[str, str]:
     """``<prefix>.json``, ``<prefix>.md``, ``<prefix>_epochs.png``, ``<prefix>_by_k.png`` in ``folder``.
 
     ``render(report, title=...)`` writes the markdown (default :func:`markdown`); ``main`` names

@@ -127,12 +127,22 @@ def train_behaviour(
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     version = ModelVersion.objects.create(
-        kind=ModelVersion.Kind.BEHAVIOUR, name=name or f"behaviour {stamp}", config=cfg,
-        state=ModelVersion.State.TRAINING, dimensions=int(cfg["hidden"]),  # its product output vectors
-    )  # fmt: skip
+        kind=ModelVersion.Kind.BEHAVIOUR,
+        name=name or f"behaviour {stamp}",
+        config=cfg,
+        state=ModelVersion.State.TRAINING,
+        dimensions=int(cfg["hidden"]),  # its product output vectors
+    )
     try:
-        result = fit(data.features, split.train, split.valid, cfg, train_types=split.train_types,
-                     progress=progress, on_epoch=on_epoch)  # fmt: skip
+        result = fit(
+            data.features,
+            split.train,
+            split.valid,
+            cfg,
+            train_types=split.train_types,
+            progress=progress,
+            on_epoch=on_epoch,
+        )
         counts = item_counts(split.train, data.n_items)
         model_scorer = ModelScorer(result.model)
         test = evaluate(model_scorer, split.test, ks=(10, 50), counts=counts)
@@ -156,8 +166,12 @@ def train_behaviour(
             "repurchase_weight": repurchase["weight"],
             "repurchase": repurchase,
         }
-        save_artifact(result.model, folder, item_keys=data.item_keys,
-                      extra={"encoder_version_id": data.info["encoder_version"], "metrics": metrics})  # fmt: skip
+        save_artifact(
+            result.model,
+            folder,
+            item_keys=data.item_keys,
+            extra={"encoder_version_id": data.info["encoder_version"], "metrics": metrics},
+        )
         if table is not None:  # saved even with weight 0: an admin may set the weight later
             table.save(folder)
         plot_epochs(result.history, folder / "training_curves.png", title=version.name)

@@ -22,24 +22,43 @@ class Command(BaseCommand):
     help = "Load the generated demo catalog, or an H&M-format catalog with its customers and purchases."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--catalog", type=Path, default=None, help="Folder with articles.csv, images/, transactions.")
-        parser.add_argument("--limit", type=int, default=None, help="Only the first N articles (or generated products).")
-        parser.add_argument("--until", type=date.fromisoformat, default=None,
-                            help="Keep only purchases before this date (YYYY-MM-DD), for time-split evaluation.")
+        parser.add_argument(
+            "--catalog", type=Path, default=None, help="Folder with articles.csv, images/, transactions."
+        )
+        parser.add_argument(
+            "--limit", type=int, default=None, help="Only the first N articles (or generated products)."
+        )
+        parser.add_argument(
+            "--until",
+            type=date.fromisoformat,
+            default=None,
+            help="Keep only purchases before this date (YYYY-MM-DD), for time-split evaluation.",
+        )
         parser.add_argument("--max-customers", type=int, default=None, help="Load at most N customers' purchases.")
         parser.add_argument("--no-purchases", action="store_true", help="Products only.")
 
-    def handle(self, *args, catalog: Path | None, limit: int | None, until: date | None, max_customers: int | None,
-               no_purchases: bool, verbosity: int, **options) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args,
+        catalog: Path | None,
+        limit: int | None,
+        until: date | None,
+        max_customers: int | None,
+        no_purchases: bool,
+        verbosity: int,
+        **options,
+    ) -> None:
         progress = verbosity > 0
         if catalog is None:
             products = generated.build_catalog(limit or 240, progress=progress)
             shoppers = generated.simulate_shoppers(products, progress=progress)
             crowd = generated.simulate_crowd(products)
-            self.stdout.write(self.style.SUCCESS(
-                f"Generated catalog: {len(products)} products, {shoppers + crowd} new events "
-                f"(demo shoppers demo1…demo{generated.DEMO_SHOPPERS}, password 'demo')."
-            ))  # fmt: skip
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Generated catalog: {len(products)} products, {shoppers + crowd} new events "
+                    f"(demo shoppers demo1…demo{generated.DEMO_SHOPPERS}, password 'demo')."
+                )
+            )
             return
         try:
             count = load_articles(catalog, limit=limit, progress=progress)
@@ -48,6 +67,8 @@ class Command(BaseCommand):
         users = events = 0
         if not no_purchases:
             users, events = load_purchases(catalog, until=until, max_customers=max_customers, progress=progress)
-        self.stdout.write(self.style.SUCCESS(
-            f"Loaded {count} products, {users} new customers and {events} new purchase events from {catalog}."
-        ))  # fmt: skip
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {count} products, {users} new customers and {events} new purchase events from {catalog}."
+            )
+        )

@@ -28,8 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--catalog", type=Path, default=None, help="H&M-format folder; default: generated catalog.")
         parser.add_argument("--limit", type=int, default=None)
         parser.add_argument("--epochs", type=int, default=12, help="Catalog CLIP epochs on the first run.")
-        parser.add_argument("--behaviour-epochs", type=int, default=20,
-                            help="Behaviour-model epochs (early stopping) when none serves; 0 skips it.")  # fmt: skip
+        parser.add_argument(
+            "--behaviour-epochs",
+            type=int,
+            default=20,
+            help="Behaviour-model epochs (early stopping) when none serves; 0 skips it.",
+        )
 
     def handle(
         self,
