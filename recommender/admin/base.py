@@ -44,16 +44,21 @@ def bar(fraction: float) -> str:
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Logs written by the app itself: viewable with the view permission, never edited by hand."""
+class AppManagedRows:
+    """ModelAdmin mixin for rows the app creates itself (the settings singleton, vectors, model
+    versions): never added or deleted by hand, whatever the user's model permissions say."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+
+class ReadOnlyAdmin(AppManagedRows, admin.ModelAdmin):
+    """Logs written by the app itself: viewable with the view permission, never edited by hand."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -6,7 +6,7 @@ process picks the change up within the cache's lifetime, without a restart.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -15,12 +15,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from recommender.admin.base import AppManagedRows
 from recommender.admin.forms import RecommenderSettingsForm
 from recommender.models import ModelVersion, RecommenderSettings
 
 
 @admin.register(RecommenderSettings)
-class RecommenderSettingsAdmin(admin.ModelAdmin):
+class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
     form = RecommenderSettingsForm
     readonly_fields = ("active_encoder", "updated_at")
     fieldsets = (
@@ -35,12 +36,6 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
 
     class Media:
         css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("recommender/admin/admin.css",)}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """There is only one row: open it (created with the defaults on first visit)."""

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from recommender import tasks
-from recommender.admin.base import badge, require_perm, send_task, view_context
+from recommender.admin.base import AppManagedRows, badge, require_perm, send_task, view_context
 from recommender.admin.status import index_status
 from recommender.conf import app_settings
 from recommender.indexing import batched
@@ -90,7 +90,7 @@ def enqueue_reembedding(rows: QuerySet) -> int:
 
 
 @admin.register(ProductVector)
-class ProductVectorAdmin(admin.ModelAdmin):
+class ProductVectorAdmin(AppManagedRows, admin.ModelAdmin):
     list_display = (
         "product_key",
         "title",
@@ -133,13 +133,7 @@ class ProductVectorAdmin(admin.ModelAdmin):
     class Media:
         css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("recommender/admin/admin.css",)}
 
-    # --- permissions: rows come from the pipeline, never typed in -----------------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+    # --- permissions: rows come from the pipeline, never typed in (AppManagedRows) ------------
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Without an object this gates the actions; a row itself is never edited.
         return obj is None and super().has_change_permission(request)

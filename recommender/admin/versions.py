@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from recommender import tasks
-from recommender.admin.base import badge, bar, require_perm, send_task, view_context
+from recommender.admin.base import AppManagedRows, badge, bar, require_perm, send_task, view_context
 from recommender.admin.forms import TrainEncoderForm
 from recommender.admin.status import catalog_size, version_progress
 from recommender.models import ModelVersion
@@ -141,7 +141,9 @@ def final_recall(version: ModelVersion, key: str) -> float | None:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(
+    AppManagedRows, admin.ModelAdmin
+):  # versions come from training or reindexing; retire, never delete
     list_display = (
         "name",
         "kind",
@@ -174,12 +176,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     class Media:
         css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("recommender/admin/admin.css",)}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # versions come from training or reindexing (see "Train a new encoder")
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a version owns its vectors and indexes: retire it instead
 
     # --- columns ----------------------------------------------------------------------------
     @admin.display(description=_("state"), ordering="state")
