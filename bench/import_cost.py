@@ -65,7 +65,7 @@ def write(result: dict) -> None:
     lines = [
         "# Import cost of the app in a web process",
         "",
-        "Fresh interpreter per run, median of %d runs, demo settings (`bench/import_cost.py`)." % result["runs"],
+        f"Fresh interpreter per run, median of {result['runs']} runs, demo settings (`bench/import_cost.py`).",
         "",
         "| step (cumulative) | seconds | RSS (MB) |",
         "|---|---|---|",
