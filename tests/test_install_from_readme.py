@@ -97,7 +97,7 @@ urlpatterns += [path("store/", include("store.urls"))]
 LOAD_PRODUCTS = """
 import json
 from store.models import Item, Section
-rows = json.loads({rows!r})
+rows = json.loads(open({rows_file!r}).read())
 sections = {{}}
 for r in rows:
     section = sections.get(r["type"]) or sections.setdefault(r["type"], Section.objects.create(title=r["type"]))
@@ -292,10 +292,13 @@ def test_a_foreign_shop_follows_the_readme(hm_data, tmp_path, fresh_database_url
     worker_cmd = next(c for c in commands if c.startswith("celery "))
     assert manage[:2] == ["python manage.py migrate", "python manage.py check --database default"], manage
 
+    _run([py, "manage.py", "makemigrations", "store"], project, env)  # the shop's own model, as it has already
     _run([py, *shlex.split(manage[0])[1:]], project, env)
     out = _run([py, *shlex.split(manage[1])[1:]], project, env)
     assert "no issues" in out, out
-    loaded = _run([py, "manage.py", "shell", "-c", LOAD_PRODUCTS.format(rows=json.dumps(rows))], project, env)
+    rows_file = tmp_path / "products.json"
+    rows_file.write_text(json.dumps(rows))
+    loaded = _run([py, "manage.py", "shell", "-c", LOAD_PRODUCTS.format(rows_file=str(rows_file))], project, env)
     sku_of = dict(line.split()[1:] for line in loaded.splitlines() if line.startswith("KEY "))
     assert len(sku_of) == len(rows)
 
