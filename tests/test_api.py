@@ -495,6 +495,7 @@ def api_schema(vector_shop, settings):
     return loaded
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(api_schema):
     """Every operation, 30 generated cases each, through the WSGI app.
 

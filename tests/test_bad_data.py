@@ -222,6 +222,7 @@ BAD_IMAGES = {
 }
 
 
+@pytest.mark.slow
 def test_one_batch_of_bad_rows(pipeline):
     version = pipeline
     products = {what: maker() for what, maker, *_ in CASES}

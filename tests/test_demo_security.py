@@ -58,6 +58,7 @@ def demo_settings(data_dir: Path, **env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_debug_is_off_and_the_key_is_generated_once(tmp_path: Path) -> None:
     first = demo_settings(tmp_path)
     assert first["debug"] is False
