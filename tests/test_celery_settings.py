@@ -33,7 +33,7 @@ def _eager_call_logs(broker_url: str, caplog) -> list[str]:
         return a + b
 
     with caplog.at_level(logging.WARNING):
-        assert add.apply_async(args=[1, 2]).get() == 3
+        assert add.apply_async(args=[1, 2]).result == 3  # EagerResult: no .get() (a task may be on the stack)
     return [r.getMessage() for r in caplog.records]
 
 
