@@ -34,7 +34,14 @@ from recommender.models import ModelVersion, ProductVector, RecommenderSettings
 from recommender.product_sync import changed_keys, filter_values, forget_cached_results, sync_product_fields
 from recommender.signals import catalog_indexed, embedding_requested, products_indexed, send_logged
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
-from recommender.versions import bootstrap_version, complete_build_if_done, encoder_for, start_build
+from recommender.versions import (
+    activate,
+    bootstrap_version,
+    build_progress,
+    complete_build_if_done,
+    encoder_for,
+    start_build,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -306,13 +313,28 @@ def reindex(
     return report
 
 
-def build_and_switch(version: ModelVersion, *, run_async: bool = False, progress: bool = False) -> ReindexReport:
-    """Embed the catalog into ``version`` while the active version serves, then switch to it.
-
-    The one blue/green path that the admin, the commands and the tasks share: at once when
-    nothing serves yet, else when every product has its vector (in the worker with ``run_async``).
+def switch_or_build(version: ModelVersion) -> bool:
+    """Make encoder ``version`` serve: at once when every product already has its finished row
+    (or nothing serves yet), else mark it building so it switches when complete. Returns whether
+    it serves now. The one activate-or-build decision the admin, the commands and the tasks share;
+    follow it with :func:`reindex` (products changed since its vectors were made re-embed).
     """
-    start_build(version)
+    if version.state == ModelVersion.State.ACTIVE:
+        return True
+    complete = version.state != ModelVersion.State.BUILDING and build_progress(version, len(catalog_keys())) >= 1.0
+    if complete:
+        activate(version)
+    else:
+        start_build(version)
+        version.refresh_from_db(fields=["state"])
+    return version.state == ModelVersion.State.ACTIVE
+
+
+def build_and_switch(version: ModelVersion, *, run_async: bool = False, progress: bool = False) -> ReindexReport:
+    """:func:`switch_or_build`, then embed the catalog into ``version`` (in the workers with
+    ``run_async``): the blue/green path of ``recommender_train_encoder --activate`` and of the
+    ``recommender.train_encoder`` task."""
+    switch_or_build(version)
     return reindex(version, run_async=run_async, progress=progress)
 
 

@@ -31,9 +31,11 @@ from django.utils.translation import gettext_lazy as _
 from recommender import tasks
 from recommender.admin.base import AppManagedRows, badge, bar, require_perm, send_task, view_context
 from recommender.admin.forms import TrainEncoderForm
-from recommender.admin.status import catalog_size, version_progress
+from recommender.admin.status import catalog_size
+from recommender.behaviour.loading import load_version
+from recommender.indexing import switch_or_build
 from recommender.models import ModelVersion
-from recommender.versions import activate, model_dir, start_build
+from recommender.versions import model_dir
 
 RECALL_KEY = re.compile(r"^(i2t|t2i)_r(\d+)$")
 DIRECTIONS = {"i2t": _("image → text"), "t2i": _("text → image")}
@@ -66,8 +68,6 @@ def plan_activation(version: ModelVersion) -> Activation:
             % {"name": version.name, "state": version.get_state_display()}
         )
     if version.kind != ModelVersion.Kind.ENCODER:
-        from recommender.behaviour.serving import load_version
-
         try:  # its product output vectors come from its saved model: that must be readable now
             load_version(version)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
@@ -83,21 +83,14 @@ def plan_activation(version: ModelVersion) -> Activation:
             % {"name": version.name},
             background=True,
         )
-    if state != ModelVersion.State.BUILDING and version_progress(version, catalog_size()).complete:
-        activate(version)
-        return Activation(
-            version,
-            True,
-            True,
+    was_serving = ModelVersion.objects.active(ModelVersion.Kind.ENCODER) is not None
+    if switch_or_build(version):
+        message = (
             gettext("Activated %(name)s; products changed since its vectors were made are being re-embedded.")
-            % {"name": version.name},
+            if was_serving
+            else gettext("Activated %(name)s; embedding the catalog.")  # nothing served before: no reason to wait
         )
-    start_build(version)
-    version.refresh_from_db()
-    if version.state == ModelVersion.State.ACTIVE:  # nothing served before: no reason to wait
-        return Activation(
-            version, True, True, gettext("Activated %(name)s; embedding the catalog.") % {"name": version.name}
-        )
+        return Activation(version, True, True, message % {"name": version.name})
     return Activation(
         version,
         False,

@@ -12,7 +12,6 @@ from pgvector.django import VectorExtension
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -24,154 +23,422 @@ class Migration(migrations.Migration):
         VectorExtension(),
         TrigramExtension(),
         migrations.CreateModel(
-            name='MerchandisingRule',
+            name="MerchandisingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('action', models.CharField(choices=[('pin', 'pin to the top'), ('boost', 'boost'), ('bury', 'bury'), ('exclude', 'exclude')], max_length=16, verbose_name='action')),
-                ('target', models.CharField(choices=[('product', 'product'), ('category', 'category'), ('price_range', 'price range')], max_length=16, verbose_name='applies to')),
-                ('product_key', models.CharField(blank=True, max_length=64, verbose_name='product key')),
-                ('category', models.CharField(blank=True, max_length=200, verbose_name='category')),
-                ('min_price', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True, verbose_name='min price')),
-                ('max_price', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True, verbose_name='max price')),
-                ('slot', models.CharField(blank=True, help_text='Empty: every slot.', max_length=64, verbose_name='slot')),
-                ('strength', models.FloatField(default=1.0, help_text='Boost/bury amount; for pins, the position order.', verbose_name='strength')),
-                ('starts_at', models.DateTimeField(blank=True, null=True, verbose_name='starts')),
-                ('ends_at', models.DateTimeField(blank=True, null=True, verbose_name='ends')),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("pin", "pin to the top"),
+                            ("boost", "boost"),
+                            ("bury", "bury"),
+                            ("exclude", "exclude"),
+                        ],
+                        max_length=16,
+                        verbose_name="action",
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[("product", "product"), ("category", "category"), ("price_range", "price range")],
+                        max_length=16,
+                        verbose_name="applies to",
+                    ),
+                ),
+                ("product_key", models.CharField(blank=True, max_length=64, verbose_name="product key")),
+                ("category", models.CharField(blank=True, max_length=200, verbose_name="category")),
+                (
+                    "min_price",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=12, null=True, verbose_name="min price"
+                    ),
+                ),
+                (
+                    "max_price",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=12, null=True, verbose_name="max price"
+                    ),
+                ),
+                (
+                    "slot",
+                    models.CharField(blank=True, help_text="Empty: every slot.", max_length=64, verbose_name="slot"),
+                ),
+                (
+                    "strength",
+                    models.FloatField(
+                        default=1.0,
+                        help_text="Boost/bury amount; for pins, the position order.",
+                        verbose_name="strength",
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True, verbose_name="starts")),
+                ("ends_at", models.DateTimeField(blank=True, null=True, verbose_name="ends")),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created")),
             ],
             options={
-                'verbose_name': 'merchandising rule',
-                'verbose_name_plural': 'merchandising rules',
-                'ordering': ['-created_at'],
+                "verbose_name": "merchandising rule",
+                "verbose_name_plural": "merchandising rules",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RecommenderSettings',
+            name="RecommenderSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image_weight', models.FloatField(default=0.5, help_text='Share of the image vector in the fused product vector (the rest is text).', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='image weight')),
-                ('profile_half_life_days', models.FloatField(default=14.0, help_text='An event this old counts half as much in a profile.', validators=[django.core.validators.MinValueValidator(0.01)], verbose_name='profile half-life (days)')),
-                ('event_weights', models.JSONField(default=recommender.models.config.default_event_weights, verbose_name='event weights')),
-                ('diversity_lambda', models.FloatField(default=0.8, help_text='MMR trade-off: 1 = relevance only, 0 = diversity only.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='diversity λ')),
-                ('exclude_purchased', models.BooleanField(default=True, verbose_name='exclude purchased products')),
-                ('cache_seconds', models.PositiveIntegerField(default=300, verbose_name='cache lifetime (s)')),
-                ('suggestion_min_sessions', models.PositiveIntegerField(default=3, help_text='A logged query is suggested only after this many distinct sessions searched it.', verbose_name='suggestion privacy threshold')),
-                ('slot_strategies', models.JSONField(default=recommender.models.config.default_slot_strategies, verbose_name='default strategy per slot')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "image_weight",
+                    models.FloatField(
+                        default=0.5,
+                        help_text="Share of the image vector in the fused product vector (the rest is text).",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                        verbose_name="image weight",
+                    ),
+                ),
+                (
+                    "profile_half_life_days",
+                    models.FloatField(
+                        default=14.0,
+                        help_text="An event this old counts half as much in a profile.",
+                        validators=[django.core.validators.MinValueValidator(0.01)],
+                        verbose_name="profile half-life (days)",
+                    ),
+                ),
+                (
+                    "event_weights",
+                    models.JSONField(
+                        default=recommender.models.config.default_event_weights, verbose_name="event weights"
+                    ),
+                ),
+                (
+                    "diversity_lambda",
+                    models.FloatField(
+                        default=0.8,
+                        help_text="MMR trade-off: 1 = relevance only, 0 = diversity only.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                        verbose_name="diversity λ",
+                    ),
+                ),
+                ("exclude_purchased", models.BooleanField(default=True, verbose_name="exclude purchased products")),
+                ("cache_seconds", models.PositiveIntegerField(default=300, verbose_name="cache lifetime (s)")),
+                (
+                    "suggestion_min_sessions",
+                    models.PositiveIntegerField(
+                        default=3,
+                        help_text="A logged query is suggested only after this many distinct sessions searched it.",
+                        verbose_name="suggestion privacy threshold",
+                    ),
+                ),
+                (
+                    "slot_strategies",
+                    models.JSONField(
+                        default=recommender.models.config.default_slot_strategies,
+                        verbose_name="default strategy per slot",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'recommender settings',
-                'verbose_name_plural': 'recommender settings',
+                "verbose_name": "recommender settings",
+                "verbose_name_plural": "recommender settings",
             },
         ),
         migrations.CreateModel(
-            name='SearchQuery',
+            name="SearchQuery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('query', models.CharField(max_length=500, verbose_name='query')),
-                ('normalized', models.CharField(db_index=True, max_length=500, verbose_name='normalised query')),
-                ('session_hash', models.CharField(blank=True, max_length=64, verbose_name='session hash')),
-                ('result_count', models.PositiveIntegerField(default=0, verbose_name='results')),
-                ('clicked', models.BooleanField(default=False, verbose_name='led to a click')),
-                ('purchased', models.BooleanField(default=False, verbose_name='led to a purchase')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("query", models.CharField(max_length=500, verbose_name="query")),
+                ("normalized", models.CharField(db_index=True, max_length=500, verbose_name="normalised query")),
+                ("session_hash", models.CharField(blank=True, max_length=64, verbose_name="session hash")),
+                ("result_count", models.PositiveIntegerField(default=0, verbose_name="results")),
+                ("clicked", models.BooleanField(default=False, verbose_name="led to a click")),
+                ("purchased", models.BooleanField(default=False, verbose_name="led to a purchase")),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name="time"),
+                ),
             ],
             options={
-                'verbose_name': 'search query',
-                'verbose_name_plural': 'search queries',
-                'ordering': ['-created_at'],
+                "verbose_name": "search query",
+                "verbose_name_plural": "search queries",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('encoder', 'encoder'), ('behaviour', 'behaviour model')], default='encoder', max_length=16, verbose_name='kind')),
-                ('name', models.CharField(help_text="Human label, e.g. 'catalog-clip 2026-11-27'.", max_length=200, verbose_name='name')),
-                ('config', models.JSONField(blank=True, default=dict, verbose_name='configuration')),
-                ('artifact', models.CharField(blank=True, help_text='Checkpoint folder, relative to MODEL_DIR when possible.', max_length=500, verbose_name='artifact')),
-                ('dimensions', models.PositiveIntegerField(blank=True, null=True, verbose_name='dimensions')),
-                ('metrics', models.JSONField(blank=True, default=dict, verbose_name='metrics')),
-                ('state', models.CharField(choices=[('training', 'training'), ('ready', 'ready'), ('building', 'building vectors'), ('active', 'active'), ('retired', 'retired'), ('failed', 'failed')], default='ready', max_length=16, verbose_name='state')),
-                ('progress', models.FloatField(default=0.0, help_text='0..1 while training or building.', verbose_name='progress')),
-                ('message', models.TextField(blank=True, help_text='Last status or error message.', verbose_name='message')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('activated_at', models.DateTimeField(blank=True, null=True, verbose_name='activated')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("encoder", "encoder"), ("behaviour", "behaviour model")],
+                        default="encoder",
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="Human label, e.g. 'catalog-clip 2026-11-27'.", max_length=200, verbose_name="name"
+                    ),
+                ),
+                ("config", models.JSONField(blank=True, default=dict, verbose_name="configuration")),
+                (
+                    "artifact",
+                    models.CharField(
+                        blank=True,
+                        help_text="Checkpoint folder, relative to MODEL_DIR when possible.",
+                        max_length=500,
+                        verbose_name="artifact",
+                    ),
+                ),
+                ("dimensions", models.PositiveIntegerField(blank=True, null=True, verbose_name="dimensions")),
+                ("metrics", models.JSONField(blank=True, default=dict, verbose_name="metrics")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("training", "training"),
+                            ("ready", "ready"),
+                            ("building", "building vectors"),
+                            ("active", "active"),
+                            ("retired", "retired"),
+                            ("failed", "failed"),
+                        ],
+                        default="ready",
+                        max_length=16,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "progress",
+                    models.FloatField(
+                        default=0.0, help_text="0..1 while training or building.", verbose_name="progress"
+                    ),
+                ),
+                (
+                    "message",
+                    models.TextField(blank=True, help_text="Last status or error message.", verbose_name="message"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created")),
+                ("activated_at", models.DateTimeField(blank=True, null=True, verbose_name="activated")),
             ],
             options={
-                'verbose_name': 'model version',
-                'verbose_name_plural': 'model versions',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state', 'active')), fields=('kind',), name='recommender_one_active_version_per_kind')],
+                "verbose_name": "model version",
+                "verbose_name_plural": "model versions",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state", "active")),
+                        fields=("kind",),
+                        name="recommender_one_active_version_per_kind",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('view', 'view'), ('click', 'click'), ('add_to_cart', 'add to cart'), ('purchase', 'purchase'), ('search', 'search')], max_length=16, verbose_name='type')),
-                ('session_key', models.CharField(blank=True, db_index=True, max_length=64, verbose_name='session')),
-                ('product_key', models.CharField(blank=True, max_length=64, verbose_name='product key')),
-                ('quantity', models.PositiveIntegerField(default=1, verbose_name='quantity')),
-                ('query', models.CharField(blank=True, max_length=500, verbose_name='search query')),
-                ('result_count', models.PositiveIntegerField(blank=True, null=True, verbose_name='results')),
-                ('slot', models.CharField(blank=True, help_text='Where a clicked product was shown.', max_length=64, verbose_name='slot')),
-                ('strategy', models.CharField(blank=True, max_length=64, verbose_name='strategy')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
-                ('processed', models.BooleanField(default=False, verbose_name='processed')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='recommender_events', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("view", "view"),
+                            ("click", "click"),
+                            ("add_to_cart", "add to cart"),
+                            ("purchase", "purchase"),
+                            ("search", "search"),
+                        ],
+                        max_length=16,
+                        verbose_name="type",
+                    ),
+                ),
+                ("session_key", models.CharField(blank=True, db_index=True, max_length=64, verbose_name="session")),
+                ("product_key", models.CharField(blank=True, max_length=64, verbose_name="product key")),
+                ("quantity", models.PositiveIntegerField(default=1, verbose_name="quantity")),
+                ("query", models.CharField(blank=True, max_length=500, verbose_name="search query")),
+                ("result_count", models.PositiveIntegerField(blank=True, null=True, verbose_name="results")),
+                (
+                    "slot",
+                    models.CharField(
+                        blank=True, help_text="Where a clicked product was shown.", max_length=64, verbose_name="slot"
+                    ),
+                ),
+                ("strategy", models.CharField(blank=True, max_length=64, verbose_name="strategy")),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name="time"),
+                ),
+                ("processed", models.BooleanField(default=False, verbose_name="processed")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recommender_events",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'event',
-                'verbose_name_plural': 'events',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['user', '-created_at'], name='recommender_ev_user_idx'), models.Index(fields=['product_key', 'type', '-created_at'], name='recommender_ev_product_idx'), models.Index(fields=['type', '-created_at'], name='recommender_ev_type_idx'), models.Index(condition=models.Q(('processed', False)), fields=['created_at'], name='recommender_ev_unprocessed_idx')],
+                "verbose_name": "event",
+                "verbose_name_plural": "events",
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["user", "-created_at"], name="recommender_ev_user_idx"),
+                    models.Index(fields=["product_key", "type", "-created_at"], name="recommender_ev_product_idx"),
+                    models.Index(fields=["type", "-created_at"], name="recommender_ev_type_idx"),
+                    models.Index(
+                        condition=models.Q(("processed", False)),
+                        fields=["created_at"],
+                        name="recommender_ev_unprocessed_idx",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProductVector',
+            name="ProductVector",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product_key', models.CharField(help_text="The host product's primary key.", max_length=64, verbose_name='product key')),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, editable=False, null=True, verbose_name='fused vector')),
-                ('image_embedding', pgvector.django.vector.VectorField(blank=True, editable=False, null=True, verbose_name='image vector')),
-                ('text_embedding', pgvector.django.vector.VectorField(blank=True, editable=False, null=True, verbose_name='text vector')),
-                ('content_hash', models.CharField(blank=True, max_length=64, verbose_name='content hash')),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('ok', 'ok'), ('failed', 'failed')], default='pending', max_length=16, verbose_name='status')),
-                ('error', models.TextField(blank=True, help_text='Why embedding failed or lost the image.', verbose_name='error')),
-                ('title', models.CharField(blank=True, max_length=300, verbose_name='title')),
-                ('category', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='category')),
-                ('price', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True, verbose_name='price')),
-                ('in_stock', models.BooleanField(default=True, verbose_name='in stock')),
-                ('sellable', models.BooleanField(default=True, verbose_name='sellable')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='product_vectors', to='recommender.modelversion', verbose_name='model version')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "product_key",
+                    models.CharField(
+                        help_text="The host product's primary key.", max_length=64, verbose_name="product key"
+                    ),
+                ),
+                (
+                    "embedding",
+                    pgvector.django.vector.VectorField(
+                        blank=True, editable=False, null=True, verbose_name="fused vector"
+                    ),
+                ),
+                (
+                    "image_embedding",
+                    pgvector.django.vector.VectorField(
+                        blank=True, editable=False, null=True, verbose_name="image vector"
+                    ),
+                ),
+                (
+                    "text_embedding",
+                    pgvector.django.vector.VectorField(
+                        blank=True, editable=False, null=True, verbose_name="text vector"
+                    ),
+                ),
+                ("content_hash", models.CharField(blank=True, max_length=64, verbose_name="content hash")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "pending"), ("ok", "ok"), ("failed", "failed")],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "error",
+                    models.TextField(
+                        blank=True, help_text="Why embedding failed or lost the image.", verbose_name="error"
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=300, verbose_name="title")),
+                ("category", models.CharField(blank=True, db_index=True, max_length=200, verbose_name="category")),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True, verbose_name="price"),
+                ),
+                ("in_stock", models.BooleanField(default=True, verbose_name="in stock")),
+                ("sellable", models.BooleanField(default=True, verbose_name="sellable")),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated")),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="product_vectors",
+                        to="recommender.modelversion",
+                        verbose_name="model version",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'product vector',
-                'verbose_name_plural': 'product vectors',
-                'indexes': [models.Index(fields=['product_key'], name='recommender_pv_key_idx'), models.Index(fields=['version', 'status'], name='recommender_pv_status_idx')],
-                'constraints': [models.UniqueConstraint(fields=('version', 'product_key'), name='recommender_one_vector_per_product')],
+                "verbose_name": "product vector",
+                "verbose_name_plural": "product vectors",
+                "indexes": [
+                    models.Index(fields=["product_key"], name="recommender_pv_key_idx"),
+                    models.Index(fields=["version", "status"], name="recommender_pv_status_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("version", "product_key"), name="recommender_one_vector_per_product"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(blank=True, max_length=64, verbose_name='session')),
-                ('vector', pgvector.django.vector.VectorField(blank=True, editable=False, null=True, verbose_name='vector')),
-                ('event_count', models.PositiveIntegerField(default=0, verbose_name='events')),
-                ('last_event_at', models.DateTimeField(blank=True, null=True, verbose_name='last event')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='recommender_profiles', to=settings.AUTH_USER_MODEL, verbose_name='user')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='profiles', to='recommender.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("session_key", models.CharField(blank=True, max_length=64, verbose_name="session")),
+                (
+                    "vector",
+                    pgvector.django.vector.VectorField(blank=True, editable=False, null=True, verbose_name="vector"),
+                ),
+                ("event_count", models.PositiveIntegerField(default=0, verbose_name="events")),
+                ("last_event_at", models.DateTimeField(blank=True, null=True, verbose_name="last event")),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recommender_profiles",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profiles",
+                        to="recommender.modelversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'profile',
-                'verbose_name_plural': 'profiles',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('user', 'version'), name='recommender_one_profile_per_user'), models.UniqueConstraint(condition=models.Q(('user__isnull', True)), fields=('session_key', 'version'), name='recommender_one_profile_per_session'), models.CheckConstraint(condition=models.Q(('user__isnull', False), models.Q(('session_key', ''), _negated=True), _connector='OR'), name='recommender_profile_has_owner')],
+                "verbose_name": "profile",
+                "verbose_name_plural": "profiles",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", False)),
+                        fields=("user", "version"),
+                        name="recommender_one_profile_per_user",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", True)),
+                        fields=("session_key", "version"),
+                        name="recommender_one_profile_per_session",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("user__isnull", False), models.Q(("session_key", ""), _negated=True), _connector="OR"
+                        ),
+                        name="recommender_profile_has_owner",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,28 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0001_initial'),
+        ("recommender", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SlotStat',
+            name="SlotStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('slot', models.CharField(max_length=64, verbose_name='slot')),
-                ('strategy', models.CharField(max_length=64, verbose_name='strategy')),
-                ('impressions', models.PositiveBigIntegerField(default=0, verbose_name='impressions')),
-                ('clicks', models.PositiveBigIntegerField(default=0, verbose_name='clicks')),
-                ('conversions', models.PositiveBigIntegerField(default=0, verbose_name='conversions')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("slot", models.CharField(max_length=64, verbose_name="slot")),
+                ("strategy", models.CharField(max_length=64, verbose_name="strategy")),
+                ("impressions", models.PositiveBigIntegerField(default=0, verbose_name="impressions")),
+                ("clicks", models.PositiveBigIntegerField(default=0, verbose_name="clicks")),
+                ("conversions", models.PositiveBigIntegerField(default=0, verbose_name="conversions")),
             ],
             options={
-                'verbose_name': 'slot statistic',
-                'verbose_name_plural': 'slot statistics',
-                'ordering': ['-day', 'slot', 'strategy'],
-                'constraints': [models.UniqueConstraint(fields=('day', 'slot', 'strategy'), name='recommender_one_stat_per_slot_day')],
+                "verbose_name": "slot statistic",
+                "verbose_name_plural": "slot statistics",
+                "ordering": ["-day", "slot", "strategy"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "slot", "strategy"), name="recommender_one_stat_per_slot_day"
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0002_slot_stats'),
+        ("recommender", "0002_slot_stats"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='productvector',
-            name='document',
-            field=models.TextField(blank=True, verbose_name='document'),
+            model_name="productvector",
+            name="document",
+            field=models.TextField(blank=True, verbose_name="document"),
         ),
     ]

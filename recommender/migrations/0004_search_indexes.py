@@ -20,31 +20,65 @@ CREATE INDEX IF NOT EXISTS recommender_pv_fts_idx ON recommender_productvector U
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0003_product_document'),
+        ("recommender", "0003_product_document"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SuggestionPhrase',
+            name="SuggestionPhrase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=200, verbose_name='text')),
-                ('normalized', models.CharField(max_length=200, verbose_name='normalised text')),
-                ('kind', models.CharField(choices=[('query', 'popular search'), ('product', 'product name'), ('category', 'category'), ('term', 'vocabulary word')], max_length=16, verbose_name='kind')),
-                ('popularity', models.FloatField(default=0.0, help_text='Recency-weighted searches, or products carrying the phrase.', verbose_name='popularity')),
-                ('sessions', models.PositiveIntegerField(default=0, help_text='Logged queries: how many sessions searched it.', verbose_name='distinct sessions')),
-                ('related', models.JSONField(blank=True, default=list, verbose_name='related searches')),
-                ('last_seen', models.DateTimeField(blank=True, null=True, verbose_name='last seen')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.CharField(max_length=200, verbose_name="text")),
+                ("normalized", models.CharField(max_length=200, verbose_name="normalised text")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("query", "popular search"),
+                            ("product", "product name"),
+                            ("category", "category"),
+                            ("term", "vocabulary word"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "popularity",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="Recency-weighted searches, or products carrying the phrase.",
+                        verbose_name="popularity",
+                    ),
+                ),
+                (
+                    "sessions",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Logged queries: how many sessions searched it.",
+                        verbose_name="distinct sessions",
+                    ),
+                ),
+                ("related", models.JSONField(blank=True, default=list, verbose_name="related searches")),
+                ("last_seen", models.DateTimeField(blank=True, null=True, verbose_name="last seen")),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'suggestion phrase',
-                'verbose_name_plural': 'suggestion phrases',
-                'ordering': ['-popularity'],
-                'indexes': [models.Index(fields=['normalized'], name='recommender_sp_prefix_idx', opclasses=['varchar_pattern_ops']), django.contrib.postgres.indexes.GinIndex(fields=['normalized'], name='recommender_sp_trgm_idx', opclasses=['gin_trgm_ops'])],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'normalized'), name='recommender_one_phrase_per_kind')],
+                "verbose_name": "suggestion phrase",
+                "verbose_name_plural": "suggestion phrases",
+                "ordering": ["-popularity"],
+                "indexes": [
+                    models.Index(
+                        fields=["normalized"], name="recommender_sp_prefix_idx", opclasses=["varchar_pattern_ops"]
+                    ),
+                    django.contrib.postgres.indexes.GinIndex(
+                        fields=["normalized"], name="recommender_sp_trgm_idx", opclasses=["gin_trgm_ops"]
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "normalized"), name="recommender_one_phrase_per_kind")
+                ],
             },
         ),
         # Full text: the weighted tsvector of title (A), category (B) and document (C).

@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0006_vector_storage_main'),
+        ("recommender", "0006_vector_storage_main"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(condition=models.Q(('user__isnull', True)), fields=['session_key', '-created_at'], name='recommender_ev_session_idx'),
+            model_name="event",
+            index=models.Index(
+                condition=models.Q(("user__isnull", True)),
+                fields=["session_key", "-created_at"],
+                name="recommender_ev_session_idx",
+            ),
         ),
     ]

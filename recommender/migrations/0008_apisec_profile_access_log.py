@@ -7,28 +7,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0007_event_session_index'),
+        ("recommender", "0007_event_session_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProfileAccessLog',
+            name="ProfileAccessLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
-                ('viewer_name', models.CharField(blank=True, max_length=150, verbose_name='viewer name')),
-                ('subject_key', models.CharField(max_length=64, verbose_name='looked-at user id')),
-                ('endpoint', models.CharField(help_text='The strategy whose results were read.', max_length=64, verbose_name='endpoint')),
-                ('subject', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='recommender_profile_reads', to=settings.AUTH_USER_MODEL, verbose_name='looked-at user')),
-                ('viewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='recommender_profile_reads_made', to=settings.AUTH_USER_MODEL, verbose_name='viewer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name="time"),
+                ),
+                ("viewer_name", models.CharField(blank=True, max_length=150, verbose_name="viewer name")),
+                ("subject_key", models.CharField(max_length=64, verbose_name="looked-at user id")),
+                (
+                    "endpoint",
+                    models.CharField(
+                        help_text="The strategy whose results were read.", max_length=64, verbose_name="endpoint"
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="recommender_profile_reads",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="looked-at user",
+                    ),
+                ),
+                (
+                    "viewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="recommender_profile_reads_made",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="viewer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'profile access',
-                'verbose_name_plural': 'profile access log',
-                'ordering': ['-created_at'],
+                "verbose_name": "profile access",
+                "verbose_name_plural": "profile access log",
+                "ordering": ["-created_at"],
             },
         ),
     ]

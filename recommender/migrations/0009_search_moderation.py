@@ -5,55 +5,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0008_apisec_profile_access_log'),
+        ("recommender", "0008_apisec_profile_access_log"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PublishedQuery',
-            fields=[
-            ],
+            name="PublishedQuery",
+            fields=[],
             options={
-                'verbose_name': 'suggested search',
-                'verbose_name_plural': 'suggested searches',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "suggested search",
+                "verbose_name_plural": "suggested searches",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('recommender.suggestionphrase',),
+            bases=("recommender.suggestionphrase",),
         ),
         migrations.AddField(
-            model_name='searchquery',
-            name='client_hash',
-            field=models.CharField(blank=True, help_text='Salted hash of the account, else the network address: what suggestions count.', max_length=64, verbose_name='client hash'),
+            model_name="searchquery",
+            name="client_hash",
+            field=models.CharField(
+                blank=True,
+                help_text="Salted hash of the account, else the network address: what suggestions count.",
+                max_length=64,
+                verbose_name="client hash",
+            ),
         ),
         migrations.AlterField(
-            model_name='recommendersettings',
-            name='suggestion_min_sessions',
-            field=models.PositiveIntegerField(default=3, help_text='A logged query is suggested only after this many distinct shoppers (accounts or network addresses) searched it.', verbose_name='suggestion privacy threshold'),
+            model_name="recommendersettings",
+            name="suggestion_min_sessions",
+            field=models.PositiveIntegerField(
+                default=3,
+                help_text="A logged query is suggested only after this many distinct shoppers (accounts or network addresses) searched it.",
+                verbose_name="suggestion privacy threshold",
+            ),
         ),
         migrations.AlterField(
-            model_name='suggestionphrase',
-            name='sessions',
-            field=models.PositiveIntegerField(default=0, help_text='Logged queries: how many distinct shoppers (accounts or network addresses) searched it.', verbose_name='distinct shoppers'),
+            model_name="suggestionphrase",
+            name="sessions",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Logged queries: how many distinct shoppers (accounts or network addresses) searched it.",
+                verbose_name="distinct shoppers",
+            ),
         ),
         migrations.CreateModel(
-            name='SuggestionRule',
+            name="SuggestionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('block', 'block'), ('approve', 'approve')], default='block', max_length=16, verbose_name='action')),
-                ('match', models.CharField(choices=[('phrase', 'the whole query'), ('word', 'a word of the query'), ('pattern', 'a regular expression')], default='phrase', max_length=16, verbose_name='matches')),
-                ('text', models.CharField(help_text='A query, a word or a regular expression (Python syntax, matched against the lower-case query).', max_length=200, verbose_name='text')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("block", "block"), ("approve", "approve")],
+                        default="block",
+                        max_length=16,
+                        verbose_name="action",
+                    ),
+                ),
+                (
+                    "match",
+                    models.CharField(
+                        choices=[
+                            ("phrase", "the whole query"),
+                            ("word", "a word of the query"),
+                            ("pattern", "a regular expression"),
+                        ],
+                        default="phrase",
+                        max_length=16,
+                        verbose_name="matches",
+                    ),
+                ),
+                (
+                    "text",
+                    models.CharField(
+                        help_text="A query, a word or a regular expression (Python syntax, matched against the lower-case query).",
+                        max_length=200,
+                        verbose_name="text",
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="note")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created")),
             ],
             options={
-                'verbose_name': 'suggestion moderation rule',
-                'verbose_name_plural': 'suggestion moderation',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('match', 'text'), name='recommender_one_rule_per_text')],
+                "verbose_name": "suggestion moderation rule",
+                "verbose_name_plural": "suggestion moderation",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("match", "text"), name="recommender_one_rule_per_text")
+                ],
             },
         ),
     ]
