@@ -18,20 +18,7 @@ from django.db.models.signals import post_delete, post_save
 from recommender.indexing import reindex
 from recommender.receivers import DISPATCH_UID, connect_catalog_receivers
 from tests.factories import jpeg_bytes
-from tests.foreignshop.models import Item, Section
-
-FOREIGN_SHOP_RECOMMENDER = {
-    "PRODUCT_MODEL": "foreignshop.Item",
-    "FIELDS": {
-        "title": "headline",
-        "text": ["blurb"],
-        "image": "picture",
-        "category": "section.title",
-        "price": "cost_cents",
-        "in_stock": "stock_count",
-    },
-    "SELLABLE_FILTER": {"listed": True},
-}
+from tests.foreignshop.models import FOREIGN_SHOP_RECOMMENDER, Item, Section
 
 # headline, section, picture colour, stock count
 FOREIGN_ITEMS = [
