@@ -6,7 +6,9 @@ connected when the setting is wrong: the system check reports that). Embedding i
 after the transaction commits, so the worker sees the saved product. When the pipeline
 announces indexed products (``recommender.signals``), their words join the spelling vocabulary
 at once, and a whole indexed catalog rebuilds the suggestion phrases after commit, so the first
-search already knows the catalog's words.
+search already knows the catalog's words. Work that lower floors ask for through signals
+(``profile_stale``, ``embedding_requested``, ``vocabulary_missing``) becomes tasks here, the
+only place besides the admin and the commands that imports ``recommender.tasks``.
 """
 
 from __future__ import annotations
