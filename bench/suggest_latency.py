@@ -70,6 +70,7 @@ def shopper_query(article: dict[str, str], rng: random.Random, vocabulary: set[s
 def simulate_log(data: Path, sessions: int, seed: int = 0) -> int:
     from django.utils import timezone
 
+    from recommender.clients import client_hash
     from recommender.models import SearchQuery
     from recommender.search.normalize import normalize_query
     from recommender.search.querylog import session_hash
@@ -86,6 +87,7 @@ def simulate_log(data: Path, sessions: int, seed: int = 0) -> int:
     rows = []
     for n, customer in enumerate(customers):
         digest = session_hash(f"bench-{n}")
+        shopper = client_hash(user_id=f"bench-{n}")  # suggestions count distinct shoppers, not sessions
         for article_id in rng.sample(bought[customer], min(len(bought[customer]), rng.randint(1, 4))):
             text = shopper_query(articles[article_id], rng, vocabulary)
             clicked = rng.random() < CLICK_RATE
@@ -94,6 +96,7 @@ def simulate_log(data: Path, sessions: int, seed: int = 0) -> int:
                     query=text,
                     normalized=normalize_query(text, 500),
                     session_hash=digest,
+                    client_hash=shopper,
                     result_count=rng.randint(1, 200),
                     clicked=clicked,
                     purchased=clicked and rng.random() < PURCHASE_RATE / CLICK_RATE,
