@@ -120,6 +120,38 @@ def vector_shop(db) -> dict[str, str]:
 
 
 @pytest.fixture
+def fresh_database_url():
+    """The URL of an empty database on the test server (a fresh project's own), dropped afterwards."""
+    import uuid
+
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = f"readme_{uuid.uuid4().hex[:8]}"
+    conninfo = {
+        k: v
+        for k, v in {
+            "dbname": "postgres",
+            "user": db["USER"],
+            "password": db["PASSWORD"],
+            "host": db["HOST"],
+            "port": db["PORT"] or None,
+        }.items()
+        if v
+    }
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    host = db["HOST"]
+    url = f"postgresql://{db['USER']}:{db['PASSWORD']}@{'' if host.startswith('/') else host}"
+    url += f":{db['PORT']}" if db["PORT"] else ""
+    url += f"/{name}" + (f"?host={host}" if host.startswith("/") else "")
+    yield url
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def user(db):
     """A logged-in shopper's account."""
     from django.contrib.auth import get_user_model

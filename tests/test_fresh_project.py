@@ -10,13 +10,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 import zipfile
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.conf import settings
 
 from tests.venvs import child_venv
 
@@ -82,30 +79,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-@pytest.fixture
-def fresh_database():
-    """An empty database on the test server, dropped afterwards."""
-    db = settings.DATABASES["default"]
-    name = f"fresh_{uuid.uuid4().hex[:8]}"
-    conninfo = {
-        "dbname": "postgres",
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"] or None,
-    }
-    with psycopg.connect(**{k: v for k, v in conninfo.items() if v}, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host = db["HOST"]
-    url = f"postgresql://{db['USER']}:{db['PASSWORD']}@{'' if host.startswith('/') else host}"
-    url += f":{db['PORT']}" if db["PORT"] else ""
-    url += f"/{name}" + (f"?host={host}" if host.startswith("/") else "")
-    yield url
-    with psycopg.connect(**{k: v for k, v in conninfo.items() if v}, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_pip_install_into_a_fresh_project(tmp_path, fresh_database):
+def test_pip_install_into_a_fresh_project(tmp_path, fresh_database_url):
     wheel_dir = tmp_path / "wheels"
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     _run(
@@ -146,7 +120,7 @@ def test_pip_install_into_a_fresh_project(tmp_path, fresh_database):
     with open(project / "mysite" / "settings.py", "a") as f:
         f.write(SETTINGS_TAIL)
 
-    env["DATABASE_URL"] = fresh_database
+    env["DATABASE_URL"] = fresh_database_url
     _run([py, "manage.py", "makemigrations", "shop"], project, env)
     _run([py, "manage.py", "migrate", "-v", "0"], project, env)
     checks = _run([py, "manage.py", "check", "--database", "default"], project, env)

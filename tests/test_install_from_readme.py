@@ -23,13 +23,10 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.conf import settings
 
 from tests.venvs import child_venv
 from tests.worker import filesystem_broker, redis_broker
@@ -196,33 +193,6 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> 
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return proc.stdout + proc.stderr
-
-
-@pytest.fixture
-def fresh_database_url():
-    """An empty database on the test server (the shop's own), dropped afterwards."""
-    db = settings.DATABASES["default"]
-    name = f"readme_{uuid.uuid4().hex[:8]}"
-    conninfo = {
-        k: v
-        for k, v in {
-            "dbname": "postgres",
-            "user": db["USER"],
-            "password": db["PASSWORD"],
-            "host": db["HOST"],
-            "port": db["PORT"] or None,
-        }.items()
-        if v
-    }
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host = db["HOST"]
-    url = f"postgresql://{db['USER']}:{db['PASSWORD']}@{'' if host.startswith('/') else host}"
-    url += f":{db['PORT']}" if db["PORT"] else ""
-    url += f"/{name}" + (f"?host={host}" if host.startswith("/") else "")
-    yield url
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _write_readme_files(project: Path) -> None:

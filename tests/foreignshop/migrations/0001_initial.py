@@ -6,31 +6,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Section',
+            name="Section",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=100)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('sku', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('headline', models.CharField(max_length=200)),
-                ('blurb', models.TextField(blank=True)),
-                ('picture', models.ImageField(blank=True, upload_to='items/')),
-                ('cost_cents', models.PositiveIntegerField(default=0)),
-                ('stock_count', models.IntegerField(default=0)),
-                ('listed', models.BooleanField(default=True)),
-                ('section', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='foreignshop.section')),
+                ("sku", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("headline", models.CharField(max_length=200)),
+                ("blurb", models.TextField(blank=True)),
+                ("picture", models.ImageField(blank=True, upload_to="items/")),
+                ("cost_cents", models.PositiveIntegerField(default=0)),
+                ("stock_count", models.IntegerField(default=0)),
+                ("listed", models.BooleanField(default=True)),
+                (
+                    "section",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="foreignshop.section"
+                    ),
+                ),
             ],
         ),
     ]

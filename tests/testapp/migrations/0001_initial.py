@@ -6,51 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Gadget',
+            name="Gadget",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('label', models.CharField(max_length=200)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("label", models.CharField(max_length=200)),
             ],
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('image', models.ImageField(blank=True, upload_to='products/')),
-                ('category', models.CharField(blank=True, max_length=100)),
-                ('colour', models.CharField(blank=True, max_length=50)),
-                ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True)),
-                ('in_stock', models.BooleanField(default=True)),
-                ('active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("image", models.ImageField(blank=True, upload_to="products/")),
+                ("category", models.CharField(blank=True, max_length=100)),
+                ("colour", models.CharField(blank=True, max_length=50)),
+                ("price", models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True)),
+                ("in_stock", models.BooleanField(default=True)),
+                ("active", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('article_id', models.CharField(max_length=10, primary_key=True, serialize=False)),
-                ('title', models.CharField(max_length=200)),
-                ('details', models.TextField(blank=True)),
-                ('photo_path', models.CharField(blank=True, max_length=300)),
-                ('stock', models.IntegerField(default=0)),
-                ('cost', models.FloatField(blank=True, null=True)),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='testapp.department')),
+                ("article_id", models.CharField(max_length=10, primary_key=True, serialize=False)),
+                ("title", models.CharField(max_length=200)),
+                ("details", models.TextField(blank=True)),
+                ("photo_path", models.CharField(blank=True, max_length=300)),
+                ("stock", models.IntegerField(default=0)),
+                ("cost", models.FloatField(blank=True, null=True)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="testapp.department"
+                    ),
+                ),
             ],
         ),
     ]
