@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="keep the data of the last run (var/bench-page)")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--plan", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -67,13 +68,17 @@ def main() -> None:
     from bench.api_latency import build_data, environment
 
     call_command("migrate", verbosity=0)
-    data = build_data(args.products, args.events, args.seed)
-    plan = {
-        "users": [u.pk for u in data["users"]],
-        "pages": data["purchased"][: max(args.requests, 1)],
-    }
     plan_path = DATA_DIR / "plan.json"
-    plan_path.write_text(json.dumps(plan))
+    if args.reuse and plan_path.exists():
+        plan = json.loads(plan_path.read_text())
+    else:
+        data = build_data(args.products, args.events, args.seed)
+        plan = {
+            "users": [u.pk for u in data["users"]],
+            "pages": data["purchased"][: max(args.requests, 1)],
+            "summary": data["summary"],
+        }
+        plan_path.write_text(json.dumps(plan))
     from django.db import connections
 
     connections.close_all()
@@ -93,7 +98,7 @@ def main() -> None:
             print(f"round {rnd} {name}: {result['rows']}", flush=True)
     report = {
         "what": "demo product page and for-you latency, Django test client in-process, old and new code alternating",
-        "catalog": data["summary"],
+        "catalog": plan["summary"],
         "requests_per_child": args.requests,
         "rounds": args.rounds,
         "load_averages": loads,

@@ -176,7 +176,9 @@ def recommend(
         )
         if strategy in PRODUCT_STRATEGIES and not product_key:
             return []
-        return _finish(STRATEGIES[strategy](ctx), ctx, settings)
+        window = remembered(request, "rules", lambda: list(MerchandisingRule.objects.in_window()))
+        rules = [rule for rule in window if rule.slot in ("", slot)]
+        return _finish(STRATEGIES[strategy](ctx), ctx, settings, rules)
 
     items = cached(key_parts, compute, settings.cache_seconds, revalidate=lambda hit: still_servable(version, hit))
     if product_side:
@@ -207,8 +209,9 @@ def without_keys(items: list[Recommendation], drop: set[str], limit: int) -> lis
     return [item if item.position == i + 1 else replace(item, position=i + 1) for i, item in enumerate(kept)]
 
 
-def _finish(candidates: list[Candidate], ctx: Context, settings: RecommenderSettings) -> list[Recommendation]:
-    rules = list(MerchandisingRule.objects.active(ctx.slot))
+def _finish(
+    candidates: list[Candidate], ctx: Context, settings: RecommenderSettings, rules: list[MerchandisingRule]
+) -> list[Recommendation]:
     facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
     pool = eligible(
         candidates,
