@@ -91,7 +91,8 @@ def main() -> None:
             loads.append([round(x, 2) for x in os.getloadavg()])
             cmd = [sys.executable, __file__, "--child", str(root), "--plan", str(plan_path)]
             cmd += ["--requests", str(args.requests)] + (["--profile"] if args.profile and rnd == 0 else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            # In the code's own root: the demo's start-up puts the working directory first on sys.path.
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=root).stdout
             result = json.loads(out.strip().splitlines()[-1])
             result.update(code=name, round=rnd)
             runs.append(result)
@@ -115,6 +116,9 @@ def main() -> None:
 
 def child(code_root: Path, plan_path: Path, n: int, profile: bool) -> None:
     setup(code_root)
+    import recommender
+
+    assert Path(recommender.__file__).resolve().is_relative_to(code_root.resolve()), recommender.__file__
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
@@ -156,6 +160,8 @@ def child(code_root: Path, plan_path: Path, n: int, profile: bool) -> None:
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(url)
             cards = response.content.count(b"data-rec-product=") if what == PAGE else len(response.json()["results"])
+            if os.environ.get("PAGE_LATENCY_SQL"):  # which statements one request costs, on stderr
+                print(what, label, *(q["sql"][:120] for q in queries.captured_queries), sep="\n", file=sys.stderr)
             rows.append(
                 {
                     "what": what,

@@ -27,7 +27,7 @@ PAGE = (
     '{% recently_viewed limit=6 slot="product-recent" exclude=product %}'
 )
 # SQL statements one page may cost, savepoints of the test's transaction included (a shop in
-# autocommit has none). Before this change: 54 with the results cache off, 46 with it on.
+# autocommit has none). Before this change: 40 with the results cache off, 30 with it on.
 MAX_QUERIES_CACHE_OFF = 32
 MAX_QUERIES_CACHE_ON = 24
 
