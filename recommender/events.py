@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from recommender.conf import app_settings
+from recommender.memo import forget
 from recommender.models import Event, EventType, SlotStat
 from recommender.signals import profile_stale
 from recommender.slots import is_known_slot
@@ -112,10 +113,13 @@ def record_event(
     created_at: datetime | None = None,
     check_product: bool = True,
     update_profile: bool = True,
+    defer_profile: bool = False,
 ) -> Event | None:
     """Validate and store one event; raises :class:`EventError` naming the bad field.
 
     Returns None, storing nothing, for a ``request`` another site caused (:func:`records_events`).
+    ``defer_profile``: the profile update never runs inside this request, even without a broker
+    (see ``signals.profile_stale``): a page view must not wait for it.
     """
     if not records_events(request):
         logger.debug("Cross-site %s event not recorded.", type)
@@ -167,9 +171,10 @@ def record_event(
     if type == EventType.PURCHASE:
         _count_conversion(event)
     _invalidate_shopper_cache(user, session_key)
+    forget(request)  # what this request remembered of the shopper (recommender.memo) may be stale
     if update_profile:
         owner = (event.user_id, "" if event.user_id else event.session_key)
-        transaction.on_commit(lambda: _queue_profile_update(*owner))
+        transaction.on_commit(lambda: _queue_profile_update(*owner, deferred=defer_profile))
     return event
 
 
@@ -206,9 +211,9 @@ def _invalidate_shopper_cache(user: AbstractBaseUser | None, session_key: str) -
     bump_shopper_generation(user.pk if user is not None else None, session_key)
 
 
-def _queue_profile_update(user_id: Any, session_key: str) -> None:
+def _queue_profile_update(user_id: Any, session_key: str, *, deferred: bool = False) -> None:
     """Announce that this shopper's profile is stale (the receiver queues its update)."""
-    profile_stale.send(sender=Event, user_id=user_id, session_key=session_key)
+    profile_stale.send(sender=Event, user_id=user_id, session_key=session_key, deferred=deferred)
 
 
 def merge_session(session_key: str, user: AbstractBaseUser) -> int:

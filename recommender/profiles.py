@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.db.models import Exists
 from django.utils import timezone
 
 from recommender.models import Event, EventType, ModelVersion, Profile, RecommenderSettings
@@ -120,16 +121,24 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
 
 
 def get_profile_vector(user_id: Any, session_key: str, version: ModelVersion) -> np.ndarray | None:
-    """The stored profile, built on the fly when missing (new version, first event just now).
+    """The stored profile, built on the fly when missing (new version, first event just now) or
+    behind (events not yet processed: page views defer their update, see
+    ``signals.profile_stale``), so "for you" always follows what the shopper did.
 
-    None for a user who opted out of personalisation.
+    One SQL statement reads the vector and whether it is behind. None for a user who opted out.
     """
     if not personalisation_enabled(user_id):
         return None
     owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
-    stored = Profile.objects.filter(version=version, **owner).values_list("vector", flat=True).first()
-    if stored is not None:
-        return np.asarray(stored, dtype=np.float32)
+    pending = Event.objects.of_shopper(user_id, session_key).filter(processed=False)
+    row = (
+        Profile.objects.filter(version=version, **owner)
+        .annotate(behind=Exists(pending))
+        .values_list("vector", "behind")
+        .first()
+    )
+    if row is not None and not row[1]:
+        return np.asarray(row[0], dtype=np.float32)
     profile = update_profile(user_id, session_key, version)
     return np.asarray(profile.vector, dtype=np.float32) if profile else None
 

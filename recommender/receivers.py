@@ -118,9 +118,9 @@ def connect_search_vocabulary() -> None:
     vocabulary_missing.connect(vocabulary_was_missing, dispatch_uid="recommender.vocabulary.missing")
 
 
-def profile_went_stale(sender: Any, user_id: Any, session_key: str, **kwargs: Any) -> None:
+def profile_went_stale(sender: Any, user_id: Any, session_key: str, deferred: bool = False, **kwargs: Any) -> None:
     """An event was stored (or a user opted back in): queue their profile update."""
-    enqueue_profile_update(user_id, session_key)
+    enqueue_profile_update(user_id, session_key, in_request=not deferred)
 
 
 def embedding_was_requested(

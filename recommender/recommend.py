@@ -8,8 +8,10 @@
 Template tags and the REST API both call this, so they show the same thing. Results are
 cached per (strategy, product, shopper, global and catalogue generations, version, options),
 where the shopper part is the shopper's generation for personal strategies (any of their events
-makes the entry unreachable) and the set of products they bought for the others (shared by every
-shopper who bought the same, usually nothing); a rule/settings/model change bumps the global
+makes the entry unreachable), nothing for the product strategies (similar, bought together, also
+viewed: one entry serves every shopper; each shopper's purchases are dropped from it as it is
+served, from a few spare results computed for that) and the set of products they bought for
+trending (shared by every shopper who bought the same, usually nothing); a rule/settings/model change bumps the global
 generation, a stock/price/category/sellability change the catalogue one. A cached result is
 also re-checked against stock and sellability before it is served, so a product that sold out a
 moment ago is never shown, whatever the cache holds.
@@ -25,6 +27,7 @@ from recommender.cache import cached, catalogue_generation, global_generation, s
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
+from recommender.memo import remembered
 from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
 from recommender.privacy import personalisation_enabled
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, servable_keys
@@ -33,6 +36,12 @@ from recommender.strategies.similar import similar_options
 from recommender.versions import serving_version
 
 MAX_LIMIT = 100
+
+
+def product_slot_spare(limit: int) -> int:
+    """Extra results a shopper-independent product slot computes, so that a shopper's purchases
+    (dropped as it is served) rarely leave it short: half the limit, at least 4."""
+    return max(4, limit // 2)
 
 
 class UnknownStrategy(ValueError):
@@ -99,22 +108,36 @@ def recommend(
     slot = clean_text(slot, 64)
     user_id = user.pk if user is not None else None
     settings = RecommenderSettings.get()
-    version = serving_version()
+    # Read once per page, however many slots it renders (recommender.memo).
+    version = remembered(request, "serving_version", serving_version)
+    has_shopper = user_id is not None or bool(session_key)
+
+    def opted_in() -> bool:
+        return remembered(request, ("personalised", user_id), lambda: personalisation_enabled(user_id))
+
     bought: tuple[str, ...] = ()
     if (
         settings.exclude_purchased
         and strategy != "recently_viewed"
-        and (user_id is not None or session_key)
+        and has_shopper
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
-        and personalisation_enabled(user_id)
+        and opted_in()
     ):
-        bought = tuple(sorted(Event.objects.of_shopper(user_id, session_key).purchased_keys()))
+        bought = remembered(
+            request,
+            ("bought", user_id, session_key),
+            lambda: tuple(sorted(Event.objects.of_shopper(user_id, session_key).purchased_keys())),
+        )
+    product_side = strategy in PRODUCT_STRATEGIES
     if strategy in PERSONAL_STRATEGIES:
         shopper_part: tuple = (user_id, session_key, shopper_generation(user_id, session_key))
+    elif product_side:
+        # About the product only: one entry for every shopper (their purchases go as it is served).
+        shopper_part = ("any shopper",)
     else:
-        # Product and popularity slots depend on the shopper only through what they bought: one
-        # entry serves every shopper with the same purchases (most have none), and a page view
-        # (which records an event) does not invalidate the page's own slots.
+        # Trending depends on the shopper only through what they bought: one entry serves every
+        # shopper with the same purchases (most have none), and a page view (which records an
+        # event) does not invalidate it.
         shopper_part = ("bought", bought)
     key_parts = (
         "rec",
@@ -136,10 +159,11 @@ def recommend(
     def compute() -> list[Recommendation]:
         exclude = {product_key} if product_key else set()
         exclude |= {str(k) for k in exclude_keys if k}
-        exclude |= set(bought)
+        if not product_side:
+            exclude |= set(bought)
         ctx = Context(
             version=version,
-            limit=limit,
+            limit=min(limit + product_slot_spare(limit), MAX_LIMIT) if product_side else limit,
             product_key=product_key,
             user_id=user_id,
             session_key=session_key,
@@ -147,12 +171,18 @@ def recommend(
             exclude_categories=tuple(exclude_categories),
             exclude_keys=exclude,
             slot=slot,
+            # Known once per page with a request; else the strategy asks when it needs to.
+            personalisation=opted_in() if request is not None and has_shopper else None,
         )
         if strategy in PRODUCT_STRATEGIES and not product_key:
             return []
-        return _finish(STRATEGIES[strategy](ctx), ctx, settings)
+        window = remembered(request, "rules", lambda: list(MerchandisingRule.objects.in_window()))
+        rules = [rule for rule in window if rule.slot in ("", slot)]
+        return _finish(STRATEGIES[strategy](ctx), ctx, settings, rules)
 
     items = cached(key_parts, compute, settings.cache_seconds, revalidate=lambda hit: still_servable(version, hit))
+    if product_side:
+        items = without_keys(items, set(bought), limit)
     result = Recommendations(strategy, slot, list(items))
     if record_impression and result.items:
         SlotStat.bump(slot or strategy, strategy, impressions=len(result.items))
@@ -171,8 +201,17 @@ def still_servable(version: ModelVersion | None, items: list[Recommendation]) ->
     return [replace(item, position=i + 1) for i, item in enumerate(kept)]
 
 
-def _finish(candidates: list[Candidate], ctx: Context, settings: RecommenderSettings) -> list[Recommendation]:
-    rules = list(MerchandisingRule.objects.active(ctx.slot))
+def without_keys(items: list[Recommendation], drop: set[str], limit: int) -> list[Recommendation]:
+    """The first ``limit`` of ``items`` not in ``drop``, positions renumbered when any went."""
+    kept = [item for item in items if item.product_key not in drop][:limit]
+    if len(kept) == len(items):
+        return items
+    return [item if item.position == i + 1 else replace(item, position=i + 1) for i, item in enumerate(kept)]
+
+
+def _finish(
+    candidates: list[Candidate], ctx: Context, settings: RecommenderSettings, rules: list[MerchandisingRule]
+) -> list[Recommendation]:
     facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
     pool = eligible(
         candidates,

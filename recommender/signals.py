@@ -69,6 +69,9 @@ profile_stale = Signal()
 Sent by ``events.record_event`` after a personalising event is stored and by
 ``privacy.set_personalisation`` when a user opts back in. The receiver queues
 ``recommender.update_profile``; with the broker down the events stay unprocessed for beat.
+``deferred=True`` (a page view on the shop's hot path) means: never in this request. With a
+broker the task is queued as usual; without one (eager Celery) nothing runs now and the events
+stay unprocessed, for the next "for you" read (``profiles.get_profile_vector``) or beat.
 """
 
 embedding_requested = Signal()

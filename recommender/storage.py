@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
@@ -272,6 +273,18 @@ def _where(version: ModelVersion, column: str, flt: VectorFilter) -> tuple[str, 
     return " AND ".join(clauses), params
 
 
+def _set_hnsw(cursor: Any, ef_search: int) -> None:
+    """The transaction's HNSW search settings, in one round trip (a product page runs several
+    vector queries)."""
+    if app_settings.HNSW_ITERATIVE_SCAN:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
+            [str(ef_search), app_settings.HNSW_ITERATIVE_SCAN],
+        )
+    else:
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
+
+
 def nearest(
     vector: np.ndarray | Sequence[float],
     *,
@@ -304,9 +317,7 @@ def nearest(
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(int(app_settings.HNSW_EF_SEARCH))])
-            if app_settings.HNSW_ITERATIVE_SCAN:
-                cursor.execute("SELECT set_config('hnsw.iterative_scan', %s, true)", [app_settings.HNSW_ITERATIVE_SCAN])
+            _set_hnsw(cursor, int(app_settings.HNSW_EF_SEARCH))
         cursor.execute(sql, [literal, *params, literal, int(k)])
         rows = [(key, float(sim)) for key, sim in cursor.fetchall()]
     # relaxed_order iterative scans may return neighbours slightly out of order.
@@ -359,10 +370,6 @@ def nearest_blend(
         f"FROM {table} WHERE id IN ({' UNION '.join(proposals)}) ORDER BY similarity DESC NULLS LAST, product_key LIMIT %s"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true)", [str(max(int(app_settings.HNSW_EF_SEARCH), fetch))]
-        )
-        if app_settings.HNSW_ITERATIVE_SCAN:
-            cursor.execute("SELECT set_config('hnsw.iterative_scan', %s, true)", [app_settings.HNSW_ITERATIVE_SCAN])
+        _set_hnsw(cursor, max(int(app_settings.HNSW_EF_SEARCH), fetch))
         cursor.execute(sql, [*score_params, *present_params, *proposal_params, int(k)])
         return [(key, float(sim)) for key, sim in cursor.fetchall() if sim is not None]

@@ -128,9 +128,15 @@ def process_pending_events() -> int:
     return rebuild(None, only_unprocessed=True)
 
 
-def enqueue_profile_update(user_id: int | None, session_key: str) -> bool:
+def enqueue_profile_update(user_id: int | None, session_key: str, *, in_request: bool = True) -> bool:
     """Queue a profile update; with the broker down the events stay unprocessed for beat
-    (``recommender.process_pending_events``)."""
+    (``recommender.process_pending_events``).
+
+    ``in_request=False`` (a page view): without a broker (eager Celery) the update does not run
+    in the caller either; the events stay unprocessed for the next "for you" read
+    (``profiles.get_profile_vector``) or beat, and False is returned."""
+    if not in_request and update_profile.app.conf.task_always_eager:
+        return False
     return dispatch.send(update_profile, args=[user_id, session_key], what="a profile update")
 
 

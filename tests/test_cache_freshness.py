@@ -80,7 +80,9 @@ def test_a_cache_hit_is_rechecked_against_stock_before_it_is_served(foreign_shop
     ProductVector.objects.filter(product_key=str(wrap.sku)).update(in_stock=False)  # no signal, no bump
 
     hit = recommend("similar", product_key=str(audrey.sku), limit=4)
-    assert hit.keys == [k for k in first.keys if k != str(wrap.sku)]
+    # The others keep their order; a spare of the shared entry may take the freed place.
+    kept = [k for k in first.keys if k != str(wrap.sku)]
+    assert str(wrap.sku) not in hit.keys and hit.keys[: len(kept)] == kept
     assert [r.position for r in hit] == list(range(1, len(hit) + 1))
 
 

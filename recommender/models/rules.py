@@ -18,10 +18,14 @@ from django.utils.translation import gettext_lazy as _
 class MerchandisingRuleQuerySet(models.QuerySet):
     def active(self, slot: str = "", at=None) -> MerchandisingRuleQuerySet:
         """Enabled rules in their date window that apply to ``slot`` (or to every slot)."""
+        return self.in_window(at).filter(Q(slot="") | Q(slot=slot))
+
+    def in_window(self, at=None) -> MerchandisingRuleQuerySet:
+        """Enabled rules in their date window, whatever their slot (a page reads them once for
+        all its slots; a rule applies to its own slot and, with an empty slot, to every one)."""
         at = at or timezone.now()
         qs = self.filter(enabled=True).filter(Q(starts_at__isnull=True) | Q(starts_at__lte=at))
-        qs = qs.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
-        return qs.filter(Q(slot="") | Q(slot=slot))
+        return qs.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
 
 
 class MerchandisingRule(models.Model):

@@ -35,6 +35,8 @@ class Context:
     exclude_categories: Sequence[str] = ()
     exclude_keys: set[str] = field(default_factory=set)
     slot: str = ""
+    # Whether the shopper may be personalised, when the caller already knows (read once per page).
+    personalisation: bool | None = None
 
     @property
     def has_shopper(self) -> bool:
@@ -45,7 +47,9 @@ class Context:
         """A shopper whose history may shape the results (not a user who opted out)."""
         from recommender.privacy import personalisation_enabled
 
-        return self.has_shopper and personalisation_enabled(self.user_id)
+        if not self.has_shopper:
+            return False
+        return self.personalisation if self.personalisation is not None else personalisation_enabled(self.user_id)
 
     @property
     def fetch(self) -> int:

@@ -24,6 +24,7 @@ the page: the slot renders empty and the error is logged (set
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,13 @@ class LazyStylesheetLink:
         return self.__html__()
 
 
+def savepoint() -> AbstractContextManager[Any]:
+    """A savepoint inside the page's transaction (``ATOMIC_REQUESTS``), so a failed query does not
+    poison it; nothing in autocommit, where a failed statement poisons nothing and a transaction
+    of its own would cost two more round trips (BEGIN, COMMIT) per slot."""
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+
+
 def current_product_key(request: Any) -> str:
     """The product ``{% record_view %}`` recorded on this request ("" when none)."""
     return str(getattr(request, CURRENT_PRODUCT_ATTR, "") or "")
@@ -192,7 +200,7 @@ class RecommendationNode(template.Node):
         try:
             # A savepoint: a failed query must not poison the rest of the page's transaction
             # (ATOMIC_REQUESTS), so the other slots and the page itself still render.
-            with transaction.atomic():
+            with savepoint():
                 recs, products = self._recommend(context, opts)
         except Exception:
             if app_settings.TEMPLATE_ERRORS_RAISE:
@@ -273,8 +281,16 @@ def record_view(context: template.Context, product: Any) -> str:
     try:
         key = product_key_of(product)
         setattr(request, CURRENT_PRODUCT_ATTR, key)  # the shopper and shop slots after this leave it out
-        with transaction.atomic():  # a savepoint, as for the slots
-            record_event("view", request=request, product_key=key)
+        with savepoint():  # as for the slots
+            # A product object is a product: no query to check that it exists. The profile update
+            # never runs inside the page (queued, or left for the next "for you" read or beat).
+            record_event(
+                "view",
+                request=request,
+                product_key=key,
+                check_product=isinstance(product, (str, int)),
+                defer_profile=True,
+            )
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
