@@ -18,6 +18,7 @@ from recommender.catalog.field_checks import field_problems, parse_fields, url_p
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector
 from recommender.proxies import forwarded_header_seen, trusted_proxies
+from recommender.query_encoders import RUNTIMES as QUERY_RUNTIMES
 from recommender.strategies.similar import similar_options
 
 RECOMMENDER_TAG = "recommender"
@@ -207,5 +208,20 @@ def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list:
             hint='Set RECOMMENDER["TRUSTED_PROXIES"] to your reverse proxies\' addresses (e.g. ["10.0.0.0/8"]) '
             "or their number (1); never trust the header without a proxy that overwrites it.",
             id="recommender.W002",
+        )
+    ]
+
+
+@register(RECOMMENDER_TAG)
+def check_query_encoder(app_configs: Any = None, **kwargs: Any) -> list:
+    """QUERY_ENCODER names a runtime and QUERY_ENCODER_THREADS is a positive whole number."""
+    runtime, threads = app_settings.QUERY_ENCODER, app_settings.QUERY_ENCODER_THREADS
+    if runtime in QUERY_RUNTIMES and isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:
+        return []
+    return [
+        Error(
+            f'RECOMMENDER["QUERY_ENCODER"] = {runtime!r}, RECOMMENDER["QUERY_ENCODER_THREADS"] = {threads!r}.',
+            hint=f"QUERY_ENCODER is one of {', '.join(QUERY_RUNTIMES)}; QUERY_ENCODER_THREADS a whole number >= 1.",
+            id="recommender.E015",
         )
     ]

@@ -56,6 +56,19 @@ DEFAULTS: dict[str, Any] = {
     },
     # Where trained models (catalog CLIP, behaviour models) are written.
     "MODEL_DIR": None,  # default: BASE_DIR / "var" / "recommender-models"
+    # How web processes encode search queries: "onnx" (onnxruntime, no torch, when the version's
+    # text tower was exported; else torch with a warning) or "torch" (always the torch encoder).
+    "QUERY_ENCODER": "onnx",
+    # onnxruntime threads per process for query encoding: 1 suits one web worker per core and
+    # keeps a session loaded before gunicorn forks (--preload) usable in every worker.
+    "QUERY_ENCODER_THREADS": 1,
+    # recommender.query_encoders.preload_query_encoder() (called from wsgi.py) loads the serving
+    # version's query encoder at boot, so the first shopper does not wait for it.
+    "PRELOAD_QUERY_ENCODER": True,
+    # Decode product JPEGs at the smallest scale (1/2, 1/4, 1/8) that keeps 4x the encoder's
+    # input size: faster embedding, slightly different pixels, so off until
+    # held-out recall is measured equal (bench/results/embedding_throughput_e2e.md).
+    "IMAGE_DRAFT_DECODE": False,
     # Products per embedding task; smaller batches lose less work when a worker dies.
     "EMBED_BATCH_SIZE": 64,
     # Celery queue of the embedding tasks, so GPU workers can be dedicated to it.

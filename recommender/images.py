@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import warnings
@@ -90,6 +91,7 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_aspect_ratio: float | None = DEFAULT_MAX_ASPECT_RATIO,
     max_side: int | None = None,
+    draft_side: int | None = None,
 ) -> Image.Image:
     """Decode ``source`` into an upright RGB image.
 
@@ -98,7 +100,9 @@ def load_image(
     closed again). Images with more than ``max_pixels`` pixels or a long side more than
     ``max_aspect_ratio`` times the short one (None: any) are rejected from the header, before any
     pixel is decoded. With ``max_side``, an image whose long side is longer comes back shrunk to
-    at most ``max_side`` (by an integer factor), before any full-size copy is made.
+    at most ``max_side`` (by an integer factor), before any full-size copy is made. With
+    ``draft_side``, a JPEG is decoded at the smallest scale (1/2, 1/4, 1/8) whose long side is
+    still at least ``draft_side``: an encoder that looks at 64 px needs no 2000 px bitmap.
     """
     data = _read_bytes(source)
     if not data:
@@ -109,8 +113,10 @@ def load_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             check_shape(*image.size, max_pixels=max_pixels, max_aspect_ratio=max_aspect_ratio)
-            if max_side:
-                image.draft(None, _scaled(image.size, max_side))  # JPEG decodes at 1/2, 1/4 or 1/8
+            if draft_side:
+                image.draft(None, _at_least(image.size, draft_side))  # JPEG decodes at 1/2, 1/4 or 1/8
+            elif max_side:
+                image.draft(None, _scaled(image.size, max_side))
             image.load()
     except ImageLoadError:
         raise
@@ -202,6 +208,14 @@ def _scaled(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     width, height = size
     scale = min(1.0, max_side / max(1, width, height))
     return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _at_least(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled so that its long side is ``side`` (never enlarged), rounded up: the draft
+    request Pillow meets with the largest JPEG scale-down that keeps both sides at least this."""
+    width, height = size
+    scale = min(1.0, side / max(1, width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
 def _scale_to_8bit(image: Image.Image) -> Image.Image:

@@ -185,6 +185,9 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
 
     encoder = encoder_for(version)
+    # A JPEG decoded at 4x the model's input keeps the detail its antialiased resize averages over.
+    image_side = getattr(encoder, "image_side", None)
+    draft_side = 4 * int(image_side) if app_settings.IMAGE_DRAFT_DECODE and image_side else None
     sellable = adapter.sellable_keys([i.key for i in todo])
     images, image_owner, errors = [], [], {}
     for index, item in enumerate(todo):
@@ -197,6 +200,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
                     max_pixels=app_settings.MAX_IMAGE_PIXELS,
                     max_aspect_ratio=app_settings.MAX_IMAGE_ASPECT_RATIO,
                     max_side=MAX_WORKING_SIDE,
+                    draft_side=draft_side,
                 )
             )
             image_owner.append(index)

@@ -92,6 +92,9 @@ class OpenClipEncoder(Encoder):
         self.autocast_dtype = resolve_precision(device, precision)
         self.preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
         self.pixels = PixelTransform(self.preprocess_cfg)
+        size = self.pixels.cfg.size
+        # Long side of the model's input, in pixels: how small an image may be decoded (indexing).
+        self.image_side = int(max(size) if isinstance(size, (tuple, list)) else size)
         self.dimensions = int(model_cfg["embed_dim"])
         text = getattr(model, "text", None)
         # HF towers mask padding, so trailing pad columns can be cut without changing the result;

@@ -18,10 +18,9 @@ from collections.abc import Iterator
 import torch
 
 from .base import EncoderLoadError
+from .spec import PRECISIONS
 
 __all__ = ["PRECISIONS", "autocast", "resolve_device", "resolve_precision"]
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import EncoderLoadError
-from .runtime import PRECISIONS
 
-__all__ = ["DEFAULT_BACKEND", "EncoderSpec"]
+__all__ = ["DEFAULT_BACKEND", "PRECISIONS", "EncoderSpec"]
+
+# Defined here, not in .runtime (torch), so the package imports without torch.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 DEFAULT_BACKEND = "recommender.encoders.open_clip_encoder.OpenClipEncoder"
 SETTING = 'RECOMMENDER["ENCODER"]'

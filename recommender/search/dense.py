@@ -3,7 +3,9 @@
     vector = query_vector(version, parsed.dense_text)        # None when the encoder cannot load
     dense_ranking(vector, version, filters, column="text_embedding", k=200)
 
-Query vectors are cached per process (a shopper paging through results, or many shoppers
+Queries are encoded by the version's ONNX query encoder when it was exported (no torch in the
+web process; :mod:`recommender.query_encoders`), else by its torch encoder. Query vectors are
+cached per process (a shopper paging through results, or many shoppers
 typing "black dress", cost one encoding). When the encoder is unavailable (no model files on a
 web server, say), search goes on with the lexical lists and logs why.
 """
@@ -17,6 +19,7 @@ from threading import Lock
 import numpy as np
 
 from recommender.models import ModelVersion
+from recommender.query_encoders import query_encoder_for
 from recommender.search.filters import SearchFilters
 from recommender.storage import nearest
 
@@ -39,10 +42,8 @@ def query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    from recommender.versions import encoder_for
-
     try:
-        vector = np.asarray(encoder_for(version).encode_texts([text])[0], dtype=np.float32)
+        vector = np.asarray(query_encoder_for(version).encode_texts([text])[0], dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - lexical search must survive a missing model
         logger.warning("Search without vectors: the encoder of %s is unavailable (%s)", version, exc)
         return None

@@ -18,6 +18,7 @@ from typing import Any
 
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
+from recommender.query_encoders import export_query_encoder
 from recommender.training.catalog_clip import train_catalog_clip
 from recommender.versions import LOCAL_DIR_PREFIX, model_dir, register_encoder_version
 
@@ -96,6 +97,10 @@ def train_encoder(
     spec = {"MODEL": f"{LOCAL_DIR_PREFIX}{folder_name}"}
     version = register_encoder_version(spec, metrics=metrics, artifact=folder_name, version=version)
     logger.info("Trained %s: %s", version, result.final_metrics)
+    try:  # web processes encode queries with it, without torch (recommender.query_encoders)
+        export_query_encoder(version)
+    except Exception as exc:  # noqa: BLE001 - the model is good; queries then use torch (warned)
+        logger.warning("No ONNX query encoder for %s: %s: %s", version, type(exc).__name__, exc)
     return version
 
 
