@@ -35,6 +35,8 @@ class Context:
     exclude_categories: Sequence[str] = ()
     exclude_keys: set[str] = field(default_factory=set)
     slot: str = ""
+    # An experiment variant's behaviour model: None the active one, False off, a version pinned.
+    behaviour: Any = None
 
     @property
     def has_shopper(self) -> bool:
