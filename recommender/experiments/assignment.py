@@ -133,7 +133,8 @@ def _load() -> list[_Experiment]:
         status=Experiment.Status.STOPPED, winner__isnull=True
     )
     out = []
-    for exp in rows.prefetch_related("variants__model_version"):
+    # Oldest first: when two experiments share a slot the older one serves (check recommender.W035).
+    for exp in rows.order_by("created_at", "pk").prefetch_related("variants__model_version"):
         variants = tuple(
             _Variant(
                 id=v.pk,

@@ -3,7 +3,8 @@
 An event is attributed to the shopper's *last* exposure in the experiment before it, within
 ``EXPERIMENT_ATTRIBUTION_HOURS`` (default 24): a click only to an exposure of the slot it names
 (the beacon sends it), an add-to-cart or purchase to any slot of the experiment. The shopper is
-matched by the anonymous session id (which survives login), else by the user. Revenue is the
+matched by the anonymous session id (which survives login), else by the user (an event without
+a session, or from another device). Both lookups walk an index on (shopper, time). Revenue is the
 purchase's quantity × the product's stored catalog price (the serving version's vector row).
 
 Nothing is written per request for attribution: ``POST events/`` stays one insert, and the
@@ -44,28 +45,33 @@ def outcomes(experiment_id: int, *, since: datetime | None = None) -> list[Outco
     version = serving_version()
     exposures, events, vectors = Exposure._meta.db_table, Event._meta.db_table, ProductVector._meta.db_table
     sql = f"""
-        WITH x AS (
+        WITH x AS MATERIALIZED (
             SELECT id, variant_id, user_id, session_key, slot, created_at FROM {exposures}
             WHERE experiment_id = %(experiment)s AND created_at >= %(since)s
         ),
-        ev AS (
+        ev AS MATERIALIZED (
             SELECT e.id, e.type, e.quantity, e.product_key, e.slot, e.user_id, e.session_key, e.created_at
             FROM {events} e
             WHERE e.type IN ('click', 'add_to_cart', 'purchase') AND e.created_at >= %(since)s
               AND ((e.session_key <> '' AND e.session_key IN (SELECT session_key FROM x WHERE session_key <> ''))
                    OR e.user_id IN (SELECT user_id FROM x WHERE user_id IS NOT NULL))
         ),
-        att AS (
-            SELECT ev.type, ev.quantity, ev.product_key, last.id AS exposure_id
-            FROM ev CROSS JOIN LATERAL (
-                SELECT x.id FROM {exposures} x
-                WHERE x.experiment_id = %(experiment)s AND x.created_at >= %(since)s
-                  AND x.created_at <= ev.created_at AND x.created_at > ev.created_at - %(window)s
-                  AND ((ev.session_key <> '' AND x.session_key = ev.session_key)
-                       OR (ev.user_id IS NOT NULL AND x.user_id = ev.user_id))
-                  AND (ev.type <> 'click' OR x.slot = ev.slot)
-                ORDER BY x.created_at DESC, x.id DESC LIMIT 1
-            ) last
+        att AS MATERIALIZED (
+            SELECT ev.type, ev.quantity, ev.product_key, COALESCE(
+                (SELECT x.id FROM {exposures} x
+                 WHERE ev.session_key <> '' AND x.session_key = ev.session_key
+                   AND x.experiment_id = %(experiment)s AND x.created_at >= %(since)s
+                   AND x.created_at <= ev.created_at AND x.created_at > ev.created_at - %(window)s
+                   AND (ev.type <> 'click' OR x.slot = ev.slot)
+                 ORDER BY x.created_at DESC, x.id DESC LIMIT 1),
+                (SELECT x.id FROM {exposures} x
+                 WHERE ev.user_id IS NOT NULL AND x.user_id = ev.user_id
+                   AND x.experiment_id = %(experiment)s AND x.created_at >= %(since)s
+                   AND x.created_at <= ev.created_at AND x.created_at > ev.created_at - %(window)s
+                   AND (ev.type <> 'click' OR x.slot = ev.slot)
+                 ORDER BY x.created_at DESC, x.id DESC LIMIT 1)
+            ) AS exposure_id
+            FROM ev
         )
         SELECT x.id, x.variant_id, x.created_at,
                COALESCE(x.session_key, '') || '|' || COALESCE(x.user_id::text, ''),

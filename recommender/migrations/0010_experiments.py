@@ -8,111 +8,267 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0009_search_moderation'),
+        ("recommender", "0009_search_moderation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Experiment',
+            name="Experiment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('slots', models.JSONField(default=list, help_text='Slot names this experiment runs on.', verbose_name='slots')),
-                ('status', models.CharField(choices=[('draft', 'draft'), ('running', 'running'), ('paused', 'paused'), ('stopped', 'stopped')], default='draft', max_length=16, verbose_name='status')),
-                ('mode', models.CharField(choices=[('ab', 'A/B test (fixed weights)'), ('bandit', 'self-optimising (Thompson sampling)')], default='ab', max_length=16, verbose_name='mode')),
-                ('goal', models.CharField(choices=[('click', 'clicks'), ('purchase', 'purchases')], default='click', help_text='What a bandit rewards.', max_length=16, verbose_name='bandit goal')),
-                ('min_exploration', models.FloatField(default=0.1, help_text='Bandit mode: this share of traffic is always split evenly between the variants.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='minimum exploration')),
-                ('starts_at', models.DateTimeField(blank=True, null=True, verbose_name='starts')),
-                ('ends_at', models.DateTimeField(blank=True, null=True, verbose_name='ends')),
-                ('bandit_reset_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='bandit reset')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "slots",
+                    models.JSONField(
+                        default=list, help_text="Slot names this experiment runs on.", verbose_name="slots"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("running", "running"),
+                            ("paused", "paused"),
+                            ("stopped", "stopped"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("ab", "A/B test (fixed weights)"), ("bandit", "self-optimising (Thompson sampling)")],
+                        default="ab",
+                        max_length=16,
+                        verbose_name="mode",
+                    ),
+                ),
+                (
+                    "goal",
+                    models.CharField(
+                        choices=[("click", "clicks"), ("purchase", "purchases")],
+                        default="click",
+                        help_text="What a bandit rewards.",
+                        max_length=16,
+                        verbose_name="bandit goal",
+                    ),
+                ),
+                (
+                    "min_exploration",
+                    models.FloatField(
+                        default=0.1,
+                        help_text="Bandit mode: this share of traffic is always split evenly between the variants.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                        verbose_name="minimum exploration",
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True, verbose_name="starts")),
+                ("ends_at", models.DateTimeField(blank=True, null=True, verbose_name="ends")),
+                (
+                    "bandit_reset_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="bandit reset"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'experiment',
-                'verbose_name_plural': 'experiments',
-                'ordering': ['-created_at'],
+                "verbose_name": "experiment",
+                "verbose_name_plural": "experiments",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Variant',
+            name="Variant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, verbose_name='name')),
-                ('is_control', models.BooleanField(default=False, verbose_name='control')),
-                ('weight', models.FloatField(default=1.0, validators=[django.core.validators.MinValueValidator(0.0)], verbose_name='traffic weight')),
-                ('strategy', models.CharField(blank=True, help_text="Blank: the slot's own.", max_length=64, verbose_name='strategy')),
-                ('behaviour', models.CharField(choices=[('default', 'as configured (the active model)'), ('off', 'off (profile vectors)'), ('pinned', 'pinned to a version')], default='default', max_length=16, verbose_name='behaviour model')),
-                ('diversity_lambda', models.FloatField(blank=True, help_text='Blank: the admin setting.', null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='MMR λ')),
-                ('use_rules', models.BooleanField(default=True, verbose_name='merchandising rules')),
-                ('categories', models.JSONField(blank=True, default=list, help_text='Only these categories.', verbose_name='categories')),
-                ('limit', models.PositiveSmallIntegerField(blank=True, help_text="Blank: the slot's.", null=True, verbose_name='limit')),
-                ('bandit_share', models.FloatField(blank=True, editable=False, null=True, verbose_name='bandit share')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='recommender.experiment')),
-                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='recommender.modelversion', verbose_name='pinned behaviour version')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64, verbose_name="name")),
+                ("is_control", models.BooleanField(default=False, verbose_name="control")),
+                (
+                    "weight",
+                    models.FloatField(
+                        default=1.0,
+                        validators=[django.core.validators.MinValueValidator(0.0)],
+                        verbose_name="traffic weight",
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.CharField(
+                        blank=True, help_text="Blank: the slot's own.", max_length=64, verbose_name="strategy"
+                    ),
+                ),
+                (
+                    "behaviour",
+                    models.CharField(
+                        choices=[
+                            ("default", "as configured (the active model)"),
+                            ("off", "off (profile vectors)"),
+                            ("pinned", "pinned to a version"),
+                        ],
+                        default="default",
+                        max_length=16,
+                        verbose_name="behaviour model",
+                    ),
+                ),
+                (
+                    "diversity_lambda",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Blank: the admin setting.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                        verbose_name="MMR λ",
+                    ),
+                ),
+                ("use_rules", models.BooleanField(default=True, verbose_name="merchandising rules")),
+                (
+                    "categories",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Only these categories.", verbose_name="categories"
+                    ),
+                ),
+                (
+                    "limit",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Blank: the slot's.", null=True, verbose_name="limit"
+                    ),
+                ),
+                ("bandit_share", models.FloatField(blank=True, editable=False, null=True, verbose_name="bandit share")),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="variants",
+                        to="recommender.experiment",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="recommender.modelversion",
+                        verbose_name="pinned behaviour version",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'variant',
-                'verbose_name_plural': 'variants',
-                'ordering': ['experiment', '-is_control', 'pk'],
+                "verbose_name": "variant",
+                "verbose_name_plural": "variants",
+                "ordering": ["experiment", "-is_control", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='UserAssignment',
+            name="UserAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='recommender.experiment')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='recommender.variant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="recommender.experiment"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="recommender.variant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'experiment assignment',
-                'verbose_name_plural': 'experiment assignments',
+                "verbose_name": "experiment assignment",
+                "verbose_name_plural": "experiment assignments",
             },
         ),
         migrations.CreateModel(
-            name='Exposure',
+            name="Exposure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slot', models.CharField(max_length=64, verbose_name='slot')),
-                ('session_key', models.CharField(blank=True, max_length=64, verbose_name='session')),
-                ('products', models.PositiveSmallIntegerField(default=0, verbose_name='products shown')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='time')),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exposures', to='recommender.experiment')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exposures', to='recommender.variant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slot", models.CharField(max_length=64, verbose_name="slot")),
+                ("session_key", models.CharField(blank=True, max_length=64, verbose_name="session")),
+                ("products", models.PositiveSmallIntegerField(default=0, verbose_name="products shown")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="time")),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exposures",
+                        to="recommender.experiment",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="exposures", to="recommender.variant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'exposure',
-                'verbose_name_plural': 'exposures',
+                "verbose_name": "exposure",
+                "verbose_name_plural": "exposures",
             },
         ),
         migrations.AddField(
-            model_name='experiment',
-            name='winner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='recommender.variant', verbose_name='promoted'),
+            model_name="experiment",
+            name="winner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="recommender.variant",
+                verbose_name="promoted",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='variant',
-            constraint=models.UniqueConstraint(fields=('experiment', 'name'), name='recommender_variant_unique_name'),
+            model_name="variant",
+            constraint=models.UniqueConstraint(fields=("experiment", "name"), name="recommender_variant_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='userassignment',
-            constraint=models.UniqueConstraint(fields=('experiment', 'user'), name='recommender_one_assignment_per_user'),
+            model_name="userassignment",
+            constraint=models.UniqueConstraint(
+                fields=("experiment", "user"), name="recommender_one_assignment_per_user"
+            ),
         ),
         migrations.AddIndex(
-            model_name='exposure',
-            index=models.Index(fields=['experiment', 'created_at'], name='recommender_exp_time_idx'),
+            model_name="exposure",
+            index=models.Index(fields=["experiment", "created_at"], name="recommender_exp_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='exposure',
-            index=models.Index(fields=['session_key', 'created_at'], name='recommender_exp_session_idx'),
+            model_name="exposure",
+            index=models.Index(fields=["session_key", "created_at"], name="recommender_exp_session_idx"),
         ),
         migrations.AddIndex(
-            model_name='exposure',
-            index=models.Index(fields=['user', 'created_at'], name='recommender_exp_user_idx'),
+            model_name="exposure",
+            index=models.Index(fields=["user", "created_at"], name="recommender_exp_user_idx"),
         ),
     ]
