@@ -302,6 +302,7 @@ def markdown(report: dict) -> str:
 `recommend()` (assignment, cache, exposure) and `record_event()` (click, add-to-cart, purchase);
 the numbers are read back from the database by `experiment_report()`, and each experiment's
 stored impressions and clicks per variant were checked equal to what the simulator did.
+{"The A/A part and the A/B + bandit part ran side by side as two processes, each with its own embedded Postgres (`--part aa`, `--part ab-bandit`, then `--part merge`); seconds are the longer part's." if report.get("parallel_parts") else ""}
 
 | test | through the stack | statistics alone (numpy, {only["experiments"]} experiments) |
 |---|---|---|

@@ -244,3 +244,19 @@ def test_the_rest_endpoint_is_staff_only_and_follows_model_permissions(vector_sh
     )
     assert bad.status_code == 400
     assert editor.post(f"{url}{pk}/promote/", {"variant": 999999}, "application/json").status_code == 400
+
+
+def test_checks_catch_a_bad_window_and_two_experiments_on_one_slot(settings):
+    from recommender.checks import check_experiment_settings, check_overlapping_experiments
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "EXPERIMENT_ATTRIBUTION_HOURS": 0, "EXPERIMENT_BANDIT_DRAWS": 5}
+    assert [e.id for e in check_experiment_settings()] == ["recommender.E035", "recommender.E036"]
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "EXPERIMENT_ATTRIBUTION_HOURS": 48, "EXPERIMENT_BANDIT_DRAWS": 1000}
+    assert check_experiment_settings() == []
+    first = _ab()
+    assert check_overlapping_experiments(databases=["default"]) == []
+    make_experiment("second", SLOT, {"a": {}, "b": {}})
+    (warning,) = check_overlapping_experiments(databases=["default"])
+    assert warning.id == "recommender.W035" and first.name in warning.msg
+    # The older one is the one served.
+    assert choose_variant(SLOT, session_key="abc").experiment_id == first.pk

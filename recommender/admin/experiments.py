@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -23,10 +24,23 @@ from recommender.admin import charts
 from recommender.admin.base import require_perm, view_context
 from recommender.admin.experiment_charts import RENDERERS
 from recommender.experiments import lifecycle
-from recommender.experiments.report import experiment_report
+from recommender.experiments.report import ExperimentReport, experiment_report
 from recommender.experiments.statistics import sample_size
 from recommender.models import Experiment, Variant
 from recommender.strategies import STRATEGIES
+
+# The page and its two charts read the same numbers: computed once a minute at most.
+REPORT_SECONDS = 60
+
+
+def cached_report(experiment: Experiment) -> ExperimentReport:
+    """The experiment's report, shared by its page and charts for ``REPORT_SECONDS``."""
+    key = f"recommender:experiment-report:{experiment.pk}:{experiment.updated_at.timestamp()}"
+    report = cache.get(key)
+    if report is None:
+        report = experiment_report(experiment)
+        cache.set(key, report, REPORT_SECONDS)
+    return report
 
 
 class VariantForm(forms.ModelForm):
@@ -100,7 +114,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     def results_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require_perm(request, "view", Experiment)
         experiment = get_object_or_404(Experiment, pk=pk)
-        report = experiment_report(experiment)
+        report = cached_report(experiment)
         planner = PlannerForm(request.GET or None)
         needed = None
         if planner.is_bound and planner.is_valid():
@@ -135,9 +149,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         render = RENDERERS.get(chart)
         if render is None or not charts.available():
             raise Http404("No such chart.")
-        response = HttpResponse(
-            render(experiment_report(get_object_or_404(Experiment, pk=pk))), content_type="image/png"
-        )
+        response = HttpResponse(render(cached_report(get_object_or_404(Experiment, pk=pk))), content_type="image/png")
         response["Cache-Control"] = "private, max-age=60"
         return response
 
