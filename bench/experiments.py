@@ -326,8 +326,8 @@ recomputed every {bandit["update_every"]} shoppers (the `recommender.update_band
 
 ![Bandit share and regret](experiments_bandit.png)
 
-Through-the-stack runs are few for the A/B power (each needs {2 * ab["planner_per_variant"]} shoppers at
-about 50 ms each on this loaded machine): its binomial standard error is about
+Through-the-stack runs are few for the A/B power (each needs {2 * ab["planner_per_variant"]} shoppers, at
+{1000 * ab["seconds"] / (ab["experiments"] * 2 * ab["planner_per_variant"]):.0f} ms each on this loaded machine): its binomial standard error is about
 {(max(ab["power"] * (1 - ab["power"]), 0.01) / ab["experiments"]) ** 0.5:.2f}; the numpy column gives the precise figure
 for the same test. The stack adds no error of its own: its stored counts equal the simulation's.
 """
