@@ -260,3 +260,32 @@ def test_checks_catch_a_bad_window_and_two_experiments_on_one_slot(settings):
     assert warning.id == "recommender.W035" and first.name in warning.msg
     # The older one is the one served.
     assert choose_variant(SLOT, session_key="abc").experiment_id == first.pk
+
+
+def test_template_tags_serve_the_variant_and_staff_may_preview_it(vector_shop, django_user_model):
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    make_experiment(
+        "tag test",
+        SLOT,
+        {"control": {"strategy": "trending", "limit": 5}, "lean": {"strategy": "trending", "limit": 2}},
+    )
+    page = Template('{% load recommender_tags %}{% trending_products slot="home" limit=6 %}')
+
+    def render(user, **params) -> str:
+        request = RequestFactory().get("/", params)
+        request.session = SessionStore()
+        request.session["recommender_sid"] = uuid.uuid4().hex
+        request.user = user
+        return page.render(Context({"request": request}))
+
+    cards = Counter(render(AnonymousUser()).count('class="recommender-card"') for _ in range(20))
+    exposed = Counter(Exposure.objects.values_list("variant__name", flat=True))
+    assert cards == {5: exposed["control"], 2: exposed["lean"]} and exposed["lean"] > 0
+    staff = django_user_model.objects.create_user("staff-tag", is_staff=True)
+    for variant, expected in (("control", 5), ("lean", 2)):
+        assert render(staff, rec_variant=variant).count('class="recommender-card"') == expected
+    assert Exposure.objects.count() == 20  # previews are not counted
