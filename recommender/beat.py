@@ -81,6 +81,13 @@ DEFAULT_SCHEDULE: list[PeriodicSpec] = [
         crontab={"minute": "0", "hour": "4", "day_of_week": "0"},
         description="Weekly retraining of the next-item model on fresh events.",
     ),
+    PeriodicSpec(
+        name="recommender: update bandit experiments",
+        task="recommender.update_bandits",
+        every=1,
+        period="minutes",
+        description="Recompute the Thompson-sampling traffic shares of running bandit experiments.",
+    ),
 ]
 
 

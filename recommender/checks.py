@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections
 from recommender.catalog import FieldMapAdapter, get_adapter, resolve_product_model
 from recommender.catalog.field_checks import field_problems, parse_fields, url_problems
 from recommender.conf import app_settings
-from recommender.models import ModelVersion, ProductVector
+from recommender.models import Experiment, ModelVersion, ProductVector
 from recommender.proxies import forwarded_header_seen, trusted_proxies
 from recommender.query_encoders import RUNTIMES as QUERY_RUNTIMES
 from recommender.strategies.similar import similar_options
@@ -225,3 +225,55 @@ def check_query_encoder(app_configs: Any = None, **kwargs: Any) -> list:
             id="recommender.E015",
         )
     ]
+
+
+@register(RECOMMENDER_TAG)
+def check_experiment_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    """The attribution window and the bandit's draws are positive numbers."""
+    errors = []
+    hours = app_settings.EXPERIMENT_ATTRIBUTION_HOURS
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
+        errors.append(
+            Error(
+                f"EXPERIMENT_ATTRIBUTION_HOURS must be a positive number of hours, not {hours!r}.",
+                hint='Set RECOMMENDER["EXPERIMENT_ATTRIBUTION_HOURS"] to e.g. 24.',
+                id="recommender.E035",
+            )
+        )
+    draws = app_settings.EXPERIMENT_BANDIT_DRAWS
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 100:
+        errors.append(
+            Error(
+                f"EXPERIMENT_BANDIT_DRAWS must be an integer of at least 100, not {draws!r}.",
+                hint='Set RECOMMENDER["EXPERIMENT_BANDIT_DRAWS"] to e.g. 10000.',
+                id="recommender.E036",
+            )
+        )
+    return errors
+
+
+@register(Tags.database, RECOMMENDER_TAG)
+def check_overlapping_experiments(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Two running experiments on one slot: only the older one is served, the other never runs."""
+    if not databases:
+        return []
+    seen: dict[str, str] = {}
+    warnings = []
+    try:
+        running = list(Experiment.objects.filter(status=Experiment.Status.RUNNING).order_by("created_at", "pk"))
+    except DatabaseError:
+        return []
+    for experiment in running:
+        for slot in experiment.slots or []:
+            if slot in seen:
+                warnings.append(
+                    Warning(
+                        f"Experiments {seen[slot]!r} and {experiment.name!r} both run on slot {slot!r}; only "
+                        f"{seen[slot]!r} is served there.",
+                        hint="Pause or stop one of them, or give them different slots.",
+                        id="recommender.W035",
+                    )
+                )
+            else:
+                seen[slot] = experiment.name
+    return warnings

@@ -122,6 +122,13 @@ DEFAULTS: dict[str, Any] = {
     # shipped recommender/recommender.css, False to leave styling to the shop, or a static path
     # (or URL) of the shop's own file.
     "STYLESHEET": True,
+    # --- online experiments (recommender/experiments/) ---
+    # Add-to-cart and purchase events count for the variant the shopper last saw within this
+    # many hours (clicks: the last exposure of the slot they name, within the same window).
+    "EXPERIMENT_ATTRIBUTION_HOURS": 24,
+    # Bandit experiments: Thompson draws per update (the Monte Carlo error of a share is about
+    # 0.5 / sqrt(draws)); the shares are recomputed by the recommender.update_bandits beat task.
+    "EXPERIMENT_BANDIT_DRAWS": 10_000,
     # --- search (recommender.search) ---
     # Reciprocal rank fusion: score = sum(weight / (k + rank)) over the ranked lists. k and the
     # weights were chosen on the tuning half of bench/search_queries.py (the optimum is flat:

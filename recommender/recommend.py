@@ -27,6 +27,8 @@ from recommender.cache import cached, catalogue_generation, global_generation, s
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
+from recommender.experiments.assignment import PREVIEW_PARAMETER, VariantChoice, choose_variant
+from recommender.experiments.exposure import record_exposure
 from recommender.memo import remembered
 from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
 from recommender.privacy import personalisation_enabled
@@ -61,6 +63,7 @@ class Recommendations:
     strategy: str
     slot: str
     items: list[Recommendation] = field(default_factory=list)
+    variant: str = ""  # the experiment variant served ("" outside experiments)
 
     def __iter__(self):
         return iter(self.items)
@@ -95,8 +98,14 @@ def recommend(
     exclude_categories: Sequence[str] = (),
     exclude_keys: Sequence[str] = (),
     record_impression: bool = False,
+    preview_variant: str | None = None,
 ) -> Recommendations:
-    """Recommendations of ``strategy`` for a product and/or shopper (see module docstring)."""
+    """Recommendations of ``strategy`` for a product and/or shopper (see module docstring).
+
+    When a running experiment covers ``slot``, the shopper's variant replaces the strategy and
+    its parameters (``experiments/assignment.py``); ``preview_variant`` (else ``?rec_variant=``
+    on a staff ``request``) forces one for staff and raises ``UnknownVariant`` for a bad name.
+    """
     if strategy not in STRATEGIES:
         raise UnknownStrategy(f"Unknown strategy {strategy!r}; expected one of {', '.join(sorted(STRATEGIES))}.")
     if request is not None and user is None and not session_key:
@@ -107,6 +116,9 @@ def recommend(
         product_key = "\ufffd"  # cannot exist in Postgres: an unknown product, not a DataError
     slot = clean_text(slot, 64)
     user_id = user.pk if user is not None else None
+    choice = _variant(slot, request, user_id, session_key, preview_variant)
+    if choice is not None:
+        strategy, limit, categories = _apply_variant(choice, strategy, limit, categories, product_key)
     settings = RecommenderSettings.get()
     # Read once per page, however many slots it renders (recommender.memo).
     version = remembered(request, "serving_version", serving_version)
@@ -154,6 +166,8 @@ def recommend(
         tuple(sorted(exclude_keys)),
         # What "similar" compares is a deploy setting: a changed choice must not serve old entries.
         similar_options() if strategy == "similar" else (),
+        # Cached slots never mix experiment variants.
+        choice.cache_part if choice is not None else (),
     )
 
     def compute() -> list[Recommendation]:
@@ -173,20 +187,48 @@ def recommend(
             slot=slot,
             # Known once per page with a request; else the strategy asks when it needs to.
             personalisation=opted_in() if request is not None and has_shopper else None,
+            behaviour=choice.behaviour if choice is not None else None,
         )
         if strategy in PRODUCT_STRATEGIES and not product_key:
             return []
-        window = remembered(request, "rules", lambda: list(MerchandisingRule.objects.in_window()))
-        rules = [rule for rule in window if rule.slot in ("", slot)]
-        return _finish(STRATEGIES[strategy](ctx), ctx, settings, rules)
+        rules: list[MerchandisingRule] = []
+        if choice is None or choice.use_rules:
+            window = remembered(request, "rules", lambda: list(MerchandisingRule.objects.in_window()))
+            rules = [rule for rule in window if rule.slot in ("", slot)]
+        return _finish(STRATEGIES[strategy](ctx), ctx, settings, rules, choice)
 
     items = cached(key_parts, compute, settings.cache_seconds, revalidate=lambda hit: still_servable(version, hit))
     if product_side:
         items = without_keys(items, set(bought), limit)
-    result = Recommendations(strategy, slot, list(items))
+    result = Recommendations(strategy, slot, list(items), choice.variant_name if choice is not None else "")
     if record_impression and result.items:
         SlotStat.bump(slot or strategy, strategy, impressions=len(result.items))
+        if choice is not None:
+            record_exposure(choice, slot, user_id=user_id, session_key=session_key, products=len(result.items))
     return result
+
+
+def _variant(slot: str, request: Any, user_id: Any, session_key: str, preview: str | None) -> VariantChoice | None:
+    """The experiment variant for this slot and shopper; previews only for staff requests."""
+    requester = getattr(request, "user", None)
+    may_preview = preview is not None or bool(getattr(requester, "is_staff", False))
+    if preview is None and request is not None:
+        preview = str(getattr(request, "GET", {}).get(PREVIEW_PARAMETER, ""))
+    return choose_variant(
+        slot, user_id=user_id, session_key=session_key, preview=preview or "", may_preview=may_preview
+    )
+
+
+def _apply_variant(
+    choice: VariantChoice, strategy: str, limit: int, categories: Sequence[str], product_key: str
+) -> tuple[str, int, Sequence[str]]:
+    """The variant's strategy, limit and categories in place of the slot's own."""
+    wanted = choice.strategy or strategy
+    if wanted in PRODUCT_STRATEGIES and not product_key:
+        wanted = strategy  # a product strategy on a page without a product would leave the slot empty
+    if choice.limit:
+        limit = max(1, min(int(choice.limit), MAX_LIMIT))
+    return wanted, limit, (choice.categories or categories)
 
 
 def still_servable(version: ModelVersion | None, items: list[Recommendation]) -> list[Recommendation]:
@@ -210,7 +252,11 @@ def without_keys(items: list[Recommendation], drop: set[str], limit: int) -> lis
 
 
 def _finish(
-    candidates: list[Candidate], ctx: Context, settings: RecommenderSettings, rules: list[MerchandisingRule]
+    candidates: list[Candidate],
+    ctx: Context,
+    settings: RecommenderSettings,
+    rules: list[MerchandisingRule],
+    choice: VariantChoice | None = None,
 ) -> list[Recommendation]:
     facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
     pool = eligible(
@@ -223,7 +269,10 @@ def _finish(
     pinned, ranked = apply_rules(pool, facts, rules)
     pinned = [p for p in pinned if p.key not in ctx.exclude_keys][: ctx.limit]
     vectors = {k: f.vector for k, f in facts.items() if f.vector is not None}
-    picked = mmr(ranked, vectors, ctx.limit - len(pinned), settings.diversity_lambda)
+    diversity = settings.diversity_lambda
+    if choice is not None and choice.diversity_lambda is not None:
+        diversity = choice.diversity_lambda
+    picked = mmr(ranked, vectors, ctx.limit - len(pinned), diversity)
     final = pinned + picked
     return [Recommendation(c.key, _finite(c.score), c.reason, i + 1) for i, c in enumerate(final)]
 

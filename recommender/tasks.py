@@ -19,6 +19,7 @@ from django.db import DatabaseError
 
 from recommender import dispatch, indexing, product_sync
 from recommender.conf import app_settings
+from recommender.experiments import bandit
 from recommender.training.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
     activate_behaviour_task,
     train_behaviour_task,
@@ -147,6 +148,12 @@ def prune_events() -> int:
 
     days = app_settings.EVENT_RETENTION_DAYS
     return prune(days) if days else 0
+
+
+@shared_task(name="recommender.update_bandits", acks_late=True)
+def update_bandits() -> int:
+    """Beat: recompute the traffic shares of running bandit experiments (``experiments/bandit.py``)."""
+    return bandit.update_bandits()
 
 
 from recommender import tasks_search  # noqa: F401 - registers recommender.refresh_suggestions

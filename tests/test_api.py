@@ -427,7 +427,7 @@ def test_schema_is_valid_openapi_listing_every_operation(db):
     assert all(path.startswith(PREFIX) and path != SCHEMA_URL for path, _ in operations)
     for_you = doc["paths"]["/api/recommender/for-you/"]["get"]
     params = {p["name"]: p for p in for_you["parameters"]}
-    assert set(params) == {"limit", "category", "slot", "user"}
+    assert set(params) == {"limit", "category", "slot", "user", "rec_variant"}
     assert params["limit"]["schema"]["minimum"] == 1 and params["category"]["schema"]["type"] == "array"
     event_body = doc["paths"]["/api/recommender/events/"]["post"]["requestBody"]["content"]["application/json"]
     request_schema = doc["components"]["schemas"][event_body["schema"]["$ref"].split("/")[-1]]

@@ -159,6 +159,11 @@ class RecommendationSerializer(ProductCardSerializer):
 class RecommendationsSerializer(serializers.Serializer):
     strategy = serializers.CharField(help_text='The strategy that produced the results ("similar", "for_you", …).')
     results = RecommendationSerializer(many=True)
+    variant = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="The experiment variant these results come from (null outside experiments).",
+    )
 
 
 # --- events ----------------------------------------------------------------------------------

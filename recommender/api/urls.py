@@ -5,7 +5,7 @@ Product ids may contain slashes (string primary keys such as "AB/12"), hence ``<
 
 from django.urls import path
 
-from recommender.api import views
+from recommender.api import experiments, views
 from recommender.api.schema import RecommenderSchemaView
 
 app_name = "recommender_api"
@@ -19,6 +19,11 @@ urlpatterns = [
     path("recently-viewed/", views.RecentlyViewedView.as_view(), name="recently-viewed"),
     path("events/", views.EventView.as_view(), name="events"),
     path("schema/", RecommenderSchemaView.as_view(), name="schema"),
+    # Staff only (recommender/api/experiments.py).
+    path("experiments/", experiments.ExperimentListView.as_view(), name="experiments"),
+    path("experiments/<int:pk>/", experiments.ExperimentDetailView.as_view(), name="experiment"),
+    path("experiments/<int:pk>/results/", experiments.ExperimentResultsView.as_view(), name="experiment-results"),
+    path("experiments/<int:pk>/<slug:action>/", experiments.ExperimentActionView.as_view(), name="experiment-action"),
 ]
 
 # Search, search by image and suggestions (recommender/api/search_urls.py).

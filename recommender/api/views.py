@@ -35,6 +35,7 @@ from recommender.api.serializers import (
 )
 from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
 from recommender.events import EventError, record_event, records_events, shopper
+from recommender.experiments.assignment import PREVIEW_PARAMETER, UnknownVariant
 from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
 from recommender.slots import is_known_slot
@@ -46,6 +47,21 @@ class CrossSiteEvent(PermissionDenied):
         "pages live on another site than this API sets RECOMMENDER['RECORD_CROSS_SITE_EVENTS'] = True."
     )
     default_code = "cross_site"
+
+
+class PreviewForbidden(PermissionDenied):
+    default_detail = f"Only staff may force an experiment variant with ?{PREVIEW_PARAMETER}=."
+    default_code = "preview_forbidden"
+
+
+def preview_variant(request: Request) -> str | None:
+    """The forced variant of a staff preview (None when not asked); 403 for anyone else."""
+    value = request.query_params.get(PREVIEW_PARAMETER)
+    if value is None:
+        return None
+    if not getattr(request.user, "is_staff", False):
+        raise PreviewForbidden()
+    return value
 
 
 def validated(serializer_class: type[Serializer], data: Any, request: Request) -> dict[str, Any]:
@@ -82,18 +98,23 @@ class RecommendationView(ApiView):
         user, session_key = reader(request, self.named_user)
         if self.named_user is not None:  # logged before anything is served: no read goes unrecorded
             ProfileAccessLog.record(request.user, self.named_user, self.strategy)
-        recs = recommend(
-            self.strategy,
-            product_key=product_key,
-            user=user,
-            session_key=session_key,
-            limit=params["limit"],
-            slot=params["slot"],
-            categories=params["category"],
-            # Only declared slots count (recommender/slots.py); support staff looking is no impression.
-            record_impression=self.named_user is None and is_known_slot(params["slot"]),
-        )
-        return Response(RecommendationsSerializer({"strategy": recs.strategy, "results": result_rows(recs)}).data)
+        try:
+            recs = recommend(
+                self.strategy,
+                product_key=product_key,
+                user=user,
+                session_key=session_key,
+                limit=params["limit"],
+                slot=params["slot"],
+                categories=params["category"],
+                # Only declared slots count (recommender/slots.py); support staff looking is no impression.
+                record_impression=self.named_user is None and is_known_slot(params["slot"]),
+                preview_variant=preview_variant(request),
+            )
+        except UnknownVariant as exc:
+            raise ValidationError({PREVIEW_PARAMETER: [str(exc)]}) from exc
+        body = {"strategy": recs.strategy, "results": result_rows(recs), "variant": recs.variant or None}
+        return Response(RecommendationsSerializer(body).data)
 
 
 class PersonalRecommendationView(RecommendationView):
@@ -107,6 +128,16 @@ PRODUCT_ID = OpenApiParameter(
 )
 
 
+PREVIEW = OpenApiParameter(
+    PREVIEW_PARAMETER,
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="Staff only (403 for others): force this experiment variant (name or id) on the slot; an unknown "
+    "variant is a 400. Previews count no exposure.",
+)
+
+
 def recommendation_schema(summary: str, description: str, *, product: bool = False, personal: bool = False) -> Any:
     """extend_schema for a recommendation endpoint: its parameters and every response it can give."""
     responses: dict[int, Any] = {
@@ -114,7 +145,7 @@ def recommendation_schema(summary: str, description: str, *, product: bool = Fal
         400: docs.BAD_PARAMETERS,
         403: docs.FORBIDDEN_USER if personal else docs.BAD_CREDENTIALS,
     }
-    parameters: list[Any] = [PersonalQuerySerializer if personal else RecommendationQuerySerializer]
+    parameters: list[Any] = [PersonalQuerySerializer if personal else RecommendationQuerySerializer, PREVIEW]
     if product:
         responses[404] = docs.NOT_FOUND
         parameters.append(PRODUCT_ID)

@@ -155,11 +155,16 @@ def behaviour_user_vector(
 
 
 def behaviour_query(
-    user_id: Any, session_key: str = "", *, encoder_version: ModelVersion | None = None
+    user_id: Any,
+    session_key: str = "",
+    *,
+    encoder_version: ModelVersion | None = None,
+    version: ModelVersion | None = None,
 ) -> BehaviourQuery | None:
     """:func:`behaviour_user_vector` with its scale, the version's blend weights and the shopper's
-    co-occurrence scores (see :class:`BehaviourQuery`), or None."""
-    version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
+    co-occurrence scores (see :class:`BehaviourQuery`), or None. ``version``: a pinned behaviour
+    version (an experiment variant's), else the active one."""
+    version = version or ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     if version is None:
         return None
     if not personalisation_enabled(user_id):

@@ -4,6 +4,7 @@ from recommender.models.analytics import SlotStat
 from recommender.models.audit import ProfileAccessLog
 from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
+from recommender.models.experiments import Experiment, Exposure, UserAssignment, Variant
 from recommender.models.moderation import PublishedQuery, SuggestionRule
 from recommender.models.privacy import PersonalisationOptOut
 from recommender.models.profiles import Profile
@@ -16,6 +17,8 @@ from recommender.models.versions import ModelVersion
 __all__ = [
     "Event",
     "EventType",
+    "Experiment",
+    "Exposure",
     "MerchandisingRule",
     "ModelVersion",
     "PersonalisationOptOut",
@@ -28,4 +31,6 @@ __all__ = [
     "SlotStat",
     "SuggestionPhrase",
     "SuggestionRule",
+    "UserAssignment",
+    "Variant",
 ]

@@ -37,6 +37,8 @@ class Context:
     slot: str = ""
     # Whether the shopper may be personalised, when the caller already knows (read once per page).
     personalisation: bool | None = None
+    # An experiment variant's behaviour model: None the active one, False off, a version pinned.
+    behaviour: Any = None
 
     @property
     def has_shopper(self) -> bool:

@@ -72,7 +72,11 @@ def for_you(ctx: Context) -> list[Candidate]:
         # The active behaviour model first (its state queries its own product rows), else the profile.
         from recommender.behaviour.serving import behaviour_query
 
-        query = behaviour_query(ctx.user_id, ctx.session_key, encoder_version=ctx.version)
+        query = (
+            None
+            if ctx.behaviour is False
+            else behaviour_query(ctx.user_id, ctx.session_key, encoder_version=ctx.version, version=ctx.behaviour)
+        )
         vector = query.vector if query is not None else None
         if vector is None:
             vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)

@@ -218,7 +218,8 @@ class RecommendationNode(template.Node):
         return select_template(names).render(
             {
                 "cards": product_cards(products),
-                "strategy": self.strategy,
+                # The strategy that served (an experiment variant may change it): clicks count against it.
+                "strategy": recs.strategy if recs else self.strategy,
                 "slot": recs.slot if recs else "",
                 "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
                 "stylesheet_link": LazyStylesheetLink(context.get("request")),
