@@ -101,7 +101,7 @@ def search_by_image(
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
     finish_results(
-        results, retrieve, filters, version, user, session_key, weights=weights, explain=lambda hit: IMAGE_REASON
+        results, retrieve, filters, version, user, session_key, weights=weights, explain=lambda hit: str(IMAGE_REASON)
     )
     if record and (request is not None or user is not None or session_key):
         log_search("", results.total, kind=IMAGE, request=request, user=user, session_key=session_key)
