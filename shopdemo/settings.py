@@ -85,6 +85,8 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 # The languages recommender ships translations for; the header's picker offers these.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("de", "Deutsch")]
+# The demo's own page texts (recommender's are in the app: recommender/locale).
+LOCALE_PATHS = [BASE_DIR / "shopdemo" / "locale"]
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "shopdemo" / "static"]
