@@ -40,7 +40,7 @@ def main(url: str, query: str) -> None:
         page.click('[data-rec-slot="home-trending"] [data-rec-product] a')
         page.wait_for_selector('[data-testid="product"]')
         page.screenshot(path=OUT / "shop-product-zh.png", full_page=True)
-        page.goto(f"{url}/search/?q={quote(query)}")
+        page.goto(f"{url}/search/?q={quote(query)}", timeout=180_000)  # the first query loads the text encoder
         page.wait_for_selector(".recommender-results")
         page.screenshot(path=OUT / "shop-search-zh.png", full_page=False)
         browser.close()

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from recommender.events import record_event, shopper
@@ -18,6 +18,8 @@ from shopdemo.catalog import cart
 from shopdemo.catalog.models import Order, OrderLine, Product
 
 PAGE_SIZE = 24
+# Facet titles of SEARCH_FACET_ATTRIBUTES: the results template translates them ({% translate name|capfirst %}).
+FACET_TITLES = [gettext_noop("Colour")]
 
 
 def is_product_key(value: str) -> bool:
