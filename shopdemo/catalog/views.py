@@ -18,7 +18,7 @@ from shopdemo.catalog import cart
 from shopdemo.catalog.models import Order, OrderLine, Product
 
 PAGE_SIZE = 24
-# Facet titles of SEARCH_FACET_ATTRIBUTES: the results template translates them ({% translate name|capfirst %}).
+# Facet titles of SEARCH_FACET_ATTRIBUTES: the results template translates them (capitalised, then {% translate %}).
 FACET_TITLES = [gettext_noop("Colour")]
 
 
