@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.utils import translation
 
 T = TypeVar("T")
 PREFIX = "recommender"
@@ -82,7 +83,8 @@ def cached(parts: tuple, compute: Callable[[], T], timeout: int, *, revalidate: 
     """
     if timeout <= 0:
         return compute()
-    raw = "|".join(str(p) for p in parts)
+    # The active language too: results carry reasons in words ("Because you viewed …").
+    raw = "|".join(str(p) for p in (*parts, translation.get_language()))
     key = f"{PREFIX}:res:{hashlib.sha1(raw.encode()).hexdigest()}"
     value = cache.get(key)
     if value is None:

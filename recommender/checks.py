@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
+from django.utils.translation import gettext, gettext_lazy
 
 from recommender.catalog import FieldMapAdapter, get_adapter, resolve_product_model
 from recommender.catalog.field_checks import field_problems, parse_fields, url_problems
@@ -25,7 +26,7 @@ RECOMMENDER_TAG = "recommender"
 # pgvector 0.7 added halfvec and expression-index support for dimensionless columns we use.
 MIN_PGVECTOR = (0, 7)
 VECTOR_EXTENSION = "vector"
-PRODUCT_MODEL_HINT = (
+PRODUCT_MODEL_HINT = gettext_lazy(
     'Set RECOMMENDER["PRODUCT_MODEL"] to "app_label.ModelName" and RECOMMENDER["FIELDS"] to fields of that model '
     "(see docs/settings.md), or CATALOG_ADAPTER to a CatalogAdapter subclass (docs/catalog_adapter.md)."
 )
@@ -59,9 +60,12 @@ def check_database_engine(app_configs: Any = None, **kwargs: Any) -> list:
     if "postgresql" not in engine and "postgis" not in engine:
         return [
             Error(
-                f"The recommender needs PostgreSQL with pgvector; the default database uses {engine or 'nothing'}.",
-                hint="Use django.db.backends.postgresql (any Postgres with pgvector >= 0.7), or "
-                "recommender.embedded.database_settings() for an embedded one.",
+                gettext("The recommender needs PostgreSQL with pgvector; the default database uses %(engine)s.")
+                % {"engine": engine or gettext("nothing")},
+                hint=gettext(
+                    "Use django.db.backends.postgresql (any Postgres with pgvector >= 0.7), or "
+                    "recommender.embedded.database_settings() for an embedded one."
+                ),
                 id="recommender.E001",
             )
         ]
@@ -75,10 +79,14 @@ def check_broker(app_configs: Any = None, **kwargs: Any) -> list:
         return []
     return [
         Warning(
-            "No Celery broker is configured (CELERY_BROKER_URL) and eager mode is not set: "
-            "embedding and profile tasks will not run.",
-            hint="Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) and run `celery -A <project> worker`, "
-            "or set CELERY_TASK_ALWAYS_EAGER = True to run tasks in the web process.",
+            gettext(
+                "No Celery broker is configured (CELERY_BROKER_URL) and eager mode is not set: "
+                "embedding and profile tasks will not run."
+            ),
+            hint=gettext(
+                "Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) and run `celery -A <project> worker`, "
+                "or set CELERY_TASK_ALWAYS_EAGER = True to run tasks in the web process."
+            ),
             id="recommender.W001",
         )
     ]
@@ -93,8 +101,10 @@ def check_similar_vector(app_configs: Any = None, **kwargs: Any) -> list:
         return [
             Error(
                 str(exc),
-                hint='Use "image+text" (default), "image", "text" or "fused", and an image weight from 0 to 1 '
-                "(docs/settings.md).",
+                hint=gettext(
+                    'Use "image+text" (default), "image", "text" or "fused", and an image weight from 0 to 1 '
+                    "(docs/settings.md)."
+                ),
                 id="recommender.E007",
             )
         ]
@@ -122,13 +132,19 @@ def check_vector_extension(app_configs: Any = None, databases: Any = None, **kwa
             )
             row = cursor.fetchone()
     except DatabaseError as exc:
-        return [Error(f"Could not query the database for pgvector: {exc}", id="recommender.E002")]
+        return [
+            Error(
+                gettext("Could not query the database for pgvector: %(error)s") % {"error": exc}, id="recommender.E002"
+            )
+        ]
     if row is None:
         return [
             Error(
-                "The pgvector extension is not available in this PostgreSQL server.",
-                hint="Install pgvector >= 0.7 on the server (https://github.com/pgvector/pgvector#installation), "
-                "then run migrate, which creates the extension.",
+                gettext("The pgvector extension is not available in this PostgreSQL server."),
+                hint=gettext(
+                    "Install pgvector >= 0.7 on the server (https://github.com/pgvector/pgvector#installation), "
+                    "then run migrate, which creates the extension."
+                ),
                 id="recommender.E002",
             )
         ]
@@ -137,8 +153,9 @@ def check_vector_extension(app_configs: Any = None, databases: Any = None, **kwa
     if _version_tuple(version) < MIN_PGVECTOR:
         return [
             Error(
-                f"pgvector {version} is too old; the recommender needs >= {'.'.join(map(str, MIN_PGVECTOR))}.",
-                hint="Upgrade pgvector on the server, then run ALTER EXTENSION vector UPDATE.",
+                gettext("pgvector %(version)s is too old; the recommender needs >= %(minimum)s.")
+                % {"version": version, "minimum": ".".join(map(str, MIN_PGVECTOR))},
+                hint=gettext("Upgrade pgvector on the server, then run ALTER EXTENSION vector UPDATE."),
                 id="recommender.E002",
             )
         ]
@@ -167,10 +184,15 @@ def check_vector_dimensions(app_configs: Any = None, databases: Any = None, **kw
     if wrong:
         return [
             Error(
-                f"The active encoder version #{version.pk} declares {version.dimensions} dimensions "
-                f"but stored vectors have {wrong}.",
-                hint="Run `manage.py recommender_reindex --force` to re-embed with the active encoder, "
-                "or activate the version the vectors were made with.",
+                gettext(
+                    "The active encoder version #%(pk)s declares %(dimensions)s dimensions "
+                    "but stored vectors have %(wrong)s."
+                )
+                % {"pk": version.pk, "dimensions": version.dimensions, "wrong": wrong},
+                hint=gettext(
+                    "Run `manage.py recommender_reindex --force` to re-embed with the active encoder, "
+                    "or activate the version the vectors were made with."
+                ),
                 id="recommender.E005",
             )
         ]
@@ -191,7 +213,7 @@ def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list:
         return [
             Error(
                 str(exc),
-                hint='Use None, a number of proxies (1), or a list such as ["10.0.0.0/8", "127.0.0.1"].',
+                hint=gettext('Use None, a number of proxies (1), or a list such as ["10.0.0.0/8", "127.0.0.1"].'),
                 id="recommender.E006",
             )
         ]
@@ -203,10 +225,15 @@ def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list:
         return []
     return [
         Warning(
-            f"Requests carried X-Forwarded-For (last noted {seen}) but no proxies are declared: throttles "
-            "count every client behind your proxy as one address.",
-            hint='Set RECOMMENDER["TRUSTED_PROXIES"] to your reverse proxies\' addresses (e.g. ["10.0.0.0/8"]) '
-            "or their number (1); never trust the header without a proxy that overwrites it.",
+            gettext(
+                "Requests carried X-Forwarded-For (last noted %(seen)s) but no proxies are declared: throttles "
+                "count every client behind your proxy as one address."
+            )
+            % {"seen": seen},
+            hint=gettext(
+                'Set RECOMMENDER["TRUSTED_PROXIES"] to your reverse proxies\' addresses (e.g. ["10.0.0.0/8"]) '
+                "or their number (1); never trust the header without a proxy that overwrites it."
+            ),
             id="recommender.W002",
         )
     ]

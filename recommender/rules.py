@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
+from django.utils.translation import gettext
 
 from recommender.models import MerchandisingRule, ModelVersion, ProductVector
 from recommender.strategies.base import Candidate
@@ -120,7 +121,7 @@ def apply_rules(
             if rule_matches(rule, f) and f.eligible and key not in {p.key for p in pinned}:
                 if any(rule_matches(x, f) for x in excludes):
                     continue
-                pinned.append(Candidate(key, float("inf"), "Featured"))
+                pinned.append(Candidate(key, float("inf"), gettext("Featured")))
     pinned = pinned[:MAX_PINS]
     pinned_keys = {p.key for p in pinned}
     return pinned, [c for c in ranked if c.key not in pinned_keys]

@@ -41,5 +41,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/recommender/", include("recommender.api.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the header's language picker posts here.
+    path("i18n/", include("django.conf.urls.i18n")),
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media),
 ]

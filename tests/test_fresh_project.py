@@ -103,6 +103,9 @@ def test_pip_install_into_a_fresh_project(tmp_path, fresh_database_url):
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"recommender"}
     assert "recommender/migrations/0001_initial.py" in names and "recommender/py.typed" in names
+    assert {
+        f"recommender/locale/{lang}/LC_MESSAGES/django.{ext}" for lang in ("zh_Hans", "de") for ext in ("po", "mo")
+    } <= set(names)
 
     venv = tmp_path / "venv"
     py = str(child_venv(venv))

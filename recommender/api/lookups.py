@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework.exceptions import NotFound
 
 from recommender.catalog import get_adapter
@@ -26,14 +27,14 @@ def product_key_or_404(product_id: str) -> str:
     adapter = get_adapter()
     # Longer keys cannot be stored; NUL cannot be sent to Postgres in a text parameter.
     if len(product_id) > adapter.MAX_KEY_LENGTH or "\x00" in product_id:
-        raise NotFound("Unknown product.")
+        raise NotFound(gettext("Unknown product."))
     try:
         pk = adapter.to_pk(product_id)
     except (DjangoValidationError, ValueError, TypeError):
         pk = None
     product = adapter.get_queryset().filter(pk=pk).first() if pk is not None else None
     if product is None:
-        raise NotFound(f"Unknown product {product_id!r}.")
+        raise NotFound(gettext("Unknown product %(id)r.") % {"id": product_id})
     return adapter.key(product)
 
 

@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
@@ -22,7 +24,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"Request body too large (at most {MAX_BODY_BYTES} bytes)."
+    default_detail = format_lazy(gettext_lazy("Request body too large (at most {limit} bytes)."), limit=MAX_BODY_BYTES)
     default_code = "payload_too_large"
 
 
@@ -41,4 +43,4 @@ class LimitedJSONParser(JSONParser):
         try:
             return json.loads(raw.decode(encoding), parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            raise ParseError(gettext("JSON parse error - %(error)s") % {"error": exc}) from exc

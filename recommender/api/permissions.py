@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
@@ -32,7 +33,7 @@ class MayReadNamedUser(BasePermission):
     host lists BasicAuthentication first, which would again tell refusals apart.
     """
 
-    message = "You may not read this user's recommendations."
+    message = gettext_lazy("You may not read this user's recommendations.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if USER_PARAMETER not in request.query_params:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -53,7 +54,7 @@ from recommender.search import (
 
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Search by image is unavailable."
+    default_detail = gettext_lazy("Search by image is unavailable.")
     default_code = "unavailable"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
@@ -59,7 +60,11 @@ class FlatListField(serializers.ListField):
         except ValidationError as exc:
             details = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
             raise ValidationError(
-                [f"Item {int(index) + 1}: {message}" for index, messages in details.items() for message in messages]
+                [
+                    gettext("Item %(number)d: %(message)s") % {"number": int(index) + 1, "message": message}
+                    for index, messages in details.items()
+                    for message in messages
+                ]
             ) from exc
 
 
@@ -252,7 +257,7 @@ class SearchFilterSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         low, high = attrs.get("min_price"), attrs.get("max_price")
         if low is not None and high is not None and low > high:
-            raise ValidationError({"max_price": ["Must not be below min_price."]})
+            raise ValidationError({"max_price": [gettext("Must not be below min_price.")]})
         return attrs
 
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from django.utils.translation import gettext
+
 from recommender.conf import app_settings
 from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
@@ -141,7 +143,7 @@ def search(
         ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
     parsed = parse_query(query)
     if not parsed.positive:
-        raise EmptyQuery("The query has no words to search for.")
+        raise EmptyQuery(gettext("The query has no words to search for."))
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from recommender.models import ModelVersion, ProductVector
 from recommender.storage import VectorFilter
@@ -46,7 +47,11 @@ def parse_price(value: Any, field: str = "price") -> Decimal | None:
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite() or not 0 <= number <= MAX_PRICE:
-        raise FilterError(field, f"{text[:20]!r} is not a price: use a number from 0 to {MAX_PRICE:,}.")
+        raise FilterError(
+            field,
+            gettext("%(value)r is not a price: use a number from 0 to %(max)s.")
+            % {"value": text[:20], "max": f"{MAX_PRICE:,}"},
+        )
     return number
 
 

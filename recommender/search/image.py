@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from recommender.conf import app_settings
 from recommender.events import records_events
 from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
@@ -62,7 +64,7 @@ def search_by_image(
     for an unusable file and :class:`SearchUnavailable` when nothing can embed it.
     """
     max_bytes = int(app_settings.SEARCH_MAX_IMAGE_BYTES)
-    too_large = f"image too large: more than {max_bytes} bytes"
+    too_large = gettext("image too large: more than %(limit)s bytes") % {"limit": max_bytes}
     size = getattr(source, "size", None)  # an upload knows its size: refused before it is read
     if isinstance(size, int) and size > max_bytes:
         raise ImageSearchError(too_large)
@@ -80,7 +82,7 @@ def search_by_image(
         raise ImageSearchError(exc.reason) from exc
     version = serving_version()
     if version is None:
-        raise SearchUnavailable("No products have been indexed yet.")
+        raise SearchUnavailable(gettext("No products have been indexed yet."))
     try:
         vector = encoder_for(version).encode_images([image])[0]
     except Exception as exc:
@@ -101,7 +103,7 @@ def search_by_image(
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}
     finish_results(
-        results, retrieve, filters, version, user, session_key, weights=weights, explain=lambda hit: IMAGE_REASON
+        results, retrieve, filters, version, user, session_key, weights=weights, explain=lambda hit: str(IMAGE_REASON)
     )
     if record and (request is not None or user is not None or session_key):
         log_search("", results.total, kind=IMAGE, request=request, user=user, session_key=session_key)

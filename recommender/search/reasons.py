@@ -15,14 +15,27 @@ words, or their lexicon alternatives, occur in the product's title and category:
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, gettext_lazy
+
 from recommender.search.normalize import singular_forms, tokenize
 from recommender.search.query import ParsedQuery
 from recommender.search.results import SearchHit
 
 __all__ = ["IMAGE_REASON", "text_reason"]
 
-IMAGE_REASON = "Similar to your photo"
+IMAGE_REASON = gettext_lazy("Similar to your photo")
 LEXICAL_LISTS = ("fulltext", "trigram")
+# Whole sentences per field, with the query as a named placeholder: translations reorder freely.
+MATCHES_IN = {
+    "the title": gettext_lazy("Matches “%(query)s” in the title"),
+    "the category": gettext_lazy("Matches “%(query)s” in the category"),
+    "the description": gettext_lazy("Matches “%(query)s” in the description"),
+}
+CORRECTED_IN = {
+    "the title": gettext_lazy("Did you mean “%(query)s”? Matches it in the title"),
+    "the category": gettext_lazy("Did you mean “%(query)s”? Matches it in the category"),
+    "the description": gettext_lazy("Did you mean “%(query)s”? Matches it in the description"),
+}
 
 
 def text_reason(parsed: ParsedQuery, hit: SearchHit) -> str:
@@ -31,11 +44,12 @@ def text_reason(parsed: ParsedQuery, hit: SearchHit) -> str:
     searched = " ".join(g.best for g in parsed.positive)
     corrected = parsed.has_corrections and searched != typed
     if not any(name in LEXICAL_LISTS for name in hit.matched):
-        return f"Looks like “{searched}”" if hit.matched else f"Matches “{searched}”"
+        sentence = gettext("Looks like “%(query)s”") if hit.matched else gettext("Matches “%(query)s”")
+        return sentence % {"query": searched}
     where = _field(parsed, hit) or ("the description" if "fulltext" in hit.matched else "the title")
     if corrected:
-        return f"Did you mean “{searched}”? Matches it in {where}"
-    return f"Matches “{typed}” in {where}"
+        return CORRECTED_IN[where] % {"query": searched}
+    return MATCHES_IN[where] % {"query": typed}
 
 
 def _field(parsed: ParsedQuery, hit: SearchHit) -> str:

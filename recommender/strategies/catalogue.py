@@ -16,15 +16,16 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from django.db import connection
+from django.utils.translation import gettext, gettext_lazy
 
 from recommender.models import ProductVector
 from recommender.strategies.base import Candidate, Context
 
-REASON = "New in"
+REASON = gettext_lazy("New in")
 
 
 def reason(category: str) -> str:
-    return f"{REASON} {category}" if category else REASON
+    return gettext("New in %(category)s") % {"category": category} if category else str(REASON)
 
 
 def new_in(ctx: Context, count: int, *, exclude: Collection[str] = (), below: float = 1.0) -> list[Candidate]:

@@ -8,6 +8,7 @@ fewer than ``min_support`` times are dropped as noise.
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext
 
 from recommender.models import Event
 from recommender.strategies.base import Candidate, Context
@@ -37,7 +38,7 @@ def bought_together(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candid
         GROUP BY e.product_key HAVING COUNT(DISTINCT (b.owner, b.day)) >= %s
         ORDER BY support DESC, e.product_key LIMIT %s
     """
-    return _run(sql, [ctx.product_key, ctx.product_key, min_support, ctx.fetch], ctx, "Often bought together")
+    return _run(sql, [ctx.product_key, ctx.product_key, min_support, ctx.fetch], ctx, gettext("Often bought together"))
 
 
 def also_viewed(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candidate]:
@@ -66,7 +67,7 @@ def also_viewed(ctx: Context, min_support: int = MIN_SUPPORT) -> list[Candidate]
         ORDER BY support DESC, product_key LIMIT %s
     """
     params = [ctx.product_key, ALSO_VIEWED_WINDOW_DAYS, ctx.product_key, ctx.product_key, min_support, ctx.fetch]
-    return _run(sql, params, ctx, "Customers who viewed this also viewed")
+    return _run(sql, params, ctx, gettext("Customers who viewed this also viewed"))
 
 
 def _run(sql: str, params: list, ctx: Context, reason: str) -> list[Candidate]:

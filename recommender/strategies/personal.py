@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from django.utils.translation import gettext, gettext_lazy
 
 from recommender.models import Event, EventType, RecommenderSettings
 from recommender.profiles import get_profile_vector, product_vectors
@@ -40,7 +41,13 @@ REASON_VERBS = {
 }
 # The products a reason can point at: the shopper's most recent ones.
 REASON_HISTORY = 20
-BUY_AGAIN = "Buy again"
+BUY_AGAIN = gettext_lazy("Buy again")
+# Whole sentences with a named placeholder, so a translation can put the title where its grammar wants it.
+BECAUSE_YOU = {
+    "viewed": gettext_lazy("Because you viewed %(title)s"),
+    "added": gettext_lazy("Because you added %(title)s"),
+    "bought": gettext_lazy("Because you bought %(title)s"),
+}
 
 
 def history(ctx: Context, types: tuple[str, ...], limit: int) -> list[tuple[str, str]]:
@@ -60,7 +67,7 @@ def recently_viewed(ctx: Context) -> list[Candidate]:
     viewed = history(ctx, (EventType.VIEW, EventType.CLICK), ctx.fetch)
     n = len(viewed)
     return [
-        Candidate(key, float(n - i), "You viewed this")
+        Candidate(key, float(n - i), gettext("You viewed this"))
         for i, (key, _) in enumerate(viewed)
         if key not in ctx.exclude_keys
     ]
@@ -118,7 +125,7 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
     own = {k: s for k, s in own.items() if k in similarities}
     ranked = blend_scores(query, similarities, own)
     explained = {c.key: c.reason for c in explain(ctx, [(k, s) for k, s in ranked if k not in own])}
-    return [Candidate(key, score, BUY_AGAIN if key in own else explained[key]) for key, score in ranked]
+    return [Candidate(key, score, str(BUY_AGAIN) if key in own else explained[key]) for key, score in ranked]
 
 
 def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
@@ -128,7 +135,7 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
     past_vectors = product_vectors(ctx.version, [k for k, _ in past])
     past = [(k, t) for k, t in past if k in past_vectors]
     if not past or not hits:
-        return [Candidate(key, score, "Picked for you") for key, score in hits]
+        return [Candidate(key, score, gettext("Picked for you")) for key, score in hits]
     from recommender.models import ProductVector
 
     titles = dict(
@@ -144,9 +151,9 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
         vec = hit_vectors.get(key)
         others = [i for i, past_key in enumerate(past_keys) if past_key != key]
         if vec is None or not others:
-            out.append(Candidate(key, score, "Picked for you"))
+            out.append(Candidate(key, score, gettext("Picked for you")))
             continue
         anchor, type_ = past[others[int(np.argmax(matrix[others] @ vec))]]
-        reason = f"Because you {REASON_VERBS.get(type_, 'viewed')} {titles.get(anchor) or anchor}"
+        reason = BECAUSE_YOU[REASON_VERBS.get(type_, "viewed")] % {"title": titles.get(anchor) or anchor}
         out.append(Candidate(key, score, reason))
     return out

@@ -9,6 +9,7 @@ than a shelf needs (a new shop has none) is topped up with the catalogue's newes
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext
 
 from recommender.models import Event
 from recommender.strategies.base import Candidate, Context
@@ -37,7 +38,7 @@ def trending(ctx: Context) -> list[Candidate]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [HALF_LIFE_DAYS * 86400.0, WINDOW_DAYS, ctx.fetch + len(ctx.exclude_keys)])
         rows = cursor.fetchall()
-    hot = [Candidate(key, float(score), "Trending now") for key, score in rows if key not in ctx.exclude_keys]
+    hot = [Candidate(key, float(score), gettext("Trending now")) for key, score in rows if key not in ctx.exclude_keys]
     if len(hot) < ctx.fetch:
         floor = min((c.score for c in hot), default=1.0)
         hot += new_in(ctx, ctx.fetch - len(hot), exclude={c.key for c in hot}, below=floor)

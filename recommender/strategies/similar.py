@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext
 
 from recommender.conf import app_settings
 from recommender.models import ProductVector
@@ -86,5 +87,5 @@ def similar(ctx: Context) -> list[Candidate]:
         hits = nearest(vector, version=ctx.version, k=ctx.fetch, column=column, filters=flt)
     else:
         hits = nearest_blend(parts, version=ctx.version, k=ctx.fetch, filters=flt)
-    reason = f"Similar to {title}" if title else "Similar product"
+    reason = gettext("Similar to %(title)s") % {"title": title} if title else gettext("Similar product")
     return [Candidate(key, score, reason) for key, score in hits]

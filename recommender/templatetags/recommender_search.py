@@ -36,6 +36,7 @@ from django.db import transaction
 from django.template.loader import select_template
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from recommender.conf import app_settings
 from recommender.search.filters import FilterError, parse_price
@@ -51,7 +52,7 @@ SUGGEST_URL_NAME = "recommender_api:suggest"
 DEFAULT_SUGGESTIONS = 8
 DEFAULT_RESULTS = 24
 _ids = itertools.count(1)
-UNAVAILABLE = "Search is unavailable right now. Please try again in a moment."
+UNAVAILABLE = gettext_lazy("Search is unavailable right now. Please try again in a moment.")
 
 
 def suggest_url() -> str:
@@ -66,10 +67,10 @@ def suggest_url() -> str:
 def search_box(
     context: template.Context,
     action: str = "",
-    placeholder: str = "Search",
+    placeholder: str = gettext_lazy("Search"),
     limit: int = DEFAULT_SUGGESTIONS,
     name: str = "q",
-    label: str = "Search products",
+    label: str = gettext_lazy("Search products"),
 ) -> SafeString:
     """A search form whose input suggests completions as the shopper types."""
     request = context.get("request")
@@ -99,7 +100,10 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-_PRICE_NAMES = {"min_price": "minimum price", "max_price": "maximum price"}
+_PRICE_NAMES = {
+    "min_price": gettext_lazy("The minimum price was ignored: %(reason)s"),
+    "max_price": gettext_lazy("The maximum price was ignored: %(reason)s"),
+}
 
 
 def _filters(params: Any) -> tuple[SearchFilters, list[str]]:
@@ -112,7 +116,7 @@ def _filters(params: Any) -> tuple[SearchFilters, list[str]]:
             prices[field] = parse_price(params.get(field), field)
         except FilterError as exc:
             prices[field] = None
-            notices.append(f"The {label} was ignored: {exc.message}")
+            notices.append(label % {"reason": exc.message})
     filters = SearchFilters(categories=tuple(c for c in params.getlist("category") if c), **prices)
     return filters, notices
 
@@ -151,9 +155,9 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
     except EmptyQuery:
         results = None
     except ImageSearchError as exc:
-        error = f"This file cannot be searched: {exc.reason}."
+        error = gettext("This file cannot be searched: %(reason)s.") % {"reason": exc.reason}
     except SearchUnavailable:
-        error = "Search by image is unavailable right now."
+        error = gettext("Search by image is unavailable right now.")
     except Exception:
         if app_settings.TEMPLATE_ERRORS_RAISE:
             raise
@@ -176,7 +180,9 @@ def search_results(context: template.Context, limit: int = DEFAULT_RESULTS, temp
 
 
 @register.simple_tag(takes_context=True)
-def search_image_form(context: template.Context, action: str = "", label: str = "Search by image") -> SafeString:
+def search_image_form(
+    context: template.Context, action: str = "", label: str = gettext_lazy("Search by image")
+) -> SafeString:
     """A form that posts a photo (field ``image``) to ``action`` (default: this page) for ``search_results``."""
     html = select_template(["recommender/search/image_form.html"]).render(
         {"action": action, "label": label, "input_id": f"recommender-image-search-{next(_ids)}"},

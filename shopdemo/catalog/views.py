@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from recommender.events import record_event, shopper
@@ -17,6 +18,8 @@ from shopdemo.catalog import cart
 from shopdemo.catalog.models import Order, OrderLine, Product
 
 PAGE_SIZE = 24
+# Facet titles of SEARCH_FACET_ATTRIBUTES: the results template translates them (capitalised, then {% translate %}).
+FACET_TITLES = [gettext_noop("Colour")]
 
 
 def is_product_key(value: str) -> bool:
@@ -68,7 +71,7 @@ def cart_add(request: HttpRequest, pk: str) -> HttpResponse:
     item = product_or_404(pk)
     cart.add(request.session, item.pk)
     record_event("add_to_cart", request=request, product_key=item.pk)
-    messages.success(request, f"{item.name} is in your cart.")
+    messages.success(request, gettext("%(name)s is in your cart.") % {"name": item.name})
     return redirect("shop:cart")
 
 
@@ -87,7 +90,7 @@ def cart_view(request: HttpRequest) -> HttpResponse:
 def checkout(request: HttpRequest) -> HttpResponse:
     rows, total = cart.lines(request.session)
     if not rows:
-        messages.info(request, "Your cart is empty.")
+        messages.info(request, gettext("Your cart is empty."))
         return redirect("shop:cart")
     with transaction.atomic():
         order = None
@@ -98,7 +101,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 OrderLine.objects.create(order=order, product=item, quantity=quantity, price=item.price)
             record_event("purchase", request=request, product_key=item.pk, quantity=quantity)
     cart.clear(request.session)
-    messages.success(request, f"Thank you! Your order of {total} is on its way.")
+    messages.success(request, gettext("Thank you! Your order of %(total)s is on its way.") % {"total": total})
     return redirect("shop:home")
 
 
