@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.cache import cached, catalogue_generation, global_generation, shopper_generation
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
@@ -102,11 +103,11 @@ def recommend(
     version = serving_version()
     bought: tuple[str, ...] = ()
     if (
-        settings.exclude_purchased
-        and strategy != "recently_viewed"
+        strategy != "recently_viewed"
         and (user_id is not None or session_key)
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
         and personalisation_enabled(user_id)
+        and excludes_purchased(settings)
     ):
         bought = tuple(sorted(Event.objects.of_shopper(user_id, session_key).purchased_keys()))
     if strategy in PERSONAL_STRATEGIES:
