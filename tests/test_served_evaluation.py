@@ -208,3 +208,14 @@ def test_training_falls_back_to_leave_one_out_with_few_buyers_in_the_window(vect
     _buyers(vector_shop, timezone.now() - timedelta(days=1))
     version = train_behaviour(activate=False)
     assert version.metrics["validation"]["protocol"] == "leave-one-out"
+
+
+def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin_client):
+    url = "/admin/recommender/recommendersettings/1/change/"
+    html = admin_client.get(url).content.decode()
+    assert "not measured yet" in html and "purchased products excluded" in html
+    assert "Auto: offer to buy again when re-buying is common" in html  # the tri-state's choices
+    _behaviour_version(0.125)
+    html = admin_client.get(url).content.decode()
+    assert "12.5% of purchases repeat an earlier one" in html and "auto threshold 5.0%" in html
+    assert "&quot;Buy again&quot; offered" in html or '"Buy again" offered' in html
