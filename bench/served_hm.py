@@ -9,7 +9,7 @@ the served path reads stored vectors only). Then runs
 :func:`recommender.training.behaviour.served.served_evaluation` at the cut: training on the
 purchases before it (validation on the last day, 2020-09-19, as the offline benchmark), "for
 you" for every customer who bought on 2020-09-20..22, scored beside the offline blend and the
-baselines on the same customers. Writes ``bench/results/served_evaluation_hm.{json,md}``.
+baselines on the same customers. Writes ``bench/results/served_evaluation.{json,md,png}``.
 Reads ../shared/data/hm_fashion; never copies it.
 """
 
@@ -75,6 +75,28 @@ def load_shop(data: Path, vectors: Path) -> None:
         activate(version)
 
 
+def plot(report: dict, path: Path, *, title: str) -> None:
+    """MAP@12 bars of every ranking, all purchased articles and articles new to the customer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(report["all"])
+    figure = Figure(figsize=(10, 4.5), dpi=110)
+    FigureCanvasAgg(figure)
+    for col, part in enumerate(("all", "new")):
+        axes = figure.add_subplot(1, 2, col + 1)
+        values = [report[part].get(name, {}).get("map@12", 0.0) for name in names]
+        colours = ["tab:red" if name.startswith("served") else "tab:grey" for name in names]
+        axes.barh(names, values, color=colours)
+        axes.invert_yaxis()
+        axes.set_title(f"MAP@12, {'all test articles' if part == 'all' else 'new to the customer'}")
+        if col:
+            axes.set_yticklabels([])
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -83,7 +105,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-shoppers", type=int, default=None)
-    parser.add_argument("--prefix", default="served_evaluation_hm")
+    parser.add_argument("--prefix", default="served_evaluation")
     parser.add_argument("--set", nargs="*", default=[], help="extra behaviour settings key=value (JSON values)")
     args = parser.parse_args()
     if not (args.data / "articles.csv").exists():
@@ -128,6 +150,7 @@ def main() -> int:
     (RESULTS / f"{args.prefix}.json").write_text(json.dumps(report, indent=2, default=str))
     text = served_markdown(report, title='Served "for you" on H&M (time split at ' + args.cut + ")")
     (RESULTS / f"{args.prefix}.md").write_text(text)
+    plot(report, RESULTS / f"{args.prefix}.png", title=f"H&M, time split at {args.cut}")
     print(text)
     return 0
 

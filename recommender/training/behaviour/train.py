@@ -191,6 +191,11 @@ def train_behaviour(
             Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
         )
         repurchase = tune_repurchase(blend, data, split, cfg)
+        if table is not None and split.info.get("protocol") == "time split":
+            # Tuned; now serve the co-occurrence of every event, the validation days' included:
+            # they are the newest, and a shop's newest pairs are what the next purchases follow.
+            table = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
+            cooccurrence["served_pairs"] = table.pairs
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
             "valid": {k: v for k, v in result.best_valid.items()},
