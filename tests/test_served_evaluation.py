@@ -212,6 +212,7 @@ def test_training_falls_back_to_leave_one_out_with_few_buyers_in_the_window(vect
 
 def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin_client):
     url = "/admin/recommender/recommendersettings/1/change/"
+    RecommenderSettings.objects.get_or_create(pk=1)
     html = admin_client.get(url).content.decode()
     assert "not measured yet" in html and "purchased products excluded" in html
     assert "Auto: offer to buy again when re-buying is common" in html  # the tri-state's choices
