@@ -140,32 +140,33 @@ def test_evaluate_command_served_needs_a_cut_and_writes_the_report(vector_shop, 
 # --- the purchase policy -----------------------------------------------------------------------------
 
 
-def _behaviour_version(rate: float | None) -> ModelVersion:
-    metrics = {} if rate is None else {"repurchase_rate": rate}
+def _behaviour_version(rate: float | None, weight: float = 8.0) -> ModelVersion:
+    metrics = {} if rate is None else {"repurchase_rate": rate, "repurchase_weight": weight}
     return ModelVersion.objects.create(
         kind=ModelVersion.Kind.BEHAVIOUR, name="b", state=ModelVersion.State.ACTIVE, metrics=metrics
     )
 
 
 @pytest.mark.parametrize(
-    ("setting", "rate", "excluded"),
+    ("setting", "rate", "weight", "excluded"),
     [
-        (None, None, True),  # auto, nothing measured: purchases excluded as before
-        (None, 0.01, True),  # auto, re-buying is rare
-        (None, 0.2, False),  # auto, re-buying is common: "Buy again"
-        (True, 0.2, True),  # the owner's explicit choice wins
-        (False, 0.0, False),
+        (None, None, 0.0, True),  # auto, nothing measured: purchases excluded as before
+        (None, 0.2, 0.0, True),  # auto, re-buying happens but validation found no gain in offering it
+        (None, 0.009, 8.0, False),  # auto, rare repeats (H&M) that validation found worth offering
+        (None, 0.0, 8.0, True),  # nobody ever re-bought: nothing to offer
+        (True, 0.2, 8.0, True),  # the owner's explicit choice wins
+        (False, 0.0, 0.0, False),
     ],
 )
-def test_purchase_policy_follows_the_repurchase_rate(db, setting, rate, excluded):
+def test_purchase_policy_follows_the_measured_repurchase(db, setting, rate, weight, excluded):
     if rate is not None:
-        _behaviour_version(rate)
+        _behaviour_version(rate, weight)
     _shop_settings(exclude_purchased=setting)
     assert repurchase_rate() == rate
     assert excludes_purchased(RecommenderSettings.get()) is excluded
 
 
-def test_auto_is_the_default_and_its_threshold_a_setting(db, settings):
+def test_auto_is_the_default_and_a_minimum_rate_a_setting(db, settings):
     assert RecommenderSettings.get().exclude_purchased is None
     _behaviour_version(0.2)
     assert not excludes_purchased(RecommenderSettings.get())
@@ -218,5 +219,5 @@ def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin
     assert "Auto: offer to buy again when re-buying is common" in html  # the tri-state's choices
     _behaviour_version(0.125)
     html = admin_client.get(url).content.decode()
-    assert "12.5% of purchases repeat an earlier one" in html and "auto threshold 5.0%" in html
+    assert "12.5% of purchases repeat an earlier one; offering them again helped" in html
     assert "&quot;Buy again&quot; offered" in html or '"Buy again" offered' in html

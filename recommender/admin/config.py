@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from recommender.admin.base import AppManagedRows
 from recommender.admin.forms import RecommenderSettingsForm
-from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
+from recommender.behaviour.purchase_policy import buy_again_measured, excludes_purchased, repurchase_rate
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, RecommenderSettings
 
@@ -73,18 +73,21 @@ class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
 
     @admin.display(description=_("measured repurchase rate"))
     def measured_repurchase_rate(self, obj: RecommenderSettings) -> str:
-        """What "auto" decides from: the active behaviour version's share of repeat purchases."""
+        """What "auto" decides from: the active behaviour version's share of repeat purchases and
+        whether validation ranked better with the shopper's own purchases blended in."""
         rate = repurchase_rate()
-        threshold = float(app_settings.BUY_AGAIN_MIN_REPURCHASE_RATE)
         decision = _("purchased products excluded") if excludes_purchased(obj) else _('"Buy again" offered')
         if rate is None:
             return format_html("{} ({}: {})", _("not measured yet: train a behaviour model"), _("now"), decision)
+        helps = _("helped") if buy_again_measured() else _("did not help")
         return format_html(
-            "{} {} ({} {}; {}: {})",
+            "{} {}; {} {} ({} {}; {}: {})",
             f"{rate:.1%}",
             _("of purchases repeat an earlier one"),
-            _("auto threshold"),
-            f"{threshold:.1%}",
+            _("offering them again"),
+            helps,
+            _("minimum rate"),
+            f"{float(app_settings.BUY_AGAIN_MIN_REPURCHASE_RATE):.1%}",
             _("now"),
             decision,
         )
