@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.cache import cached, catalogue_generation, global_generation, shopper_generation
 from recommender.catalog import get_adapter
 from recommender.diversity import mmr
@@ -129,9 +130,9 @@ def recommend(
 
     bought: tuple[str, ...] = ()
     if (
-        settings.exclude_purchased
-        and strategy != "recently_viewed"
+        strategy != "recently_viewed"
         and has_shopper
+        and remembered(request, "excludes_purchased", lambda: excludes_purchased(settings))
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
         and opted_in()
     ):

@@ -321,7 +321,7 @@ def settings_post(**overrides: str) -> dict[str, str]:
         "image_weight": "0.5",
         "profile_half_life_days": "14",
         "diversity_lambda": "0.8",
-        "exclude_purchased": "on",
+        "exclude_purchased": "True",  # always exclude (the choices: "", "True", "False")
         "cache_seconds": "300",
         "suggestion_min_sessions": "3",
         "slot_strategies": "home = for_you\nproduct = similar\ncart = bought_together",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.events import record_event
 from recommender.models import RecommenderSettings
 from recommender.recommend import recommend
@@ -26,7 +27,7 @@ def test_product_slots_are_cached_across_shoppers_and_purchases(vector_shop, use
     runs = []
     similar = strategies.STRATEGIES["similar"]
     monkeypatch.setitem(strategies.STRATEGIES, "similar", lambda ctx: runs.append(ctx) or similar(ctx))
-    assert RecommenderSettings.get().cache_seconds > 0 and RecommenderSettings.get().exclude_purchased
+    assert RecommenderSettings.get().cache_seconds > 0 and excludes_purchased(RecommenderSettings.get())
 
     first = names(recommend("similar", product_key=vector_shop["dress-a"], user=user, limit=3), vector_shop)
     record_event("view", user=user, product_key=vector_shop["dress-a"])  # the product page records a view

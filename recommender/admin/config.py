@@ -17,18 +17,27 @@ from django.utils.translation import gettext_lazy as _
 
 from recommender.admin.base import AppManagedRows
 from recommender.admin.forms import RecommenderSettingsForm
+from recommender.behaviour.purchase_policy import buy_again_measured, excludes_purchased, repurchase_rate
+from recommender.conf import app_settings
 from recommender.models import ModelVersion, RecommenderSettings
 
 
 @admin.register(RecommenderSettings)
 class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
     form = RecommenderSettingsForm
-    readonly_fields = ("active_encoder", "updated_at")
+    readonly_fields = ("active_encoder", "measured_repurchase_rate", "updated_at")
     fieldsets = (
         (_("Product vectors"), {"fields": ["image_weight", "active_encoder"]}),
         (
             _("Personalisation"),
-            {"fields": ["profile_half_life_days", "event_weights", "exclude_purchased"]},
+            {
+                "fields": [
+                    "profile_half_life_days",
+                    "event_weights",
+                    "exclude_purchased",
+                    "measured_repurchase_rate",
+                ]
+            },
         ),
         (_("Ranking"), {"fields": ["diversity_lambda", "slot_strategies"]}),
         (_("Caching and privacy"), {"fields": ["cache_seconds", "suggestion_min_sessions", "updated_at"]}),
@@ -61,3 +70,24 @@ class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
             return _('none yet: the first reindex creates one from RECOMMENDER["ENCODER"]')
         url = reverse(f"{self.admin_site.name}:recommender_modelversion_change", args=[version.pk])
         return format_html('<a href="{}">{}</a> ({} dimensions)', url, version.name, version.dimensions or "?")
+
+    @admin.display(description=_("measured repurchase rate"))
+    def measured_repurchase_rate(self, obj: RecommenderSettings) -> str:
+        """What "auto" decides from: the active behaviour version's share of repeat purchases and
+        whether validation ranked better with the shopper's own purchases blended in."""
+        rate = repurchase_rate()
+        decision = _("purchased products excluded") if excludes_purchased(obj) else _('"Buy again" offered')
+        if rate is None:
+            return format_html("{} ({}: {})", _("not measured yet: train a behaviour model"), _("now"), decision)
+        helps = _("helped") if buy_again_measured() else _("did not help")
+        return format_html(
+            "{} {}; {} {} ({} {}; {}: {})",
+            f"{rate:.1%}",
+            _("of purchases repeat an earlier one"),
+            _("offering them again"),
+            helps,
+            _("minimum rate"),
+            f"{float(app_settings.BUY_AGAIN_MIN_REPURCHASE_RATE):.1%}",
+            _("now"),
+            decision,
+        )

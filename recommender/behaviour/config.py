@@ -61,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
     "event_types": ["view", "click", "add_to_cart", "purchase"],
     "min_events": 3,
     "max_events_per_user": 200,
+    # Validation on a time split, the way "for you" is served: train on events before the last
+    # ``valid_days`` days, validate (early stopping, blend weights) on what each shopper bought in
+    # them. H&M's offline blend was tuned on one such day. A shop where fewer than
+    # ``time_split_min_users`` shoppers with earlier events bought in that window validates
+    # leave-one-out instead (its newest product per shopper); 0 days: always leave-one-out.
+    "valid_days": 1.0,
+    "time_split_min_users": 200,
     # recommender_train activates the new version when its validation NDCG@10 beats the active one's.
     "auto_activate": False,
 }

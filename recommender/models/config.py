@@ -49,7 +49,24 @@ class RecommenderSettings(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("MMR trade-off: 1 = relevance only, 0 = diversity only."),
     )
-    exclude_purchased = models.BooleanField(_("exclude purchased products"), default=True)
+    # Tri-state: None ("auto") follows the repurchase rate measured when the behaviour model was
+    # trained (recommender.behaviour.purchase_policy); True and False are the owner's explicit choice.
+    exclude_purchased = models.BooleanField(
+        _("exclude purchased products"),
+        null=True,
+        blank=True,
+        default=None,
+        choices=[
+            (None, _("Auto: offer to buy again when re-buying is common")),
+            (True, _("Always exclude purchased products")),
+            (False, _("Never exclude purchased products")),
+        ],
+        help_text=_(
+            'Auto keeps purchased products in recommendations ("Buy again") when the share of purchases '
+            "that repeat an earlier one, measured when the behaviour model was trained, reaches "
+            'RECOMMENDER["BUY_AGAIN_MIN_REPURCHASE_RATE"]; otherwise it excludes them.'
+        ),
+    )
     cache_seconds = models.PositiveIntegerField(_("cache lifetime (s)"), default=300)
     suggestion_min_sessions = models.PositiveIntegerField(
         _("suggestion privacy threshold"),

@@ -9,7 +9,8 @@ The active behaviour model's candidates are blended as the offline evaluation pr
 (:func:`recommender.behaviour.serving.blend_scores`): when its version has a positive
 co-occurrence weight, the products that co-occur with the shopper's recent ones join the
 model's candidates; when the shop also keeps purchased products in recommendations
-(``exclude_purchased`` off: fashion basics, groceries) and the version has a positive
+(``exclude_purchased`` off, or on auto where re-buying is common: fashion basics, groceries;
+:mod:`recommender.behaviour.purchase_policy`) and the version has a positive
 repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With both
 weights 0 (or purchases excluded and no co-occurrence weight) the model's order stands alone.
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.utils.translation import gettext, gettext_lazy
 
+from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.models import Event, EventType, RecommenderSettings
 from recommender.profiles import get_profile_vector, product_vectors
 from recommender.storage import VectorFilter, nearest
@@ -95,7 +97,7 @@ def for_you(ctx: Context) -> list[Candidate]:
     space = query.version if query is not None and query.version is not None else ctx.version
     hits = nearest(vector, version=space, k=ctx.fetch, filters=flt)
     if query is not None:
-        buy_again = query.repurchase_weight > 0 and not RecommenderSettings.get().exclude_purchased
+        buy_again = query.repurchase_weight > 0 and not excludes_purchased(RecommenderSettings.get())
         if buy_again or query.cooccurrence_weight > 0:
             return blended(ctx, query, hits, buy_again=buy_again)
     return explain(ctx, hits)

@@ -29,6 +29,7 @@ class SequenceData:
     types: list[list[int]] | None = None  # per user, EVENT_TYPES codes (None: all purchases)
     user_keys: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    times: list[list[float]] | None = None  # per user, each event's POSIX time (shop data only)
 
     @property
     def n_items(self) -> int:

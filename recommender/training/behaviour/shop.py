@@ -10,6 +10,7 @@ What :func:`recommender.training.behaviour.train.train_behaviour` trains on and
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,12 @@ from recommender.versions import serving_version
 __all__ = ["load_shop"]
 
 
-def load_shop(cfg: dict[str, Any], encoder_version: ModelVersion | None = None) -> SequenceData:
+def load_shop(
+    cfg: dict[str, Any], encoder_version: ModelVersion | None = None, *, until: datetime | None = None
+) -> SequenceData:
     """Event sequences of every user/session and the encoder version's fused product vectors.
+
+    ``until``: only events before it (the served evaluation trains on what a shop had at a cut).
 
     Items are the products with a fused vector in ``encoder_version`` (default: the serving one).
     Consecutive repeats of one product (a view then its add-to-cart) collapse into the last event.
@@ -43,20 +48,25 @@ def load_shop(cfg: dict[str, Any], encoder_version: ModelVersion | None = None) 
         Event.objects.filter(type__in=cfg["event_types"])
         .exclude(product_key="")
         .order_by("created_at", "pk")
-        .values_list("user_id", "session_key", "product_key", "type")
+        .values_list("user_id", "session_key", "product_key", "type", "created_at")
     )
-    owners: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for user_id, session_key, key, type_ in events.iterator():
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    owners: dict[str, tuple[list[int], list[int], list[float]]] = defaultdict(lambda: ([], [], []))
+    for user_id, session_key, key, type_, created in events.iterator():
         if key not in index:
             continue
         owner = f"u{user_id}" if user_id is not None else f"s{session_key}"
-        items, types = owners[owner]
+        items, types, times = owners[owner]
         if items and items[-1] == index[key]:
             types[-1] = max(types[-1], EVENT_TYPES[type_])
+            times[-1] = created.timestamp()
             continue
         items.append(index[key])
         types.append(EVENT_TYPES[type_])
-    users = [o for o, (items, _) in owners.items() if len(items) >= 2]
+        times.append(created.timestamp())
+    # One product is enough: a time split validates what such a shopper bought next.
+    users = list(owners)
     limit = int(cfg["max_events_per_user"])
     return SequenceData(
         keys,
@@ -65,4 +75,5 @@ def load_shop(cfg: dict[str, Any], encoder_version: ModelVersion | None = None) 
         [owners[u][1][-limit:] for u in users],
         users,
         {"dataset": "shop", "encoder_version": version.pk},
+        [owners[u][2][-limit:] for u in users],
     )

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.utils import timezone
 
+from recommender.behaviour.codes import PURCHASE
 from recommender.behaviour.config import behaviour_config
 from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
 from recommender.behaviour.item_vectors import activate_item_vectors
@@ -25,18 +27,29 @@ from recommender.behaviour.repurchase import repeat_purchases
 from recommender.models import ModelVersion
 from recommender.training.behaviour.baselines import ProfileVector, Repurchase, Scorer, item_counts
 from recommender.training.behaviour.cooccurrence import TableScorer, build_table
-from recommender.training.behaviour.data import SequenceData, Split, leave_one_out
+from recommender.training.behaviour.data import SequenceData, Split
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
 from recommender.training.behaviour.fit import ModelScorer, fit, valid_sample
 from recommender.training.behaviour.plots import plot_epochs
 from recommender.training.behaviour.shop import load_shop
+from recommender.training.behaviour.shop_split import shop_split
 from recommender.versions import activate as activate_version
 from recommender.versions import model_dir
 
-__all__ = ["COOCCURRENCE_METRIC", "REPURCHASE_METRIC", "train_behaviour", "tune_cooccurrence", "tune_repurchase"]
+__all__ = [
+    "COOCCURRENCE_METRIC",
+    "REPURCHASE_METRIC",
+    "purchase_counts",
+    "train_behaviour",
+    "tune_cooccurrence",
+    "tune_repurchase",
+]
 
-# The validation metric the co-occurrence weight is tuned on: the shop's early-stopping metric.
+# The validation metric the co-occurrence weight is tuned on: the shop's early-stopping metric
+# under leave-one-out; on a time split, MAP@12 of the products new to the shopper (history
+# masked), the part of "for you" that co-occurrence is for (own purchases are tuned next).
 COOCCURRENCE_METRIC = "ndcg@10"
+TIME_SPLIT_COOCCURRENCE_METRIC = "map@12"
 # The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
 REPURCHASE_METRIC = "map@12"
 
@@ -59,7 +72,14 @@ def tune_cooccurrence(
     out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
     if not table.pairs:
         return {**out, "seconds": round(time.perf_counter() - started, 2)}, None
-    out.update(_tune(model_scorer, TableScorer(table), split, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
+    other = TableScorer(table)
+    if split.info.get("protocol") == "time split":
+        new = split.valid.only_new()
+        metric, ks = TIME_SPLIT_COOCCURRENCE_METRIC, (12,)
+        out.update(_tune(model_scorer, other, new, cfg, counts, metric, ks, started, mask_history=True))
+        out["metric"] = f"valid_new_{metric}"
+    else:
+        out.update(_tune(model_scorer, other, split.valid, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
     return out, table
 
 
@@ -79,14 +99,28 @@ def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[
         return out
     started = time.perf_counter()
     counts = item_counts(split.train, data.n_items)
-    out.update(_tune(scorer, OwnPurchases(Repurchase(counts)), split, cfg, counts, REPURCHASE_METRIC, (12,), started))
+    other = OwnPurchases(Repurchase(counts))
+    out.update(_tune(scorer, other, split.valid, cfg, counts, REPURCHASE_METRIC, (12,), started))
     return out
 
 
-def _tune(scorer, other, split, cfg: dict[str, Any], counts, metric: str, ks, started: float) -> dict[str, Any]:
+def purchase_counts(data: SequenceData) -> dict[str, Any]:
+    """How many purchases the shop's sequences hold and how many repeat an earlier one: the
+    ``repurchase_rate`` that "exclude purchased products" on auto follows
+    (:mod:`recommender.behaviour.purchase_policy`). Consecutive events of one product are one
+    (:func:`~recommender.training.behaviour.shop.load_shop` collapses them): buying two at once is no re-buy."""
+    types = data.types or [[PURCHASE] * len(seq) for seq in data.sequences]
+    total = sum(1 for kinds in types for k in kinds if k == PURCHASE)
+    repeats = repeat_purchases(data.sequences, data.types)
+    return {"purchases": total, "repeat_purchases": repeats, "repurchase_rate": repeats / total if total else 0.0}
+
+
+def _tune(
+    scorer, other, valid, cfg: dict[str, Any], counts, metric: str, ks, started: float, *, mask_history: bool = False
+) -> dict[str, Any]:
     """``tune_blend`` of ``other`` on the validation users early stopping used, as stored in metrics."""
-    valid = valid_sample(split.valid, cfg)
-    weight, by_weight = tune_blend(scorer, other, valid, counts, metric, ks)
+    valid = valid_sample(valid, cfg)
+    weight, by_weight = tune_blend(scorer, other, valid, counts, metric, ks, mask_history=mask_history)
     return {
         "weight": float(weight),
         "metric": f"valid_{metric}",
@@ -103,23 +137,28 @@ def train_behaviour(
     name: str = "",
     progress: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    until: datetime | None = None,
 ) -> ModelVersion:
     """Train on the shop's events, save ``MODEL_DIR/behaviour-<stamp>/``, register a version.
 
     Sequences are each user's (or anonymous session's) views, clicks, add-to-carts and
     purchases in time order; item features are the serving encoder version's fused vectors.
-    Leave-one-out: the newest item of every sequence is the test target, the one before it the
-    validation target: early stopping, then :func:`tune_cooccurrence` (its table is saved as
+    Validation (:func:`~recommender.training.behaviour.shop_split.shop_split`): the purchases of
+    the last ``valid_days`` days, as "for you" is served, or leave-one-out for a shop with few
+    buyers in that window (the newest item of every sequence is the test target, the one before
+    it the validation target). Early stopping, then :func:`tune_cooccurrence` (its table is saved as
     ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``) and,
     on top of that blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
     the shop keeps purchased products in recommendations); "for you" serves the blend.
     ``activate=True`` activates the new version;
     ``activate=None`` activates it when ``auto_activate`` is set and its validation NDCG@10
-    beats the active version's recorded one (or none is active). Returns the ModelVersion.
+    beats the active version's recorded one (or none is active). ``until``: train on the events
+    before it only (:mod:`~recommender.training.behaviour.served`). ``metrics["repurchase_rate"]``
+    (:func:`purchase_counts`) drives "exclude purchased products" on auto. Returns the ModelVersion.
     """
     cfg = behaviour_config(overrides)
-    data = load_shop(cfg)
-    split = leave_one_out(data.sequences, data.types, min_length=max(3, int(cfg["min_events"])))
+    data = load_shop(cfg, until=until)
+    split = shop_split(data, cfg)
     if len(split.valid) == 0:
         raise ValueError(
             f"Not enough events to train a behaviour model: no shopper has {cfg['min_events']} or more "
@@ -152,6 +191,11 @@ def train_behaviour(
             Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
         )
         repurchase = tune_repurchase(blend, data, split, cfg)
+        if table is not None and split.info.get("protocol") == "time split":
+            # Tuned; now serve the co-occurrence of every event, the validation days' included:
+            # they are the newest, and a shop's newest pairs are what the next purchases follow.
+            table = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
+            cooccurrence["served_pairs"] = table.pairs
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
             "valid": {k: v for k, v in result.best_valid.items()},
@@ -165,6 +209,8 @@ def train_behaviour(
             "cooccurrence": cooccurrence,
             "repurchase_weight": repurchase["weight"],
             "repurchase": repurchase,
+            "validation": split.info,
+            **purchase_counts(data),
         }
         save_artifact(
             result.model,

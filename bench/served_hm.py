@@ -1,0 +1,159 @@
+"""Served = evaluated on H&M: "for you" through recommend(), trained as recommender_train trains.
+
+    python bench/behaviour_vectors.py hm            # once: the articles' vectors (var/behaviour/hm_items.npz)
+    python bench/served_hm.py [--epochs 10] [--cut 2020-09-20] [--max-shoppers N]
+
+Loads the demo shop on its own embedded Postgres (``var/bench-served``): every H&M article and
+every purchase, the cached article vectors as the active encoder version (no image encoding:
+the served path reads stored vectors only). Then runs
+:func:`recommender.training.behaviour.served.served_evaluation` at the cut: training on the
+purchases before it (validation on the last day, 2020-09-19, as the offline benchmark), "for
+you" for every customer who bought on 2020-09-20..22, scored beside the offline blend and the
+baselines on the same customers. Writes ``bench/results/served_evaluation.{json,md,png}``.
+Reads ../shared/data/hm_fashion; never copies it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "hm_fashion"
+RESULTS = ROOT / "bench" / "results"
+
+
+def load_shop(data: Path, vectors: Path) -> None:
+    """Articles, customers, purchases and the article vectors as the active encoder version (once)."""
+    from django.core.management import call_command
+
+    from recommender.models import Event, ModelVersion
+    from recommender.storage import VectorRow, ensure_indexes, store_vectors
+    from recommender.versions import activate
+    from shopdemo.catalog.hm_import import load_articles, load_purchases
+    from shopdemo.catalog.models import Product
+
+    call_command("migrate", verbosity=0)
+    if not Product.objects.exists():
+        load_articles(data, progress=True)
+    if not Event.objects.exists():
+        load_purchases(data, progress=True)
+    if ModelVersion.objects.active(ModelVersion.Kind.ENCODER) is None:
+        stored = np.load(vectors)
+        by_id = dict(zip([str(i) for i in stored["ids"]], stored["vectors"], strict=True))
+        version = ModelVersion.objects.create(
+            kind=ModelVersion.Kind.ENCODER,
+            name=f"hm vectors ({stored['source']})",
+            dimensions=int(stored["vectors"].shape[1]),
+            config={"MODEL": "bench:hm_items.npz"},
+        )
+        rows = []
+        for product in Product.objects.all():
+            vector = by_id[str(product.pk)]
+            rows.append(
+                VectorRow(
+                    key=str(product.pk),
+                    embedding=vector,
+                    image_embedding=vector,
+                    text_embedding=vector,
+                    title=product.name,
+                    category=product.category,
+                    price=product.price,
+                    in_stock=True,
+                )
+            )
+        store_vectors(version, rows)
+        ensure_indexes(version)
+        activate(version)
+
+
+def plot(report: dict, path: Path, *, title: str) -> None:
+    """MAP@12 bars of every ranking, all purchased articles and articles new to the customer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(report["all"])
+    figure = Figure(figsize=(10, 4.5), dpi=110)
+    FigureCanvasAgg(figure)
+    for col, part in enumerate(("all", "new")):
+        axes = figure.add_subplot(1, 2, col + 1)
+        values = [report[part].get(name, {}).get("map@12", 0.0) for name in names]
+        colours = ["tab:red" if name.startswith("served") else "tab:grey" for name in names]
+        axes.barh(names, values, color=colours)
+        axes.invert_yaxis()
+        axes.set_title(f"MAP@12, {'all test articles' if part == 'all' else 'new to the customer'}")
+        if col:
+            axes.set_yticklabels([])
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--vectors", type=Path, default=ROOT / "var" / "behaviour" / "hm_items.npz")
+    parser.add_argument("--cut", default="2020-09-20")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-shoppers", type=int, default=None)
+    parser.add_argument("--prefix", default="served_evaluation")
+    parser.add_argument("--set", nargs="*", default=[], help="extra behaviour settings key=value (JSON values)")
+    args = parser.parse_args()
+    if not (args.data / "articles.csv").exists():
+        sys.exit(f"H&M data not found at {args.data} (see ../shared/data/hm_fashion/SOURCE.md).")
+    if not args.vectors.exists():
+        sys.exit(f"No article vectors at {args.vectors}: run python bench/behaviour_vectors.py hm first.")
+    os.environ.update(DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-served"))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from recommender.training.behaviour.served import served_evaluation
+    from recommender.training.behaviour.served_report import served_markdown
+
+    started = time.perf_counter()
+    load_shop(args.data, args.vectors)
+    load_seconds = time.perf_counter() - started
+    # The offline benchmark's training settings (bench/behaviour_hm.py), fewer epochs on a shared CPU.
+    overrides = {
+        "epochs": args.epochs,
+        "torch_threads": args.threads,
+        "patience": 4,
+        "lr": 2e-3,
+        "batch_size": 256,
+        "max_len": 30,
+    }
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = json.loads(value)
+    cut = datetime.fromisoformat(args.cut).replace(tzinfo=UTC)
+    started = time.perf_counter()
+    report = served_evaluation(cut, overrides=overrides, max_shoppers=args.max_shoppers, progress=True)
+    report["seconds"] = {"load": round(load_seconds, 1), "evaluation": round(time.perf_counter() - started, 1)}
+    report["overrides"] = overrides
+    report["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+        "note": "shared 2-core machine",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.prefix}.json").write_text(json.dumps(report, indent=2, default=str))
+    text = served_markdown(report, title='Served "for you" on H&M (time split at ' + args.cut + ")")
+    (RESULTS / f"{args.prefix}.md").write_text(text)
+    plot(report, RESULTS / f"{args.prefix}.png", title=f"H&M, time split at {args.cut}")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

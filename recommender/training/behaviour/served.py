@@ -1,0 +1,255 @@
+"""Served = evaluated: "for you" through the real serving path, scored on a time split.
+
+    report = served_evaluation(cut)        # manage.py recommender_evaluate --served --cut 2020-09-20
+
+Given a cut date, inside one database transaction that is rolled back at the end:
+
+1. every shopper's purchases from the cut on become their targets, and every event from the cut
+   on is deleted (so serving sees only what the shop had at the cut);
+2. the behaviour model is trained with exactly what ``recommender_train`` runs
+   (:func:`~recommender.training.behaviour.train.train_behaviour`) and activated, with the result
+   cache off;
+3. ``recommend("for_you", user=…, limit=12)`` is asked for every shopper with a target and a
+   history before the cut, once as the shop serves it ("all") and once with the shopper's
+   history excluded ("new", the products new to them);
+4. MAP@12, Recall@12 and NDCG@12 are scored, beside the same blend scored offline over the
+   whole catalogue and the baselines, all on the same shoppers and targets.
+
+Nothing of it stays: the rollback removes the version, its vectors and the settings change, and
+the artifact folder is deleted. The shop keeps serving its own active version meanwhile
+(events recorded during the run are not touched: only rows that existed are deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+
+from recommender.behaviour import serving
+from recommender.behaviour.config import behaviour_config
+from recommender.behaviour.cooccurrence import load_table
+from recommender.behaviour.model import load_artifact
+from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
+from recommender.models import Event, EventType, ModelVersion, RecommenderSettings
+from recommender.models.config import CACHE_KEY
+from recommender.recommend import recommend
+from recommender.training.behaviour.baselines import (
+    ALS,
+    CoocKNN,
+    Popularity,
+    Repurchase,
+    item_counts,
+)
+from recommender.training.behaviour.cooccurrence import TableScorer
+from recommender.training.behaviour.data import EvalSet, SequenceData
+from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate
+from recommender.training.behaviour.fit import ModelScorer
+from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k
+from recommender.training.behaviour.shop import load_shop
+from recommender.training.behaviour.train import train_behaviour
+
+__all__ = ["SERVED_K", "served_evaluation", "served_metrics"]
+
+logger = logging.getLogger(__name__)
+
+# "For you" asked for 12 products: the H&M competition's MAP@12.
+SERVED_K = 12
+# Popularity over the newest days before the cut: the H&M baseline that needs no model.
+RECENT_DAYS = 4
+
+
+class _Rollback(Exception):
+    """Raised to undo the evaluation's changes, carrying its report."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__("served evaluation done")
+        self.report = report
+
+
+def served_metrics(ranked: list[list[int]], targets: list[list[int]], k: int = SERVED_K) -> dict[str, float]:
+    """Mean MAP@k, Recall@k and NDCG@k of ranked lists (best first) against their targets."""
+    n = len(ranked)
+    if not n:
+        return {"users": 0}
+    sums = {f"map@{k}": 0.0, f"recall@{k}": 0.0, f"ndcg@{k}": 0.0}
+    for row, wanted in zip(ranked, targets, strict=True):
+        sums[f"map@{k}"] += average_precision_at_k(row, wanted, k)
+        sums[f"recall@{k}"] += recall_at_k(row, wanted, k)
+        sums[f"ndcg@{k}"] += ndcg_at_k(row, wanted, k)
+    return {**{name: value / n for name, value in sums.items()}, "users": n}
+
+
+def _owner(user_id: Any, session_key: str) -> str:
+    return f"u{user_id}" if user_id is not None else f"s{session_key}"
+
+
+def _targets(cut: datetime) -> dict[str, tuple[Any, str, list[str]]]:
+    """owner -> (user id, session key, distinct products bought from ``cut`` on, in order)."""
+    out: dict[str, tuple[Any, str, list[str]]] = {}
+    rows = (
+        Event.objects.filter(type=EventType.PURCHASE, created_at__gte=cut)
+        .exclude(product_key="")
+        .order_by("created_at", "pk")
+        .values_list("user_id", "session_key", "product_key")
+    )
+    for user_id, session_key, key in rows.iterator():
+        entry = out.setdefault(_owner(user_id, session_key), (user_id, session_key, []))
+        if key not in entry[2]:
+            entry[2].append(key)
+    return out
+
+
+def _baselines(data: SequenceData, cut: datetime) -> dict[str, Any]:
+    """The simple baselines, fitted on every sequence before the cut."""
+    counts = item_counts(data.sequences, data.n_items)
+    recent = np.zeros(data.n_items)
+    since = cut.timestamp() - RECENT_DAYS * 86_400.0
+    for seq, times in zip(data.sequences, data.times or [], strict=False):
+        for item, t in zip(seq, times, strict=True):
+            if t >= since:
+                recent[item] += 1.0
+    return {
+        "own purchases, then popularity": Repurchase(counts),
+        "item co-occurrence kNN": CoocKNN(data.sequences, data.n_items, counts),
+        "ALS (implicit)": ALS(data.sequences, data.n_items),
+        f"popularity, last {RECENT_DAYS} days": Popularity(recent),
+    }
+
+
+def served_evaluation(
+    cut: datetime,
+    *,
+    overrides: dict[str, Any] | None = None,
+    max_shoppers: int | None = None,
+    baselines: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train on the events before ``cut``, serve "for you" to every shopper who bought from it on,
+    and score it beside the offline blend and the baselines (see the module docstring).
+
+    Raises ValueError when nobody bought from the cut on after a history before it, or when
+    training finds too little data (the message says which).
+    """
+    cfg = behaviour_config(overrides)
+    folder = None
+    try:
+        with transaction.atomic():
+            report, folder = _run(cut, cfg, overrides, max_shoppers, baselines, progress)
+            raise _Rollback(report)
+    except _Rollback as done:
+        report = done.report
+    finally:
+        cache.delete(CACHE_KEY)  # the settings cached inside the rolled-back transaction
+        serving.clear_cache()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[str, Any], Any]:
+    targets = _targets(cut)
+    Event.objects.filter(created_at__gte=cut).delete()
+    settings = RecommenderSettings.get()
+    settings.cache_seconds = 0  # every answer computed, none cached
+    settings.save()
+    started = time.perf_counter()
+    version, folder, note = None, None, ""
+    try:
+        version = train_behaviour(overrides=overrides, activate=True, progress=progress, until=cut)
+        folder = serving.artifact_path(version)
+    except ValueError as exc:  # too little history: the shop serves profiles, and so is it scored
+        note = f"no behaviour model ({exc}); served from profile vectors"
+        logger.info("Served evaluation: %s", note)
+        ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR, state=ModelVersion.State.ACTIVE).update(
+            state=ModelVersion.State.RETIRED
+        )
+    train_seconds = time.perf_counter() - started
+    data = load_shop(cfg, until=cut)  # what training read, every shopper's whole history
+    index = {key: i for i, key in enumerate(data.item_keys)}
+    by_owner = {owner: i for i, owner in enumerate(data.user_keys)}
+    owners = [o for o in targets if o in by_owner and any(k in index for k in targets[o][2])]
+    if max_shoppers:
+        owners = owners[:max_shoppers]
+    if not owners:
+        raise ValueError(f"Nobody with events before {cut.isoformat()} bought a catalogue product from it on.")
+    users = get_user_model()
+    histories, types, wanted, served_all, served_new, seconds = [], [], [], [], [], []
+    for owner in owners:
+        user_id, session_key, bought = targets[owner]
+        row = by_owner[owner]
+        histories.append(data.sequences[row])
+        types.append(data.types[row] if data.types else [])
+        wanted.append([index[k] for k in bought if k in index])
+        user = users(pk=user_id) if user_id is not None else None
+        seen = [data.item_keys[i] for i in data.sequences[row]]
+        t0 = time.perf_counter()
+        keys = recommend("for_you", user=user, session_key=session_key if user is None else "", limit=SERVED_K).keys
+        seconds.append(time.perf_counter() - t0)
+        served_all.append([index.get(k, -1) for k in keys])
+        new = recommend(
+            "for_you", user=user, session_key=session_key if user is None else "", limit=SERVED_K, exclude_keys=seen
+        )
+        served_new.append([index.get(k, -1) for k in new.keys])
+    evalset = EvalSet(histories, wanted, types if data.types else None)
+    fresh = evalset.only_new()  # the shoppers with a target new to them, as served_new's rows
+    new_rows = [i for i, (h, t) in enumerate(zip(histories, wanted, strict=True)) if set(t) - set(h)]
+    metrics = (version.metrics if version is not None else None) or {}
+    report: dict[str, Any] = {
+        "cut": cut.isoformat(),
+        "shoppers": len(owners),
+        "shoppers_new": len(fresh),
+        "behaviour_model": note or "trained and served",
+        "version": {
+            "validation": metrics.get("validation"),
+            "cooccurrence_weight": metrics.get("cooccurrence_weight"),
+            "repurchase_weight": metrics.get("repurchase_weight"),
+            "repurchase_rate": metrics.get("repurchase_rate"),
+            "best_epoch": metrics.get("best_epoch"),
+            "train_seconds": round(train_seconds, 1),
+        },
+        "purchase_policy": {
+            "setting": RecommenderSettings.get().exclude_purchased,
+            "excludes_purchased": excludes_purchased(RecommenderSettings.get()),
+            "repurchase_rate": repurchase_rate(version) if version is not None else None,
+        },
+        "latency_ms": {
+            "p50": round(float(np.percentile(seconds, 50)) * 1000, 2),
+            "p95": round(float(np.percentile(seconds, 95)) * 1000, 2),
+        },
+        "all": {"served for you": served_metrics(served_all, wanted)},
+        "new": {"served for you": served_metrics([served_new[i] for i in new_rows], fresh.targets)},
+    }
+    scorers: dict[str, Any] = {}
+    if folder is not None:
+        scorers["offline blend (same version)"] = _offline_blend(folder, data, metrics)
+    if baselines:
+        scorers.update(_baselines(data, cut))
+    for name, scorer in scorers.items():
+        report["all"][name] = _offline(scorer, evalset, mask=False)
+        report["new"][name] = _offline(scorer, fresh, mask=True)
+    return report, folder
+
+
+def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend:
+    """The version's blend over the whole catalogue, as the offline evaluation scores it:
+    ``Blend(Blend(model, co-occurrence, w_c), own purchases, w_r)``."""
+    model, _, _ = load_artifact(folder, data.features)
+    table = load_table(folder)
+    cooc_weight = float(metrics.get("cooccurrence_weight") or 0.0) if table is not None else 0.0
+    scorer = ModelScorer(model)
+    inner = Blend(scorer, TableScorer(table), cooc_weight) if cooc_weight else Blend(scorer, None, 0.0)
+    return Blend(inner, OwnPurchases(Repurchase(np.ones(data.n_items))), float(metrics.get("repurchase_weight") or 0.0))
+
+
+def _offline(scorer, evalset: EvalSet, *, mask: bool) -> dict[str, float]:
+    """MAP@12, Recall@12, NDCG@12 of ``scorer`` over the whole catalogue, ``mask``: history removed."""
+    out = evaluate(scorer, evalset, ks=(SERVED_K,), map_k=SERVED_K, mask_history=mask)
+    return {key: out[key] for key in (f"map@{SERVED_K}", f"recall@{SERVED_K}", f"ndcg@{SERVED_K}", "users")}

@@ -1,0 +1,223 @@
+"""Served = evaluated: "for you" through recommend() scored on a time split, the purchase policy,
+and the time-split validation of training.
+
+Uses the conftest ``vector_shop`` (12 products, 4-d vectors) and a tiny model, as
+tests/test_behaviour_shop.py does. Shoppers here buy along dress -> coat -> shoes -> bag and
+each keeps re-buying one staple, so both parts of the blend have something to find.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from recommender.behaviour import serving
+from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
+from recommender.models import Event, ModelVersion, ProductVector, RecommenderSettings
+from recommender.recommend import recommend
+from recommender.training.behaviour.served import served_evaluation, served_metrics
+
+pytestmark = pytest.mark.django_db
+
+CYCLE = ["dress-a", "coat-a", "shoes-a", "bag-a", "dress-b", "coat-b", "shoes-b", "bag-b"]
+SMALL = {
+    "hidden": 16,
+    "layers": 1,
+    "heads": 1,
+    "batch_size": 8,
+    "lr": 1e-2,
+    "dropout": 0.0,
+    "feature_dropout": 0.0,
+    "epochs": 6,
+    "patience": 6,
+    "torch_threads": 1,
+    "valid_max_users": 0,
+    "time_split_min_users": 5,
+}
+
+
+@pytest.fixture
+def behaviour_settings(settings, tmp_path):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
+    serving.clear_cache()
+    yield tmp_path / "models"
+    serving.clear_cache()
+
+
+def _shop_settings(**values) -> None:
+    row = RecommenderSettings.get()
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.save()
+
+
+def _all_in_stock() -> None:
+    """Offline ranks the whole catalogue: every product must be servable for the two to agree."""
+    from tests.testapp.models import Product
+
+    Product.objects.update(in_stock=True)
+    ProductVector.objects.update(in_stock=True)
+
+
+def _buyers(keys: dict[str, str], cut, shoppers: int = 40, days: int = 8) -> None:
+    """Each shopper walks the cycle with a purchase a day, re-buying a staple every third day;
+    some days fall after ``cut`` (the targets) and the last day before it (validation)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(shoppers):
+        first, staple = int(rng.integers(len(CYCLE))), CYCLE[int(rng.integers(len(CYCLE)))]
+        last = None
+        for day in range(days):
+            name = staple if day % 3 == 2 else CYCLE[(first + day) % len(CYCLE)]
+            if name == last:
+                name = CYCLE[(first + day + 1) % len(CYCLE)]
+            last = name
+            when = cut - timedelta(days=days - 2 - day, hours=int(rng.integers(1, 20)))
+            rows.append(Event(type="purchase", session_key=f"b{s}", product_key=keys[name], created_at=when))
+    Event.objects.bulk_create(rows)
+
+
+def test_served_metrics_are_the_offline_metrics_of_the_lists():
+    ranked, targets = [[3, 1, 2], [5, 4]], [[1], [9, 4]]
+    out = served_metrics(ranked, targets, k=2)
+    assert out["users"] == 2
+    assert out["recall@2"] == pytest.approx((1.0 + 0.5) / 2)
+    assert out["map@2"] == pytest.approx((0.5 + 0.25) / 2)
+
+
+def test_served_evaluation_equals_the_offline_blend_and_leaves_nothing_behind(vector_shop, behaviour_settings):
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _buyers(vector_shop, cut)
+    _all_in_stock()
+    _shop_settings(diversity_lambda=1.0, exclude_purchased=False)  # the blend's order, purchases kept
+    events, versions = Event.objects.count(), ModelVersion.objects.count()
+
+    report = served_evaluation(cut, baselines=True)
+
+    assert report["version"]["validation"]["protocol"] == "time split"
+    assert report["shoppers"] == 40 and report["behaviour_model"] == "trained and served"
+    served, offline = report["all"]["served for you"], report["all"]["offline blend (same version)"]
+    assert served["map@12"] > 0
+    assert served == offline  # to the last digit: the same blend, ranked the same way
+    assert report["new"]["served for you"] == report["new"]["offline blend (same version)"]
+    assert {"own purchases, then popularity", "item co-occurrence kNN", "ALS (implicit)"} <= set(report["all"])
+    # rolled back: no version, no event lost, the settings as they were, no artifact left
+    assert Event.objects.count() == events and ModelVersion.objects.count() == versions
+    assert RecommenderSettings.get().cache_seconds == 300
+    assert not any(behaviour_settings.glob("behaviour-*")) if behaviour_settings.exists() else True
+
+
+def test_served_evaluation_without_enough_history_scores_the_profile_path(vector_shop, behaviour_settings):
+    cut = timezone.now() - timedelta(days=1)
+    Event.objects.bulk_create(
+        [
+            Event(type="purchase", session_key=f"few{s}", product_key=vector_shop[name], created_at=when)
+            for s in range(3)
+            for name, when in (("dress-a", cut - timedelta(days=2)), ("coat-a", cut + timedelta(hours=2)))
+        ]
+    )
+    report = served_evaluation(cut, baselines=False)
+    assert report["behaviour_model"].startswith("no behaviour model")
+    assert report["shoppers"] == 3 and report["all"]["served for you"]["users"] == 3
+    assert ModelVersion.objects.filter(kind=ModelVersion.Kind.BEHAVIOUR).count() == 0
+
+
+def test_evaluate_command_served_needs_a_cut_and_writes_the_report(vector_shop, behaviour_settings, tmp_path):
+    with pytest.raises(CommandError, match="--cut"):
+        call_command("recommender_evaluate", "--served")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("recommender_evaluate", "--served", "--cut", "yesterday")
+    with pytest.raises(CommandError, match="Nobody"):
+        call_command("recommender_evaluate", "--served", "--cut", "2020-01-01", "--output", str(tmp_path))
+
+
+# --- the purchase policy -----------------------------------------------------------------------------
+
+
+def _behaviour_version(rate: float | None, weight: float = 8.0) -> ModelVersion:
+    metrics = {} if rate is None else {"repurchase_rate": rate, "repurchase_weight": weight}
+    return ModelVersion.objects.create(
+        kind=ModelVersion.Kind.BEHAVIOUR, name="b", state=ModelVersion.State.ACTIVE, metrics=metrics
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "rate", "weight", "excluded"),
+    [
+        (None, None, 0.0, True),  # auto, nothing measured: purchases excluded as before
+        (None, 0.2, 0.0, True),  # auto, re-buying happens but validation found no gain in offering it
+        (None, 0.009, 8.0, False),  # auto, rare repeats (H&M) that validation found worth offering
+        (None, 0.0, 8.0, True),  # nobody ever re-bought: nothing to offer
+        (True, 0.2, 8.0, True),  # the owner's explicit choice wins
+        (False, 0.0, 0.0, False),
+    ],
+)
+def test_purchase_policy_follows_the_measured_repurchase(db, setting, rate, weight, excluded):
+    if rate is not None:
+        _behaviour_version(rate, weight)
+    _shop_settings(exclude_purchased=setting)
+    assert repurchase_rate() == rate
+    assert excludes_purchased(RecommenderSettings.get()) is excluded
+
+
+def test_auto_is_the_default_and_a_minimum_rate_a_setting(db, settings):
+    assert RecommenderSettings.get().exclude_purchased is None
+    _behaviour_version(0.2)
+    assert not excludes_purchased(RecommenderSettings.get())
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BUY_AGAIN_MIN_REPURCHASE_RATE": 0.5}
+    assert excludes_purchased(RecommenderSettings.get())
+
+
+def test_auto_policy_keeps_purchases_in_recommendations_when_rebuying_is_common(vector_shop, user):
+    Event.objects.create(type="purchase", user=user, product_key=vector_shop["dress-b"])
+    Event.objects.create(type="view", user=user, product_key=vector_shop["dress-a"])
+    assert vector_shop["dress-b"] not in recommend("for_you", user=user, limit=11).keys  # nothing measured yet
+    _behaviour_version(0.3)
+    cache.clear()
+    assert vector_shop["dress-b"] in recommend("for_you", user=user, limit=11).keys
+
+
+def test_training_measures_the_repurchase_rate_and_validates_on_a_time_split(vector_shop, behaviour_settings):
+    from recommender.training.behaviour.train import train_behaviour
+
+    cut = timezone.now() - timedelta(days=1)
+    _buyers(vector_shop, cut)
+    purchases = Event.objects.filter(created_at__lt=cut)
+    version = train_behaviour(activate=False, until=cut)
+    metrics = version.metrics
+    bought: dict[str, list[str]] = {}
+    for session, key in purchases.order_by("created_at").values_list("session_key", "product_key"):
+        bought.setdefault(session, []).append(key)
+    repeats = sum(len(keys) - len(set(keys)) for keys in bought.values())
+    assert metrics["purchases"] == purchases.count() and metrics["repeat_purchases"] == repeats > 0
+    assert metrics["repurchase_rate"] == pytest.approx(repeats / purchases.count())
+    assert repurchase_rate(version) == metrics["repurchase_rate"]
+    assert metrics["validation"]["protocol"] == "time split"
+    assert metrics["cooccurrence"]["metric"] == "valid_new_map@12"
+
+
+def test_training_falls_back_to_leave_one_out_with_few_buyers_in_the_window(vector_shop, behaviour_settings, settings):
+    from recommender.training.behaviour.train import train_behaviour
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {**SMALL, "time_split_min_users": 1000}}
+    _buyers(vector_shop, timezone.now() - timedelta(days=1))
+    version = train_behaviour(activate=False)
+    assert version.metrics["validation"]["protocol"] == "leave-one-out"
+
+
+def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin_client):
+    url = "/admin/recommender/recommendersettings/1/change/"
+    RecommenderSettings.objects.get_or_create(pk=1)
+    html = admin_client.get(url).content.decode()
+    assert "not measured yet" in html and "purchased products excluded" in html
+    assert "Auto: offer to buy again when re-buying is common" in html  # the tri-state's choices
+    _behaviour_version(0.125)
+    html = admin_client.get(url).content.decode()
+    assert "12.5% of purchases repeat an earlier one; offering them again helped" in html
+    assert "&quot;Buy again&quot; offered" in html or '"Buy again" offered' in html
