@@ -304,6 +304,8 @@ def main() -> None:
 def write(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"ann_{result['n']}_spread{result['spread']:g}"
+    if (result["m"], result["ef_construction"]) != (16, 64):  # pgvector's defaults keep the old file names
+        stem = RESULTS / f"{stem.name}_m{result['m']}_efc{result['ef_construction']}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     lines = [
         (
