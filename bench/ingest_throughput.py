@@ -146,7 +146,7 @@ def measure(mode: Mode, args: argparse.Namespace) -> dict:
     server, port = start_server(mode.tree, args.workers)
     profile: dict = {}
     try:
-        run_load(port, keys, users, 1, 3, 0, seed=999)  # warm-up: imports, connections
+        run_load(port, keys, users, args.threads, 8, mode.batch, seed=999)  # warm-up: imports, connections
         profiler = start_profiler(server, args.duration) if args.profile else None
         load_avg = [round(x, 2) for x in os.getloadavg()]
         run = run_load(port, keys, users, args.threads, args.duration, mode.batch, seed=1)
@@ -255,9 +255,11 @@ def flush_redis(url: str) -> None:
 
 
 def git_head(tree: Path) -> str:
-    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
     return out.stdout.strip() + ("+changes" if dirty else "")
 
 
@@ -292,7 +294,9 @@ def run_load(port: int, keys: list[str], users: list[dict], threads: int, second
             headers = {**shopper.headers, "Content-Type": "application/json"}
             t0 = time.monotonic()
             try:
-                status, content, set_cookie = request(port, "POST", f"{API}/events/", json.dumps(body).encode(), headers)
+                status, content, set_cookie = request(
+                    port, "POST", f"{API}/events/", json.dumps(body).encode(), headers
+                )
             except OSError:
                 status, content, set_cookie = 0, b"", None
             done = time.monotonic()
@@ -410,20 +414,28 @@ def markdown(report: dict) -> str:
     lines = [
         "# Event ingestion: `POST events/` throughput",
         "",
-        f"`python bench/ingest_throughput.py`: gunicorn {report['gunicorn_workers']} sync workers, "
-        f"{report['client_threads']} client threads (`http.client`, one connection per request), a Celery worker "
-        f"(prefork, 1 process) over Redis updating profiles, embedded Postgres; demo catalog of {report['products']:,} "
-        f"products rebuilt before each run with {report['history_events']:,} past events; {report['duration_s']:.0f} s "
-        f"per run; events 80 % view, 10 % add to cart, 10 % purchase. Shared {report['cpu_count']}-core machine: "
-        f"client, gunicorn, worker and Postgres share it with other work (load average before "
-        f"{report['load_average_before']}, after {report['load_average_after']}). All runs in the same invocation.",
+        (
+            f"`python bench/ingest_throughput.py`: gunicorn {report['gunicorn_workers']} sync workers, "
+            f"{report['client_threads']} client threads (`http.client`, one connection per request), a Celery worker "
+            f"(prefork, 1 process) over Redis updating profiles, embedded Postgres; demo catalog of {report['products']:,} "
+            f"products rebuilt before each run with {report['history_events']:,} past events; {report['duration_s']:.0f} s "
+            f"per run; events 80 % view, 10 % add to cart, 10 % purchase. Shared {report['cpu_count']}-core machine: "
+            f"client, gunicorn, worker and Postgres share it with other work (load average before "
+            f"{report['load_average_before']}, after {report['load_average_after']}). All runs in the same invocation."
+        ),
         "",
-        "| run | commit | events/request | events/s | requests/s | p50 ms | p95 ms | acknowledged | stored | "
-        "profiles caught up after (s) | load at start |",
+        (
+            "| run | commit | events/request | events/s | requests/s | p50 ms | p95 ms | acknowledged | stored | "
+            "profiles caught up after (s) | load at start |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in report["runs"]:
-        caught = r["profiles_caught_up_s"] if r["profiles_caught_up_s"] is not None else f"> 300 ({r['unprocessed_left']} left)"
+        caught = (
+            r["profiles_caught_up_s"]
+            if r["profiles_caught_up_s"] is not None
+            else f"> 300 ({r['unprocessed_left']} left)"
+        )
         lines.append(
             f"| {r['label']} | {r['commit']} | {r['events_per_request']} | **{r['events_per_s']:,}** | "
             f"{r['requests_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['acknowledged_events']:,} | "
@@ -433,7 +445,7 @@ def markdown(report: dict) -> str:
     lines += [
         "*stored*: acknowledged event ids found in Postgres afterwards (every run: stored = acknowledged "
         + ("holds" if all(r["all_stored"] for r in report["runs"]) else "**does not hold**")
-        + f"). *caught up*: seconds after the load ended until no event of the run was left unprocessed by the worker.",
+        + "). *caught up*: seconds after the load ended until no event of the run was left unprocessed by the worker.",
         "",
         "![events per second](ingest_throughput.png)",
     ]
@@ -444,15 +456,23 @@ def profile_markdown(report: dict) -> str:
     lines = [
         "# Where `POST events/` spends its time (py-spy, gunicorn workers)",
         "",
-        "`python bench/ingest_throughput.py --profile`: py-spy 0.4 sampling all gunicorn workers at 200 Hz for 20 s "
-        "in the middle of each run (idle waits included: a sync worker waiting in `accept` shows as `wait`/`select`). "
-        f"Shared {report['cpu_count']}-core machine, load average before {report['load_average_before']}.",
+        (
+            "`python bench/ingest_throughput.py --profile`: py-spy 0.4 sampling all gunicorn workers at 200 Hz for 20 s "
+            "in the middle of each run (idle waits included: a sync worker waiting in `accept` shows as `wait`/`select`). "
+            f"Shared {report['cpu_count']}-core machine, load average before {report['load_average_before']}."
+        ),
     ]
     for r in report["runs"]:
         p = r.get("profile") or {}
         if not p:
             continue
-        lines += ["", f"## {r['label']} ({r['commit']}): {p['samples']:,} samples", "", "| inclusive % | function |", "|---:|---|"]
+        lines += [
+            "",
+            f"## {r['label']} ({r['commit']}): {p['samples']:,} samples",
+            "",
+            "| inclusive % | function |",
+            "|---:|---|",
+        ]
         lines += [f"| {pct} | `{name}` |" for name, pct in p["inclusive_top"]]
         lines += ["", "| own % | function |", "|---:|---|"]
         lines += [f"| {pct} | `{name}` |" for name, pct in p["own_top"]]

@@ -233,7 +233,9 @@ def store_events(
     with transaction.atomic():
         stored = Event.objects.bulk_create(events)
         for event in stored:
-            post_save.send(sender=Event, instance=event, created=True, update_fields=None, raw=False, using=event._state.db)
+            post_save.send(
+                sender=Event, instance=event, created=True, update_fields=None, raw=False, using=event._state.db
+            )
         _after_stored(stored, user, session_key, update_profile)
     return stored
 
