@@ -2,11 +2,11 @@
 
     git worktree add /tmp/ingest-old <commit>      # the code to compare against ("before")
     python bench/ingest_throughput.py --before /tmp/ingest-old [--duration 60] [--workers 4]
-        [--threads 8] [--batch 20] [--profile]
+        [--threads 8] [--batches 20,50] [--single] [--profile]
 
 For each run (``before``: the old tree, one event per request, as its API accepts; ``after
-single``: this tree, one event per request; ``after batch``: this tree, ``--batch`` events per
-request as the beacon sends them) the demo catalog is rebuilt the same way on the embedded
+single`` with ``--single``: this tree, one event per request; ``after N``: this tree, N events
+per request for each N of ``--batches``, as a beacon flushing a page's events sends them) the demo catalog is rebuilt the same way on the embedded
 Postgres in ``var/bench-ingest`` (``bench/api_latency.py``'s builder, ``bench/load_settings.py``
 settings), gunicorn (sync workers) and a Celery worker (``celery -A tasks worker``, prefork, 1
 process) are started from that run's code tree over Redis (``--redis``), and client threads
@@ -73,7 +73,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=8, help="client threads")
-    parser.add_argument("--batch", type=int, default=20, help="events per request in the batch run")
+    parser.add_argument("--batches", default="20,50", help="events per request of the batch runs (comma-separated)")
+    parser.add_argument("--single", action="store_true", help="also run this tree with one event per request")
     parser.add_argument("--redis", default=os.environ.get("INGEST_REDIS_URL", "redis://127.0.0.1:6390/11"))
     parser.add_argument("--profile", action="store_true", help="py-spy the gunicorn workers for 20 s per run")
     parser.add_argument("--only", default="", help="comma-separated run labels to do (default all)")
@@ -95,7 +96,9 @@ def main() -> None:
     modes = []
     if args.before:
         modes.append(Mode("before (1 event/request)", args.before.resolve(), 0))
-    modes += [Mode("after (1 event/request)", ROOT, 0), Mode(f"after ({args.batch} events/request)", ROOT, args.batch)]
+    if args.single:
+        modes.append(Mode("after (1 event/request)", ROOT, 0))
+    modes += [Mode(f"after ({n} events/request)", ROOT, int(n)) for n in args.batches.split(",")]
     if args.only:
         wanted = set(args.only.split(","))
         modes = [m for m in modes if m.label.split(" ")[0] in wanted or m.label in wanted]

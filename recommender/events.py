@@ -304,10 +304,12 @@ def _after_stored(
     events: Sequence[Event], user: AbstractBaseUser | None, session_key: str, update_profile: bool
 ) -> None:
     """What follows stored events: click and conversion counts, the shopper's cache, one profile update."""
+    purchases = [e for e in events if e.type == EventType.PURCHASE]
+    clicked = _clicked_in_slots(purchases) if purchases else set()
     for event in events:
         if event.type == EventType.CLICK and event.slot:  # counted while the slot's impressions that day allow
             SlotStat.add_capped(timezone.localdate(event.created_at), event.slot, event.strategy or "unknown", "clicks")
-        if event.type == EventType.PURCHASE:
+        if event.type == EventType.PURCHASE and event.product_key in clicked:
             _count_conversion(event)
     _invalidate_shopper_cache(user, session_key)
     if update_profile and events:
@@ -343,6 +345,16 @@ def _product_exists(key: str) -> bool:
     except (ValidationError, ValueError, TypeError):
         return False
     return adapter.get_queryset().filter(pk=pk).exists()
+
+
+def _clicked_in_slots(purchases: Sequence[Event]) -> set[str]:
+    """Products the purchasing shopper clicked in a slot within a day before the earliest purchase
+    (one query for a batch; only those purchases can be conversions)."""
+    first = min(purchases, key=lambda e: e.created_at)
+    owner = {"user": first.user} if first.user_id else {"session_key": first.session_key}
+    since = first.created_at - timezone.timedelta(days=1)
+    clicks = Event.objects.filter(type=EventType.CLICK, created_at__gte=since, **owner).exclude(slot="")
+    return set(clicks.values_list("product_key", flat=True).distinct())
 
 
 def _count_conversion(purchase: Event) -> None:

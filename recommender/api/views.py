@@ -255,12 +255,12 @@ class EventView(ApiView):
             raise ValidationError({exc.field: [exc.message]}) from exc
         problems: dict[int, list[tuple[str, str]]] = {}
         valid: list[tuple[int, dict[str, Any]]] = []
+        child = EventInputSerializer(context={"request": request})  # one set of fields for all (as many=True)
         for index, item in enumerate(items):
-            serializer = EventInputSerializer(data=item, context={"request": request})
-            if serializer.is_valid():
-                valid.append((index, event_keywords(serializer.validated_data)))
-            else:
-                problems[index] = [(str(f), str(m)) for f, ms in serializer.errors.items() for m in ms]
+            try:
+                valid.append((index, event_keywords(child.run_validation(item))))
+            except ValidationError as exc:
+                problems[index] = [(str(f), str(m)) for f, ms in as_field_errors(exc.detail).items() for m in ms]
         user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
         built, errors = build_events([kw for _, kw in valid], user=user, session_key=session_key)
         for position, exc in errors.items():
@@ -276,6 +276,13 @@ class EventView(ApiView):
 def is_batch(data: Any) -> bool:
     """A batch body is an object with an ``events`` key (a single event has a ``type``)."""
     return isinstance(data, dict) and "events" in data
+
+
+def as_field_errors(detail: Any) -> dict[str, list[Any]]:
+    """A serializer's error detail as {field: [messages]} (a non-object item has no field)."""
+    if isinstance(detail, dict):
+        return {field: messages if isinstance(messages, list) else [messages] for field, messages in detail.items()}
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
 
 
 def event_keywords(data: dict[str, Any]) -> dict[str, Any]:
