@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument("--variants", default="vector,halfvec,binary")
     parser.add_argument("--rerank", type=int, default=200)
     parser.add_argument(
+        "--name-params", action="store_true", help="put m and ef_construction in the result file names, even 16/64"
+    )
+    parser.add_argument(
         "--storage",
         default="main",
         choices=["main", "extended"],
@@ -287,6 +290,7 @@ def main() -> None:
         **params,
         **index_params,
         "rerank": args.rerank,
+        "name_params": args.name_params,
         "load_seconds": state["load_seconds"],
         "exact_p50_ms": round(float(np.percentile(exact_times, 50)), 2),
         "exact_p95_ms": round(float(np.percentile(exact_times, 95)), 2),
@@ -304,6 +308,8 @@ def main() -> None:
 def write(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"ann_{result['n']}_spread{result['spread']:g}"
+    if (result["m"], result["ef_construction"]) != (16, 64) or result.get("name_params"):
+        stem = RESULTS / f"{stem.name}_m{result['m']}_efc{result['ef_construction']}"  # pgvector's defaults: old names
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     lines = [
         (

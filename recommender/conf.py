@@ -117,6 +117,9 @@ DEFAULTS: dict[str, Any] = {
     # Record personalising events (views, searches, API events) from requests the browser marks
     # "Sec-Fetch-Site: cross-site": off, so a link on another site cannot write to a profile.
     "RECORD_CROSS_SITE_EVENTS": False,
+    # Most events one POST to events/ may carry ({"events": [...]}): bounds the work of one
+    # request; a beacon flushing a page's views and clicks sends a handful.
+    "EVENTS_MAX_BATCH": 50,
     # Slot names the REST API may count impressions and clicks under, besides "api", "search",
     # the admin's default slots and the slots template tags render.
     "SLOTS": [],

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
+from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.memo import forget
 from recommender.models import Event, EventType, SlotStat
@@ -49,6 +52,17 @@ class EventError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class EventBatchError(ValueError):
+    """Some events of a batch are invalid; nothing of the batch was stored.
+
+    ``errors`` maps each bad event's position (from 0) to its :class:`EventError`.
+    """
+
+    def __init__(self, errors: dict[int, EventError]) -> None:
+        super().__init__("; ".join(f"event {i + 1}: {e.field}: {e.message}" for i, e in sorted(errors.items())))
+        self.errors = errors
 
 
 def shopper_session_id(request: Any, *, create: bool = True) -> str:
@@ -126,6 +140,130 @@ def record_event(
         return None
     if request is not None and user is None and not session_key:
         user, session_key = shopper(request)
+    event = build_event(
+        type,
+        user=user,
+        session_key=session_key,
+        product_key=product_key,
+        query=query,
+        result_count=result_count,
+        slot=slot,
+        strategy=strategy,
+        quantity=quantity,
+        created_at=created_at,
+        product_exists=_product_exists if check_product else None,
+    )
+    event.save(force_insert=True)
+    _after_stored([event], user, session_key, update_profile, request=request, defer_profile=defer_profile)
+    return event
+
+
+def record_events(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    request: Any = None,
+    user: AbstractBaseUser | None = None,
+    session_key: str = "",
+    check_product: bool = True,
+    update_profile: bool = True,
+) -> list[Event] | None:
+    """Validate a batch of one shopper's events and store all of them or none (one INSERT).
+
+    Each item takes :func:`record_event`'s event keywords (``type``, ``product_key``, ``query``,
+    ``result_count``, ``slot``, ``strategy``, ``quantity``, ``created_at``) and is validated the
+    same way. Raises :class:`EventError` (field ``events``) for an empty or too large batch
+    (``RECOMMENDER["EVENTS_MAX_BATCH"]``) and :class:`EventBatchError` with every bad event's
+    error; then nothing is stored. Returns None, storing nothing, for a cross-site ``request``.
+    """
+    if not records_events(request):
+        logger.debug("Cross-site batch of %d events not recorded.", len(events))
+        return None
+    if request is not None and user is None and not session_key:
+        user, session_key = shopper(request)
+    check_batch_size(len(events))
+    built, errors = build_events(events, user=user, session_key=session_key, check_product=check_product)
+    if errors:
+        raise EventBatchError(errors)
+    return store_events(built, user=user, session_key=session_key, update_profile=update_profile, request=request)
+
+
+def check_batch_size(count: int) -> None:
+    """Refuse an empty batch or one over ``EVENTS_MAX_BATCH`` (bounded work per request)."""
+    limit = int(app_settings.EVENTS_MAX_BATCH)
+    if count < 1:
+        raise EventError("events", "A batch needs at least one event.")
+    if count > limit:
+        raise EventError("events", f"At most {limit} events per request; got {count}.")
+
+
+def build_events(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    user: AbstractBaseUser | None,
+    session_key: str,
+    check_product: bool = True,
+) -> tuple[list[Event], dict[int, EventError]]:
+    """Unsaved events of a batch and the errors of the bad ones by position (products looked up
+    in one query)."""
+    exists = _existing_products([str(e.get("product_key") or "").strip() for e in events]) if check_product else None
+    built: list[Event] = []
+    errors: dict[int, EventError] = {}
+    for index, item in enumerate(events):
+        try:
+            built.append(
+                build_event(
+                    **item,
+                    user=user,
+                    session_key=session_key,
+                    product_exists=exists.__contains__ if exists is not None else None,
+                )
+            )
+        except EventError as exc:
+            errors[index] = exc
+    return built, errors
+
+
+def store_events(
+    events: Sequence[Event],
+    *,
+    user: AbstractBaseUser | None,
+    session_key: str,
+    update_profile: bool = True,
+    request: Any = None,
+) -> list[Event]:
+    """Insert validated events of one shopper in one statement and one transaction.
+
+    ``post_save`` is sent for each (``bulk_create`` sends none), so receivers (search outcomes)
+    see batched events as they see single ones; the profile update is queued once.
+    """
+    with transaction.atomic():
+        stored = Event.objects.bulk_create(events)
+        for event in stored:
+            post_save.send(
+                sender=Event, instance=event, created=True, update_fields=None, raw=False, using=event._state.db
+            )
+        _after_stored(stored, user, session_key, update_profile, request=request)
+    return stored
+
+
+def build_event(
+    type: str,
+    *,
+    user: AbstractBaseUser | None,
+    session_key: str,
+    product_key: str = "",
+    query: str = "",
+    result_count: int | None = None,
+    slot: str = "",
+    strategy: str = "",
+    quantity: int = 1,
+    created_at: datetime | None = None,
+    product_exists: Callable[[str], bool] | None = None,
+) -> Event:
+    """One validated, unsaved event; raises :class:`EventError` naming the bad field.
+
+    ``product_exists`` checks the product of a product event (None: not checked).
+    """
     if type not in EventType.values:
         raise EventError("type", f"Unknown event type {type!r}; expected one of {', '.join(EventType.values)}.")
     if user is None and not session_key:
@@ -136,7 +274,7 @@ def record_event(
     if type in PRODUCT_EVENTS:
         if not product_key:
             raise EventError("product_id", f"A {type} event needs a product.")
-        if check_product and not _product_exists(product_key):
+        if product_exists is not None and not product_exists(product_key):
             raise EventError("product_id", f"Unknown product {product_key!r}.")
     slot, strategy = clean_text(slot, 64), clean_text(strategy, 64)
     if slot and not is_known_slot(slot):
@@ -154,7 +292,7 @@ def record_event(
         not isinstance(result_count, int) or isinstance(result_count, bool) or not 0 <= result_count <= MAX_RESULT_COUNT
     ):
         raise EventError("result_count", f"result_count must be an integer from 0 to {MAX_RESULT_COUNT}.")
-    event = Event.objects.create(
+    return Event(
         type=type,
         user=user,
         session_key=clean_text(session_key, 64),
@@ -166,27 +304,66 @@ def record_event(
         quantity=quantity,
         created_at=created_at or timezone.now(),
     )
-    if type == EventType.CLICK and slot:  # counted while the slot's impressions that day allow
-        SlotStat.add_capped(timezone.localdate(event.created_at), slot, strategy or "unknown", "clicks")
-    if type == EventType.PURCHASE:
-        _count_conversion(event)
+
+
+def _after_stored(
+    events: Sequence[Event],
+    user: AbstractBaseUser | None,
+    session_key: str,
+    update_profile: bool,
+    *,
+    request: Any = None,
+    defer_profile: bool = False,
+) -> None:
+    """What follows stored events: click and conversion counts, the shopper's cache, one profile update."""
+    purchases = [e for e in events if e.type == EventType.PURCHASE]
+    clicked = _clicked_in_slots(purchases) if purchases else set()
+    for event in events:
+        if event.type == EventType.CLICK and event.slot:  # counted while the slot's impressions that day allow
+            SlotStat.add_capped(timezone.localdate(event.created_at), event.slot, event.strategy or "unknown", "clicks")
+        if event.type == EventType.PURCHASE and event.product_key in clicked:
+            _count_conversion(event)
     _invalidate_shopper_cache(user, session_key)
     forget(request)  # what this request remembered of the shopper (recommender.memo) may be stale
-    if update_profile:
-        owner = (event.user_id, "" if event.user_id else event.session_key)
+    if update_profile and events:
+        owner = (events[0].user_id, "" if events[0].user_id else events[0].session_key)
         transaction.on_commit(lambda: _queue_profile_update(*owner, deferred=defer_profile))
-    return event
+
+
+def _existing_products(keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` name a product, in one query (malformed keys name none)."""
+    adapter = get_adapter()
+    by_pk: dict[Any, list[str]] = {}
+    for key in set(keys):
+        if not key or "\x00" in key or len(key) > 64:
+            continue
+        try:
+            by_pk.setdefault(adapter.to_pk(key), []).append(key)
+        except (ValidationError, ValueError, TypeError):
+            continue
+    if not by_pk:
+        return set()
+    found = adapter.get_queryset().filter(pk__in=list(by_pk)).values_list("pk", flat=True)
+    return {key for pk in found for key in by_pk.get(pk, [])}
 
 
 def _product_exists(key: str) -> bool:
-    from recommender.catalog import get_adapter
-
     adapter = get_adapter()
     try:
         pk = adapter.to_pk(key)
     except (ValidationError, ValueError, TypeError):
         return False
     return adapter.get_queryset().filter(pk=pk).exists()
+
+
+def _clicked_in_slots(purchases: Sequence[Event]) -> set[str]:
+    """Products the purchasing shopper clicked in a slot within a day before the earliest purchase
+    (one query for a batch; only those purchases can be conversions)."""
+    first = min(purchases, key=lambda e: e.created_at)
+    owner = {"user": first.user} if first.user_id else {"session_key": first.session_key}
+    since = first.created_at - timezone.timedelta(days=1)
+    clicks = Event.objects.filter(type=EventType.CLICK, created_at__gte=since, **owner).exclude(slot="")
+    return set(clicks.values_list("product_key", flat=True).distinct())
 
 
 def _count_conversion(purchase: Event) -> None:

@@ -430,7 +430,14 @@ def test_schema_is_valid_openapi_listing_every_operation(db):
     assert set(params) == {"limit", "category", "slot", "user", "rec_variant"}
     assert params["limit"]["schema"]["minimum"] == 1 and params["category"]["schema"]["type"] == "array"
     event_body = doc["paths"]["/api/recommender/events/"]["post"]["requestBody"]["content"]["application/json"]
-    request_schema = doc["components"]["schemas"][event_body["schema"]["$ref"].split("/")[-1]]
+    schemas = doc["components"]["schemas"]
+    body_schema = schemas[event_body["schema"]["$ref"].split("/")[-1]]
+    single, batch = (schemas[ref["$ref"].split("/")[-1]] for ref in body_schema["oneOf"])  # one event or a batch
+    assert (
+        batch["required"] == ["events"]
+        and batch["properties"]["events"]["items"]["$ref"] == body_schema["oneOf"][0]["$ref"]
+    )
+    request_schema = single
     assert request_schema["required"] == ["type"]
     assert set(request_schema["properties"]) == {
         "type",

@@ -215,6 +215,20 @@ class EventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class EventBatchInputSerializer(serializers.Serializer):
+    """A batch of the shopper's events, stored all or none (for the schema; the view validates
+    each item with EventInputSerializer to name the bad ones)."""
+
+    events = EventInputSerializer(
+        many=True,
+        help_text="1 to RECOMMENDER['EVENTS_MAX_BATCH'] (default 50) events, each as in a single-event request.",
+    )
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+
+
 # --- search ----------------------------------------------------------------------------------
 
 

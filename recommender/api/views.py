@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
@@ -27,6 +27,8 @@ from recommender.api.parsers import LimitedJSONParser
 from recommender.api.permissions import MayReadNamedUser
 from recommender.api.results import result_rows
 from recommender.api.serializers import (
+    EventBatchInputSerializer,
+    EventBatchSerializer,
     EventInputSerializer,
     EventSerializer,
     PersonalQuerySerializer,
@@ -34,7 +36,15 @@ from recommender.api.serializers import (
     RecommendationsSerializer,
 )
 from recommender.api.throttling import EVENT_THROTTLE_SCOPE, with_event_throttle
-from recommender.events import EventError, record_event, records_events, shopper
+from recommender.events import (
+    EventError,
+    build_events,
+    check_batch_size,
+    record_event,
+    records_events,
+    shopper,
+    store_events,
+)
 from recommender.experiments.assignment import PREVIEW_PARAMETER, UnknownVariant
 from recommender.models import ProfileAccessLog
 from recommender.recommend import recommend
@@ -207,13 +217,21 @@ class RecentlyViewedView(PersonalRecommendationView):
     summary="Record a shopper event",
     description=(
         "Stores a view, click, add_to_cart, purchase or search of the current shopper: the logged-in user, "
-        "else the anonymous session (created when the request has none). Requests authenticated by the "
+        'else the anonymous session (created when the request has none). A body {"events": [...]} carries '
+        "a batch of up to RECOMMENDER['EVENTS_MAX_BATCH'] (default 50) events, each validated as a single one "
+        'and stored all or none: one bad event is a 400 that names it ("Event 2 (product_id): ...") and '
+        "stores nothing; a 201 (answered after the transaction commits) lists the stored events in order. "
+        "Requests authenticated by the "
         "session cookie must send Django's CSRF token in the X-CSRFToken header. Throttled per user or "
-        'client IP (scope "recommender-events", default 120/min). Requests a browser marks '
-        '"Sec-Fetch-Site: cross-site" are refused (403) unless RECORD_CROSS_SITE_EVENTS is set.'
+        'client IP (scope "recommender-events", default 120/min, counting the events of a batch). Requests a '
+        'browser marks "Sec-Fetch-Site: cross-site" are refused (403) unless RECORD_CROSS_SITE_EVENTS is set.'
     ),
     tags=["events"],
-    request=EventInputSerializer,
+    request=PolymorphicProxySerializer(
+        component_name="EventOrBatchInput",
+        serializers=[EventInputSerializer, EventBatchInputSerializer],
+        resource_type_field_name=None,
+    ),
     parameters=[
         OpenApiParameter(
             "X-CSRFToken",
@@ -224,7 +242,11 @@ class RecentlyViewedView(PersonalRecommendationView):
         )
     ],
     responses={
-        201: EventSerializer,
+        201: PolymorphicProxySerializer(
+            component_name="EventOrBatch",
+            serializers=[EventSerializer, EventBatchSerializer],
+            resource_type_field_name=None,
+        ),
         400: docs.BAD_BODY,
         403: docs.CSRF_FAILED,
         413: docs.TOO_LARGE,
@@ -244,20 +266,64 @@ class EventView(ApiView):
     def post(self, request: Request) -> Response:
         if not records_events(request):  # before anything else: no session for another site's visitor
             raise CrossSiteEvent()
+        if is_batch(request.data):
+            return self.post_batch(request, request.data["events"])
         data = validated(EventInputSerializer, request.data, request)
         user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
         try:
-            event = record_event(
-                data["type"],
-                user=user,
-                session_key=session_key,
-                product_key=data["product_id"],
-                query=data["query"],
-                result_count=data["result_count"],
-                slot=data["slot"],
-                strategy=data["strategy"],
-                quantity=data["quantity"],
-            )
+            event = record_event(user=user, session_key=session_key, **event_keywords(data))
         except EventError as exc:
             raise ValidationError({exc.field: [exc.message]}) from exc
         return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    def post_batch(self, request: Request, items: Any) -> Response:
+        """Validate every event (naming each bad one), then store them all in one statement or none."""
+        if not isinstance(items, list):
+            raise ValidationError({"events": ["Expected a list of events."]})
+        try:
+            check_batch_size(len(items))
+        except EventError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+        problems: dict[int, list[tuple[str, str]]] = {}
+        valid: list[tuple[int, dict[str, Any]]] = []
+        child = EventInputSerializer(context={"request": request})  # one set of fields for all (as many=True)
+        for index, item in enumerate(items):
+            try:
+                valid.append((index, event_keywords(child.run_validation(item))))
+            except ValidationError as exc:
+                problems[index] = [(str(f), str(m)) for f, ms in as_field_errors(exc.detail).items() for m in ms]
+        user, session_key = shopper(request)  # gives an anonymous shopper an id, and so a session
+        built, errors = build_events([kw for _, kw in valid], user=user, session_key=session_key)
+        for position, exc in errors.items():
+            problems[valid[position][0]] = [(exc.field, exc.message)]
+        if problems:
+            raise ValidationError(
+                {"events": [f"Event {i + 1} ({f}): {m}" for i in sorted(problems) for f, m in problems[i]]}
+            )
+        stored = store_events(built, user=user, session_key=session_key, request=request)
+        return Response(EventBatchSerializer({"events": stored}).data, status=status.HTTP_201_CREATED)
+
+
+def is_batch(data: Any) -> bool:
+    """A batch body is an object with an ``events`` key (a single event has a ``type``)."""
+    return isinstance(data, dict) and "events" in data
+
+
+def as_field_errors(detail: Any) -> dict[str, list[Any]]:
+    """A serializer's error detail as {field: [messages]} (a non-object item has no field)."""
+    if isinstance(detail, dict):
+        return {field: messages if isinstance(messages, list) else [messages] for field, messages in detail.items()}
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+
+
+def event_keywords(data: dict[str, Any]) -> dict[str, Any]:
+    """``record_event``'s keywords from a validated EventInputSerializer."""
+    return {
+        "type": data["type"],
+        "product_key": data["product_id"],
+        "query": data["query"],
+        "result_count": data["result_count"],
+        "slot": data["slot"],
+        "strategy": data["strategy"],
+        "quantity": data["quantity"],
+    }
