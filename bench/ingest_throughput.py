@@ -209,11 +209,31 @@ def start_server(tree: Path, workers: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     log = open(DATA_DIR / "gunicorn.log", "w")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shopdemo.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--backlog", "2048",
-         "--log-level", "warning", "--chdir", str(tree)],
-        cwd=tree, env=tree_env(tree), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "shopdemo.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "120",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(tree),
+        ],
+        cwd=tree,
+        env=tree_env(tree),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -232,10 +252,26 @@ def start_worker(tree: Path) -> subprocess.Popen:
     log_path = DATA_DIR / "worker.log"
     log = open(log_path, "w")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "warning", "--concurrency", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=tree, env=tree_env(tree), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "-l",
+            "warning",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=tree,
+        env=tree_env(tree),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     time.sleep(3)
     if process.poll() is not None:
         raise SystemExit(f"celery worker exited:\n{log_path.read_text()[-3000:]}")
@@ -261,8 +297,12 @@ def git_head(tree: Path) -> str:
     out = subprocess.run(
         ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     )
-    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return out.stdout.strip() + ("+changes" if dirty else "")
 
 
@@ -365,10 +405,25 @@ def start_profiler(server: subprocess.Popen, duration: float) -> tuple[subproces
     out = DATA_DIR / "profile.txt"
     seconds = int(min(20, duration - 5))
     process = subprocess.Popen(
-        [spy, "record", "--pid", str(server.pid), "--subprocesses", "--duration", str(seconds), "--rate", "200",
-         "--format", "raw", "--output", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            spy,
+            "record",
+            "--pid",
+            str(server.pid),
+            "--subprocesses",
+            "--duration",
+            str(seconds),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return process, out
 
 

@@ -155,9 +155,11 @@ class HttpShopper:
 
     def post(self, body: object) -> tuple[int, dict]:
         request = urllib.request.Request(
-            self.base_url + URL, data=json.dumps(body).encode(), method="POST",
+            self.base_url + URL,
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         try:
             with self.opener.open(request, timeout=60) as response:
                 return response.status, json.loads(response.read())
