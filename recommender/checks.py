@@ -248,7 +248,8 @@ def check_query_encoder(app_configs: Any = None, **kwargs: Any) -> list:
     return [
         Error(
             f'RECOMMENDER["QUERY_ENCODER"] = {runtime!r}, RECOMMENDER["QUERY_ENCODER_THREADS"] = {threads!r}.',
-            hint=f"QUERY_ENCODER is one of {', '.join(QUERY_RUNTIMES)}; QUERY_ENCODER_THREADS a whole number >= 1.",
+            hint=gettext("QUERY_ENCODER is one of %(runtimes)s; QUERY_ENCODER_THREADS a whole number >= 1.")
+            % {"runtimes": ", ".join(QUERY_RUNTIMES)},
             id="recommender.E015",
         )
     ]
@@ -262,8 +263,9 @@ def check_experiment_settings(app_configs: Any = None, **kwargs: Any) -> list:
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
         errors.append(
             Error(
-                f"EXPERIMENT_ATTRIBUTION_HOURS must be a positive number of hours, not {hours!r}.",
-                hint='Set RECOMMENDER["EXPERIMENT_ATTRIBUTION_HOURS"] to e.g. 24.',
+                gettext("EXPERIMENT_ATTRIBUTION_HOURS must be a positive number of hours, not %(value)r.")
+                % {"value": hours},
+                hint=gettext('Set RECOMMENDER["EXPERIMENT_ATTRIBUTION_HOURS"] to e.g. 24.'),
                 id="recommender.E035",
             )
         )
@@ -271,8 +273,9 @@ def check_experiment_settings(app_configs: Any = None, **kwargs: Any) -> list:
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 100:
         errors.append(
             Error(
-                f"EXPERIMENT_BANDIT_DRAWS must be an integer of at least 100, not {draws!r}.",
-                hint='Set RECOMMENDER["EXPERIMENT_BANDIT_DRAWS"] to e.g. 10000.',
+                gettext("EXPERIMENT_BANDIT_DRAWS must be an integer of at least 100, not %(value)r.")
+                % {"value": draws},
+                hint=gettext('Set RECOMMENDER["EXPERIMENT_BANDIT_DRAWS"] to e.g. 10000.'),
                 id="recommender.E036",
             )
         )
@@ -295,9 +298,12 @@ def check_overlapping_experiments(app_configs: Any = None, databases: Any = None
             if slot in seen:
                 warnings.append(
                     Warning(
-                        f"Experiments {seen[slot]!r} and {experiment.name!r} both run on slot {slot!r}; only "
-                        f"{seen[slot]!r} is served there.",
-                        hint="Pause or stop one of them, or give them different slots.",
+                        gettext(
+                            "Experiments %(first)r and %(second)r both run on slot %(slot)r; only "
+                            "%(first)r is served there."
+                        )
+                        % {"first": seen[slot], "second": experiment.name, "slot": slot},
+                        hint=gettext("Pause or stop one of them, or give them different slots."),
                         id="recommender.W035",
                     )
                 )

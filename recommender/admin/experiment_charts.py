@@ -16,11 +16,13 @@ CHARTS = ("daily", "cumulative")
 
 def daily_png(report: ExperimentReport) -> bytes:
     """Click-through rate per day and variant, with the day's 95 % interval as a band."""
+    # xgettext:no-python-format ("95 % i…" is no format directive; the title is never %-formatted)
     return _lines(report, "daily", _("Click-through rate per day (95 % interval)"))
 
 
 def cumulative_png(report: ExperimentReport) -> bytes:
     """Cumulative click-through rate (solid) and conversion (dashed) per variant, with bands."""
+    # xgettext:no-python-format ("95 % i…" is no format directive; the title is never %-formatted)
     return _lines(report, "cumulative", _("Cumulative CTR (solid) and conversion (dashed), 95 % intervals"))
 
 

@@ -45,7 +45,7 @@ def cached_report(experiment: Experiment) -> ExperimentReport:
 
 class VariantForm(forms.ModelForm):
     strategy = forms.ChoiceField(
-        choices=[("", _("the slot's own"))] + [(s, s) for s in sorted(STRATEGIES)], required=False
+        choices=[("", _("the slot's own"))] + [(s, s) for s in sorted(STRATEGIES)], required=False, label=_("strategy")
     )
 
     class Meta:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import DjangoModelPermissions, IsAdminUser
@@ -61,12 +62,15 @@ class VariantSerializer(serializers.ModelSerializer):
 
     def validate_strategy(self, value: str) -> str:
         if value and value not in STRATEGIES:
-            raise ValidationError(f"Unknown strategy {value!r}; expected one of {', '.join(sorted(STRATEGIES))}.")
+            raise ValidationError(
+                gettext("Unknown strategy %(strategy)r; expected one of %(choices)s.")
+                % {"strategy": value, "choices": ", ".join(sorted(STRATEGIES))}
+            )
         return value
 
     def validate_categories(self, value: Any) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-            raise ValidationError("A list of category names.")
+            raise ValidationError(gettext("A list of category names."))
         return value
 
 
@@ -93,15 +97,15 @@ class ExperimentSerializer(serializers.ModelSerializer):
 
     def validate_slots(self, value: Any) -> list[str]:
         if not isinstance(value, list) or not value or not all(isinstance(s, str) and 0 < len(s) <= 64 for s in value):
-            raise ValidationError("A non-empty list of slot names (at most 64 characters each).")
+            raise ValidationError(gettext("A non-empty list of slot names (at most 64 characters each)."))
         return value
 
     def validate_variants(self, value: list[dict]) -> list[dict]:
         names = [v["name"] for v in value]
         if len(set(names)) != len(names):
-            raise ValidationError("Variant names must be unique.")
+            raise ValidationError(gettext("Variant names must be unique."))
         if value and sum(bool(v.get("is_control")) for v in value) != 1:
-            raise ValidationError("Exactly one variant must be the control.")
+            raise ValidationError(gettext("Exactly one variant must be the control."))
         return value
 
     @transaction.atomic
@@ -155,12 +159,12 @@ class ExperimentActionView(StaffOnly, APIView):
             if action == "promote":
                 variant = experiment.variants.filter(pk=request.data.get("variant")).first()
                 if variant is None:
-                    raise ValidationError({"variant": ["A variant id of this experiment."]})
+                    raise ValidationError({"variant": [gettext("A variant id of this experiment.")]})
                 lifecycle.promote(experiment, variant)
             elif action in {"start", "pause", "stop"}:
                 getattr(lifecycle, action)(experiment)
             else:
-                raise ValidationError({"action": ["One of start, pause, stop, promote."]})
+                raise ValidationError({"action": [gettext("One of start, pause, stop, promote.")]})
         except lifecycle.ExperimentStateError as exc:
             raise ValidationError({"status": [str(exc)]}) from exc
         return Response(ExperimentSerializer(experiment).data)

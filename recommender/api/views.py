@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -60,7 +62,9 @@ class CrossSiteEvent(PermissionDenied):
 
 
 class PreviewForbidden(PermissionDenied):
-    default_detail = f"Only staff may force an experiment variant with ?{PREVIEW_PARAMETER}=."
+    default_detail = format_lazy(
+        gettext_lazy("Only staff may force an experiment variant with ?{parameter}=."), parameter=PREVIEW_PARAMETER
+    )
     default_code = "preview_forbidden"
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from recommender.models import Experiment, ModelVersion, UserAssignment, Variant
 from recommender.models.experiments import CONFIG_CACHE_KEY
@@ -206,7 +207,10 @@ def choose_variant(
             wanted = next((v for v in exp.variants if preview in (v.name, str(v.id))), None)
             if wanted is None:
                 names = ", ".join(v.name for v in exp.variants)
-                raise UnknownVariant(f"No variant {preview[:64]!r} on slot {slot!r}; expected one of: {names}.")
+                raise UnknownVariant(
+                    gettext("No variant %(variant)r on slot %(slot)r; expected one of: %(names)s.")
+                    % {"variant": preview[:64], "slot": slot, "names": names}
+                )
             return _resolve(exp, wanted, record=False)
         unit = f"s:{session_key}" if session_key else (f"u:{user_id}" if user_id is not None else "")
         if not unit or not personalisation_enabled(user_id):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from recommender.cache import bump_global_generation
 from recommender.models import Experiment, RecommenderSettings, Variant
@@ -24,21 +25,21 @@ class ExperimentStateError(ValueError):
 def start(experiment: Experiment) -> Experiment:
     """Run a draft or paused experiment (it needs exactly one control and a positive weight)."""
     if experiment.status == Experiment.Status.STOPPED:
-        raise ExperimentStateError("A stopped experiment cannot be restarted; copy it into a new one.")
+        raise ExperimentStateError(gettext("A stopped experiment cannot be restarted; copy it into a new one."))
     variants = list(experiment.variants.all())
     if sum(v.is_control for v in variants) != 1:
-        raise ExperimentStateError("An experiment needs exactly one control variant to start.")
+        raise ExperimentStateError(gettext("An experiment needs exactly one control variant to start."))
     if len(variants) < 2 or sum(v.weight for v in variants) <= 0:
-        raise ExperimentStateError("An experiment needs at least two variants and a positive total weight.")
+        raise ExperimentStateError(gettext("An experiment needs at least two variants and a positive total weight."))
     if not experiment.slots:
-        raise ExperimentStateError("An experiment needs at least one slot.")
+        raise ExperimentStateError(gettext("An experiment needs at least one slot."))
     return _set(experiment, Experiment.Status.RUNNING)
 
 
 def pause(experiment: Experiment) -> Experiment:
     """Stop assigning shoppers for now (the slots serve their default); start() resumes."""
     if experiment.status != Experiment.Status.RUNNING:
-        raise ExperimentStateError("Only a running experiment can be paused.")
+        raise ExperimentStateError(gettext("Only a running experiment can be paused."))
     return _set(experiment, Experiment.Status.PAUSED)
 
 
@@ -51,7 +52,7 @@ def stop(experiment: Experiment) -> Experiment:
 def promote(experiment: Experiment, variant: Variant) -> Experiment:
     """Make ``variant`` the default of the experiment's slots and stop the experiment."""
     if variant.experiment_id != experiment.pk:
-        raise ExperimentStateError("That variant belongs to another experiment.")
+        raise ExperimentStateError(gettext("That variant belongs to another experiment."))
     if variant.strategy:
         settings = RecommenderSettings.objects.select_for_update().get_or_create(pk=1)[0]
         settings.slot_strategies = {

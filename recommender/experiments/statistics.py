@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext
 
 __all__ = [
     "Interval",
@@ -191,10 +192,10 @@ def sample_size(baseline: float, relative_lift: float, *, alpha: float = 0.05, p
     """Impressions per variant for a two-sided two-proportion test to detect ``baseline`` →
     ``baseline × (1 + relative_lift)`` with the given power (the classic normal approximation)."""
     if not 0 < baseline < 1:
-        raise ValueError("The baseline rate must be between 0 and 1.")
+        raise ValueError(gettext("The baseline rate must be between 0 and 1."))
     target = baseline * (1 + relative_lift)
     if relative_lift == 0 or not 0 < target < 1:
-        raise ValueError("The lift must be non-zero and keep the rate between 0 and 1.")
+        raise ValueError(gettext("The lift must be non-zero and keep the rate between 0 and 1."))
     z_alpha, z_power = normal_ppf(1 - alpha / 2), normal_ppf(power)
     mean = (baseline + target) / 2
     spread = z_alpha * math.sqrt(2 * mean * (1 - mean)) + z_power * math.sqrt(
