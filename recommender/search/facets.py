@@ -75,7 +75,9 @@ def _attribute_facets(keys: list[str], attributes: dict[str, str]) -> dict[str, 
     out: dict[str, list[dict[str, Any]]] = {}
     if all(_is_value_field(adapter.model, path) for path in attributes.values()):
         lookups = [path.replace(".", "__") for path in attributes.values()]
-        rows = list(adapter.get_queryset().filter(pk__in=_pks(adapter, keys)).values_list(*lookups))
+        pks = _pks(adapter, keys)
+        found = {row[0]: row[1:] for row in adapter.get_queryset().filter(pk__in=pks).values_list("pk", *lookups)}
+        rows = [found[pk] for pk in dict.fromkeys(pks) if pk in found]  # in result order: ties count as before
         columns = {name: [row[i] for row in rows] for i, name in enumerate(attributes)}
     else:
         products = adapter.products_by_keys(keys)
