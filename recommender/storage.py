@@ -285,6 +285,42 @@ def _set_hnsw(cursor: Any, ef_search: int) -> None:
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
 
 
+def hnsw_settings() -> dict[str, str]:
+    """The pgvector settings an index scan runs with (``SET LOCAL``/``set_config(..., true)`` values)."""
+    out = {"hnsw.ef_search": str(int(app_settings.HNSW_EF_SEARCH))}
+    if app_settings.HNSW_ITERATIVE_SCAN:
+        out["hnsw.iterative_scan"] = str(app_settings.HNSW_ITERATIVE_SCAN)
+    return out
+
+
+def nearest_statement(
+    vector: np.ndarray | Sequence[float],
+    *,
+    version: ModelVersion,
+    k: int = 10,
+    column: str = "embedding",
+    filters: VectorFilter | None = None,
+) -> tuple[str, list]:
+    """The SQL of :func:`nearest` (rows: product_key, similarity; nearest first), for callers that
+    send it inside a larger statement with :func:`hnsw_settings` applied."""
+    if column not in VECTOR_COLUMNS:
+        raise ValueError(f"Unknown vector column {column!r}")
+    vtype = _vector_type(_require_dimensions(version))
+    literal = vector_literal(_as_list(vector, int(version.dimensions), "The query vector"))
+    where, params = _where(version, column, filters or VectorFilter())
+    table = ProductVector._meta.db_table
+    sql = (
+        f"SELECT product_key, 1 - ({column}::{vtype} <=> %s::{vtype}) AS similarity FROM {table} "
+        f"WHERE {where} ORDER BY {column}::{vtype} <=> %s::{vtype} LIMIT %s"
+    )
+    return sql, [literal, *params, literal, int(k)]
+
+
+def vector_literal(values: Sequence[float]) -> str:
+    """pgvector's text form of ``values`` (7 significant digits: float32 precision)."""
+    return "[" + ",".join(f"{x:.7g}" for x in values) + "]"
+
+
 def nearest(
     vector: np.ndarray | Sequence[float],
     *,
@@ -301,24 +337,13 @@ def nearest(
     version = version or ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
     if version is None:
         return []
-    if column not in VECTOR_COLUMNS:
-        raise ValueError(f"Unknown vector column {column!r}")
-    dims = _require_dimensions(version)
-    vtype = _vector_type(dims)
-    query = _as_list(vector, dims, "The query vector")
-    where, params = _where(version, column, filters or VectorFilter())
-    table = ProductVector._meta.db_table
-    sql = (
-        f"SELECT product_key, 1 - ({column}::{vtype} <=> %s::{vtype}) AS similarity FROM {table} "
-        f"WHERE {where} ORDER BY {column}::{vtype} <=> %s::{vtype} LIMIT %s"
-    )
-    literal = "[" + ",".join(f"{x:.7g}" for x in query) + "]"
+    sql, params = nearest_statement(vector, version=version, k=k, column=column, filters=filters)
     with transaction.atomic(), connection.cursor() as cursor:
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
             _set_hnsw(cursor, int(app_settings.HNSW_EF_SEARCH))
-        cursor.execute(sql, [literal, *params, literal, int(k)])
+        cursor.execute(sql, params)
         rows = [(key, float(sim)) for key, sim in cursor.fetchall()]
     # relaxed_order iterative scans may return neighbours slightly out of order.
     return sorted(rows, key=lambda row: -row[1])

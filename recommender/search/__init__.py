@@ -10,7 +10,8 @@
     refresh_suggestions()                 # beat: rebuild the suggestion phrases
 
 One module per concern: ``query`` (parsing, expansion, correction) with ``lexicon``,
-``spelling`` and ``normalize``; the ranked lists ``dense``, ``fulltext`` and ``trigram``;
+``spelling`` and ``normalize``; the ranked lists ``dense``, ``fulltext`` and ``trigram``,
+sent together in one SQL statement by ``retrieval``;
 ``fusion`` (reciprocal rank fusion) and ``boosts`` (profile, popularity); ``engine`` (the
 pipeline) with ``filters``, ``facets``, ``didyoumean`` and ``results``; ``image``;
 ``phrases`` (materialised suggestions) and ``suggestions``; ``querylog`` and ``receivers``
@@ -23,7 +24,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load lazily below
-    from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, EmptyQuery, ranked_lists, search
+    from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, EmptyQuery, ranked_lists, retrieve_lists, search
     from recommender.search.filters import SearchFilters
     from recommender.search.fusion import reciprocal_rank_fusion
     from recommender.search.image import ImageSearchError, SearchUnavailable, search_by_image
@@ -40,6 +41,7 @@ _EXPORTS = {
     "MAX_OFFSET": "engine",
     "EmptyQuery": "engine",
     "ranked_lists": "engine",
+    "retrieve_lists": "engine",
     "search": "engine",
     "SearchFilters": "filters",
     "reciprocal_rank_fusion": "fusion",
@@ -92,6 +94,7 @@ __all__ = [
     "reciprocal_rank_fusion",
     "refresh_suggestions",
     "related_searches",
+    "retrieve_lists",
     "search",
     "search_by_image",
     "suggest",

@@ -29,18 +29,20 @@ from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
 from recommender.rules import ProductFacts, apply_rules
 from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
-from recommender.search.dense import dense_ranking, query_vector
+from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
-from recommender.search.fulltext import fulltext_ranking
+from recommender.search.fulltext import fulltext_statement
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery, parse_query
 from recommender.search.querylog import count_search_impressions, live_session, log_search
 from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
-from recommender.search.trigram import trigram_ranking
+from recommender.search.retrieval import Retrieved, Statement, fetch_lists
+from recommender.search.trigram import threshold_settings, trigram_statement
+from recommender.storage import fetch_vectors, hnsw_settings
 from recommender.strategies.base import Candidate
 from recommender.versions import serving_version
 
@@ -52,6 +54,7 @@ __all__ = [
     "Retrieve",
     "finish_results",
     "ranked_lists",
+    "retrieve_lists",
     "search",
 ]
 
@@ -61,12 +64,64 @@ MAX_OFFSET = 1000
 SLOT = "search"
 RETRIEVAL_LISTS = ("text_vector", "fused_vector", "fulltext", "trigram")
 
-# The ranked lists of one query under the given filters: {list name: [(key, score), ...]}.
-Retrieve = Callable[[SearchFilters], dict[str, list[tuple[str, float]]]]
+# The ranked lists of one query under the given filters, with their products' facts.
+Retrieve = Callable[[SearchFilters], Retrieved]
 
 
 class EmptyQuery(ValueError):
     """The query has no searchable words."""
+
+
+def retrieve_lists(
+    parsed: ParsedQuery,
+    filters: SearchFilters,
+    version: ModelVersion,
+    k: int,
+    *,
+    weights: Mapping[str, float] | None = None,
+    always_trigram: bool = False,
+) -> Retrieved:
+    """Each retrieval list's top ``k`` (key, score), filtered, with their products' facts, in one
+    round trip (``retrieval.py``); lists with weight 0 are skipped.
+
+    The trigram list only runs for queries with a word that neither product texts nor the
+    lexicon contain (a typo, a partial word): for known words the other lists already match
+    exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
+    """
+    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
+    rows = filters.rows(version)
+    statements: dict[str, Statement | None] = {}
+    settings: dict[str, str] = {}
+    if weights.get("fulltext", 0) > 0:
+        statements["fulltext"] = fulltext_statement(parsed, rows, k)
+    if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
+        statements["trigram"] = trigram_statement(parsed, rows, k)
+        settings.update(threshold_settings())
+    if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
+        vector = query_vector(version, parsed.dense_text)
+        floor = float(app_settings.SEARCH_MIN_SIMILARITY)
+        margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
+        if vector is not None:
+            settings.update(hnsw_settings())
+        if weights.get("text_vector", 0) > 0:
+            statements["text_vector"] = (
+                None
+                if vector is None
+                else dense_statement(
+                    vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
+                )
+            )
+        if weights.get("fused_vector", 0) > 0:
+            # Text-to-fused similarities run lower than text-to-text (the image share): only the
+            # relative margin applies.
+            statements["fused_vector"] = (
+                None
+                if vector is None
+                else dense_statement(vector, version, filters, column="embedding", k=k, margin=margin)
+            )
+    got = fetch_lists({name: s for name, s in statements.items() if s is not None}, version, settings)
+    got.lists = {name: got.lists.get(name, []) for name in statements}  # a list that could not run is empty
+    return got
 
 
 def ranked_lists(
@@ -78,32 +133,8 @@ def ranked_lists(
     weights: Mapping[str, float] | None = None,
     always_trigram: bool = False,
 ) -> dict[str, list[tuple[str, float]]]:
-    """Each retrieval list's top ``k`` (key, score), filtered; lists with weight 0 are skipped.
-
-    The trigram list only runs for queries with a word that neither product texts nor the
-    lexicon contain (a typo, a partial word): for known words the other lists already match
-    exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
-    """
-    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
-    rows = filters.rows(version)
-    lists: dict[str, list[tuple[str, float]]] = {}
-    if weights.get("fulltext", 0) > 0:
-        lists["fulltext"] = fulltext_ranking(parsed, rows, k)
-    if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
-        lists["trigram"] = trigram_ranking(parsed, rows, k)
-    if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
-        vector = query_vector(version, parsed.dense_text)
-        floor = float(app_settings.SEARCH_MIN_SIMILARITY)
-        margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
-        if weights.get("text_vector", 0) > 0:
-            lists["text_vector"] = dense_ranking(
-                vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
-            )
-        if weights.get("fused_vector", 0) > 0:
-            # Text-to-fused similarities run lower than text-to-text (the image share): only the
-            # relative margin applies.
-            lists["fused_vector"] = dense_ranking(vector, version, filters, column="embedding", k=k, margin=margin)
-    return lists
+    """Each retrieval list's top ``k`` (key, score), filtered: :func:`retrieve_lists` without the facts."""
+    return retrieve_lists(parsed, filters, version, k, weights=weights, always_trigram=always_trigram).lists
 
 
 def shopper_of(request: Any, user: Any, session_key: str, create: bool) -> tuple[Any, str]:
@@ -154,7 +185,7 @@ def search(
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
         finish_results(
             results,
-            lambda f: ranked_lists(parsed, f, version, k),
+            lambda f: retrieve_lists(parsed, f, version, k),
             filters,
             version,
             user,
@@ -169,34 +200,37 @@ def search(
     return results
 
 
-def _facts(version: ModelVersion, keys: list[str], filters: SearchFilters, with_vectors: bool) -> tuple[dict, dict]:
-    """(ProductFacts per key, fused vectors per key when asked) in one query."""
-    from recommender.storage import vector_rows
-
-    fields = ("title", "category", "price", "in_stock", "sellable")
-    facts, vectors = {}, {}
-    column = "embedding" if with_vectors else None  # no vectors read unless asked for
-    for key, (title, category, price, in_stock, sellable, vec) in vector_rows(
-        version, keys, fields, column, with_vector_only=False
-    ).items():
-        ok = filters.allows(category=category, price=price, in_stock=in_stock, sellable=sellable)
-        facts[key] = ProductFacts(key, title, category, price, ok, None)
-        if with_vectors and vec is not None:
-            vectors[key] = vec
-    return facts, vectors
+def _facts(got: Retrieved, filters: SearchFilters) -> dict[str, ProductFacts]:
+    """ProductFacts of every retrieved product (eligible: passes ``filters``, as rules expect)."""
+    return {
+        key: ProductFacts(
+            key,
+            row.title,
+            row.category,
+            row.price,
+            filters.allows(category=row.category, price=row.price, in_stock=row.in_stock, sellable=row.sellable),
+            None,
+        )
+        for key, row in got.facts.items()
+    }
 
 
 def _pool(
-    lists: dict[str, list[tuple[str, float]]],
+    got: Retrieved,
     weights: Mapping[str, float],
     filters: SearchFilters,
     version: ModelVersion,
     with_vectors: bool,
 ) -> tuple[list[tuple[str, float]], dict[str, ProductFacts], dict]:
-    """(fused (key, score) of the eligible products in rank order, their facts, their vectors)."""
-    fused = reciprocal_rank_fusion(lists, weights, float(app_settings.SEARCH_RRF_K))
-    facts, vectors = _facts(version, [key for key, _ in fused], filters, with_vectors=with_vectors)
-    return [(key, score) for key, score in fused if key in facts and facts[key].eligible], facts, vectors
+    """(fused (key, score) of the eligible products in rank order, their facts, their vectors).
+
+    Vectors (for the profile boost) cost one more query, only for shoppers with a profile.
+    """
+    fused = reciprocal_rank_fusion(got.lists, weights, float(app_settings.SEARCH_RRF_K))
+    facts = _facts(got, filters)
+    eligible = [(key, score) for key, score in fused if key in facts and facts[key].eligible]
+    vectors = fetch_vectors(version, [key for key, _ in eligible]) if with_vectors else {}
+    return eligible, facts, vectors
 
 
 def _facet_rows(
@@ -239,11 +273,12 @@ def finish_results(
     """
     weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
     k = float(app_settings.SEARCH_RRF_K)
-    lists = retrieve(filters)
+    got = retrieve(filters)
+    lists = got.lists
     profile = None
     if weights.get("personal", 0) > 0:
         profile = stored_profile(user.pk if user is not None else None, session_key, version)
-    eligible, facts, vectors = _pool(lists, weights, filters, version, with_vectors=profile is not None)
+    eligible, facts, vectors = _pool(got, weights, filters, version, with_vectors=profile is not None)
     scores = dict(eligible)
     pool = [key for key, _ in eligible]
     extra = {}

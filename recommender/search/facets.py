@@ -14,10 +14,13 @@ named attribute of the result rows' host products through the catalog adapter, i
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
@@ -65,13 +68,49 @@ def facets(
 
 
 def _attribute_facets(keys: list[str], attributes: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Counts of each attribute over the products ``keys``: database fields read as plain values
+    in one query (building a model instance per result was a sixth of a search's time on H&M),
+    other attributes (properties, methods) from the loaded products."""
     adapter = get_adapter()
-    products = adapter.products_by_keys(keys)
-    out = {}
-    for name, path in attributes.items():
-        values = Counter(str(v) for p in products if (v := product_attribute(p, path)) not in (None, ""))
-        out[name] = [{"value": v, "count": n} for v, n in values.most_common(MAX_VALUES)]
+    out: dict[str, list[dict[str, Any]]] = {}
+    if all(_is_value_field(adapter.model, path) for path in attributes.values()):
+        lookups = [path.replace(".", "__") for path in attributes.values()]
+        pks = _pks(adapter, keys)
+        found = {row[0]: row[1:] for row in adapter.get_queryset().filter(pk__in=pks).values_list("pk", *lookups)}
+        rows = [found[pk] for pk in dict.fromkeys(pks) if pk in found]  # in result order: ties count as before
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(attributes)}
+    else:
+        products = adapter.products_by_keys(keys)
+        columns = {name: [product_attribute(p, path) for p in products] for name, path in attributes.items()}
+    for name, values in columns.items():
+        counts = Counter(str(v) for v in values if v not in (None, ""))
+        out[name] = [{"value": v, "count": n} for v, n in counts.most_common(MAX_VALUES)]
     return out
+
+
+def _is_value_field(model: Any, path: str) -> bool:
+    """Whether ``path`` ("colour", "brand.name") follows relations to a plain (non-relation) field,
+    so that the database gives the same value ``product_attribute`` would."""
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        last = i == len(parts) - 1
+        if field.is_relation != (not last) or (not last and (field.many_to_many or field.one_to_many)):
+            return False
+        model = field.related_model if not last else model
+    return getattr(field, "concrete", False)
+
+
+def _pks(adapter: Any, keys: list[str]) -> list[Any]:
+    """The host primary keys of ``keys``; malformed keys are unknown products."""
+    pks = []
+    for key in keys:
+        with contextlib.suppress(Exception):
+            pks.append(adapter.to_pk(key))
+    return pks
 
 
 def product_attribute(obj: Any, path: str) -> Any:

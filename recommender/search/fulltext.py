@@ -22,7 +22,14 @@ from recommender.conf import app_settings
 from recommender.models import ProductVector
 from recommender.search.query import ParsedQuery, TermGroup
 
-__all__ = ["fulltext_queryset", "fulltext_ranking", "partial_queryset", "search_vector", "typed_match_count"]
+__all__ = [
+    "fulltext_queryset",
+    "fulltext_ranking",
+    "fulltext_statement",
+    "partial_queryset",
+    "search_vector",
+    "typed_match_count",
+]
 
 # ts_rank weights for D, C, B, A labels: a title hit counts most, then the category.
 RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
@@ -81,7 +88,7 @@ def fulltext_queryset(parsed: ParsedQuery, rows: QuerySet[ProductVector]) -> Que
 
 
 def partial_queryset(
-    parsed: ParsedQuery, rows: QuerySet[ProductVector], skip: list[str]
+    parsed: ParsedQuery, rows: QuerySet[ProductVector], skip: list[str] | None
 ) -> QuerySet[ProductVector] | None:
     """Products matching some words, ranked on title and category only.
 
@@ -93,7 +100,9 @@ def partial_queryset(
     if any_query is None:
         return None
     head = SearchVector("title", weight="A", config=config) + SearchVector("category", weight="B", config=config)
-    qs = _matching(rows, any_query, excluded, config).exclude(product_key__in=skip)
+    qs = _matching(rows, any_query, excluded, config)
+    if skip:
+        qs = qs.exclude(product_key__in=skip)
     return qs.annotate(rank=SearchRank(head, any_query, weights=RANK_WEIGHTS)).order_by("-rank", "product_key")
 
 
@@ -107,6 +116,33 @@ def fulltext_ranking(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int)
         partial = partial_queryset(parsed, rows, [key for key, _ in out])
         out += [(key, float(rank)) for key, rank in partial.values_list("product_key", "rank")[: k - len(out)]]
     return out
+
+
+def fulltext_statement(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int) -> tuple[str, list] | None:
+    """:func:`fulltext_ranking` as one SELECT of (product_key, score), for ``retrieval.fetch_lists``.
+
+    The partial matches run only when fewer than ``k`` products match completely (a one-time
+    filter), and skip the complete ones, exactly as the two queries of ``fulltext_ranking`` do.
+    """
+    complete = fulltext_queryset(parsed, rows)
+    if complete is None:
+        return None
+    complete_sql, complete_params = complete.values_list("product_key", "rank")[:k].query.sql_with_params()
+    partial = partial_queryset(parsed, rows, None).order_by().values_list("product_key", "rank")
+    partial_sql, partial_params = partial.query.sql_with_params()
+    sql = (
+        f"WITH complete AS (SELECT * FROM ({complete_sql}) AS c(product_key, rank)) "
+        "SELECT product_key, score FROM ("
+        "SELECT product_key, %s::float8 + rank AS score, 1 AS tier, rank FROM complete "
+        "UNION ALL (SELECT p.product_key, p.rank, 0, p.rank "
+        f"FROM ({partial_sql}) AS p(product_key, rank) "
+        "WHERE (SELECT count(*) FROM complete) < %s "
+        "AND p.product_key NOT IN (SELECT product_key FROM complete) "
+        "ORDER BY p.rank DESC, p.product_key LIMIT %s)"
+        ") AS ranked ORDER BY tier DESC, rank DESC, product_key LIMIT %s"
+    )
+    params = [*complete_params, COMPLETE_MATCH_BONUS, *partial_params, int(k), int(k), int(k)]
+    return sql, params
 
 
 def typed_match_count(text: str, rows: QuerySet[ProductVector], cap: int = 1000) -> int:

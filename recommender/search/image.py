@@ -21,12 +21,14 @@ from django.utils.translation import gettext
 from recommender.conf import app_settings
 from recommender.events import records_events
 from recommender.images import MAX_WORKING_SIDE, ImageLoadError, load_image
-from recommender.search.dense import dense_ranking
+from recommender.search.dense import dense_statement
 from recommender.search.engine import MAX_LIMIT, MAX_OFFSET, finish_results, shopper_of
 from recommender.search.filters import SearchFilters
 from recommender.search.querylog import IMAGE, count_search_impressions, log_search
 from recommender.search.reasons import IMAGE_REASON
 from recommender.search.results import SearchResults
+from recommender.search.retrieval import Retrieved, fetch_lists
+from recommender.storage import hnsw_settings
 from recommender.versions import encoder_for, serving_version
 
 __all__ = ["IMAGE_WEIGHTS", "ImageSearchError", "SearchUnavailable", "search_by_image"]
@@ -94,11 +96,12 @@ def search_by_image(
     user, session_key = shopper_of(request, user, session_key, create=record)
     k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
 
-    def retrieve(f: SearchFilters) -> dict[str, list[tuple[str, float]]]:
-        return {
-            "image_vector": dense_ranking(vector, version, f, column="image_embedding", k=k),
-            "fused_vector": dense_ranking(vector, version, f, column="embedding", k=k),
+    def retrieve(f: SearchFilters) -> Retrieved:
+        statements = {
+            "image_vector": dense_statement(vector, version, f, column="image_embedding", k=k),
+            "fused_vector": dense_statement(vector, version, f, column="embedding", k=k),
         }
+        return fetch_lists(statements, version, hnsw_settings())  # both lists in one round trip
 
     results = SearchResults(query="", offset=offset, limit=limit)
     weights = {**app_settings.SEARCH_WEIGHTS, **IMAGE_WEIGHTS}

@@ -223,8 +223,17 @@ def _correct_prefixes(words: list[str]) -> dict[str, str]:
         begun = max((popularity for candidate, popularity in options if candidate.startswith(word)), default=None)
         whole: tuple[int, float, str] | None = None
         prefixed: tuple[int, float, str] | None = None
+        prefixes: dict[str, int] = {}  # candidates sharing a beginning share its distance
         for candidate, popularity in options:
-            distance, prefix = prefix_distances(word, candidate, budget)
+            if abs(len(candidate) - len(word)) <= budget:
+                distance, prefix = prefix_distances(word, candidate, budget)
+            else:
+                # Farther than the budget as a whole word; a beginning within the budget is at most
+                # len(word) + budget letters long, so only those letters need comparing.
+                head = candidate[: len(word) + budget]
+                if head not in prefixes:
+                    prefixes[head] = prefix_distances(word, head, budget)[1]
+                distance, prefix = budget + 1, prefixes[head]
             if distance <= budget and (whole is None or (distance, -popularity, candidate) < whole):
                 whole = (distance, -popularity, candidate)
             if prefix <= budget and (prefixed is None or (prefix, -popularity, candidate) < prefixed):

@@ -22,7 +22,7 @@ from recommender.conf import app_settings
 from recommender.models import ProductVector
 from recommender.search.query import ParsedQuery
 
-__all__ = ["similarity_threshold", "trigram_queryset", "trigram_ranking"]
+__all__ = ["similarity_threshold", "threshold_settings", "trigram_queryset", "trigram_ranking", "trigram_statement"]
 
 # Fewer characters than this have too few trigrams to say anything.
 MIN_CHARS = 3
@@ -49,6 +49,20 @@ def similarity_threshold() -> Iterator[None]:
             [str(float(app_settings.SEARCH_TRIGRAM_THRESHOLD))],
         )
         yield
+
+
+def threshold_settings() -> dict[str, str]:
+    """The setting :func:`trigram_statement` needs, for ``retrieval.fetch_lists``."""
+    return {"pg_trgm.word_similarity_threshold": str(float(app_settings.SEARCH_TRIGRAM_THRESHOLD))}
+
+
+def trigram_statement(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int) -> tuple[str, list] | None:
+    """:func:`trigram_ranking` as one SELECT of (product_key, similarity); run it with :func:`threshold_settings`."""
+    qs = trigram_queryset(parsed, rows)
+    if qs is None:
+        return None
+    sql, params = qs.values_list("product_key", "similarity")[:k].query.sql_with_params()
+    return sql, list(params)
 
 
 def trigram_ranking(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int) -> list[tuple[str, float]]:

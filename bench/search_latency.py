@@ -1,0 +1,265 @@
+"""search() latency on the H&M catalog, in-process and over HTTP, old code against new in one run.
+
+    python bench/search_latency.py [--old /tmp/searchspeed-old] [--rounds 3] [--http-requests 200]
+    python bench/search_latency.py --profile bench/results/profile_new.txt     # cProfile of one pass
+
+Uses the scratch database of ``bench/search_quality.py`` (``var/bench-search``; run that first)
+and the 377 queries of ``bench/results/search_queries.json``. Each round runs one worker process
+per code checkout (``--old``: a checkout of the baseline, e.g. ``git worktree add /tmp/old HEAD~3``;
+this tree is "new"), alternating old and new so both see the same machine load. A worker times
+every query through ``search(q, limit=20, record=False)`` twice:
+
+- ``vector cached``: after a warm-up pass, so the query's text vector, spelling corrections and
+  other caches are warm: everything search does besides encoding the query;
+- ``encoding included``: with every cache cleared before each query (process caches and the
+  Django cache), so the query is encoded by today's torch path, as for a query never seen.
+
+It also counts round trips to Postgres per search (statements sent through psycopg, plus the
+BEGIN and COMMIT of each transaction). With ``--http-requests``, each checkout is then served by
+gunicorn (1 sync worker, persistent database connection) and the demo's ``/search/?q=`` page is
+fetched over loopback for the first queries (vectors warm after one pass). Writes
+``bench/results/search_latency.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+QUERIES = RESULTS / "search_queries.json"
+PORT = 8731
+
+
+def _pct(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 2)
+
+
+def _stats(values: list[float]) -> dict:
+    return {
+        "p50": _pct(values, 50),
+        "p95": _pct(values, 95),
+        "p99": _pct(values, 99),
+        "mean": round(statistics.fmean(values), 2),
+        "n": len(values),
+    }
+
+
+# --- worker (runs inside one checkout) -----------------------------------------------------------
+
+
+class RoundTrips:
+    """Counts statements sent through psycopg and transaction ends (each BEGIN pairs with one)."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.count = 0
+        for cls, names in ((psycopg.Cursor, ("execute", "executemany")), (psycopg.Connection, ("commit", "rollback"))):
+            for name in names:
+                setattr(cls, name, self._wrap(getattr(cls, name), 2 if cls is psycopg.Connection else 1))
+
+    def _wrap(self, method, cost: int):
+        def counted(*args, **kwargs):
+            self.count += cost
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def worker(texts: list[str], profile: str | None) -> dict:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import search_quality
+
+    search_quality.ROOT = Path(os.environ.get("BENCH_CODE", ROOT))  # import that checkout's code
+    search_quality.setup_django()
+    from django.core.cache import cache
+
+    from recommender.search import dense, search
+
+    trips = RoundTrips()
+
+    def clear_caches() -> None:
+        cache.clear()
+        for name in ("_cache", "_local"):
+            store = getattr(dense, name, None)
+            if hasattr(store, "clear"):
+                store.clear()
+
+    for text in texts:  # warm-up: vectors, spelling, phrases-ready flag, Postgres buffers
+        search(text, limit=20, record=False)
+    cached, counts = [], []
+    profiler = cProfile.Profile() if profile else None
+    for text in texts:
+        before = trips.count
+        if profiler:
+            profiler.enable()
+        start = time.perf_counter()
+        search(text, limit=20, record=False)
+        cached.append((time.perf_counter() - start) * 1000)
+        if profiler:
+            profiler.disable()
+        counts.append(trips.count - before)
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        out.write("\n")
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+        Path(profile).write_text(out.getvalue())
+    cold = []
+    for text in texts:
+        clear_caches()
+        start = time.perf_counter()
+        search(text, limit=20, record=False)
+        cold.append((time.perf_counter() - start) * 1000)
+    return {"cached": cached, "cold": cold, "round_trips": counts}
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+def http_pass(code: Path, texts: list[str]) -> list[float]:
+    """Serve ``code`` with gunicorn and time the demo's search page for each text (second pass)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{code}{os.pathsep}{code / 'bench'}",
+        "DJANGO_SETTINGS_MODULE": "search_settings",
+        "SHOPDEMO_DATA_DIR": str(ROOT / "var" / "bench-search"),
+        "DJANGO_DEBUG": "0",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{PORT}", "--chdir", str(code), "shopdemo.wsgi"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                _get("/search/?q=dress")
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        for text in texts:
+            _get("/search/?" + urllib.parse.urlencode({"q": text}))
+        times = []
+        for text in texts:
+            start = time.perf_counter()
+            status = _get("/search/?" + urllib.parse.urlencode({"q": text}))
+            times.append((time.perf_counter() - start) * 1000)
+            if status != 200:
+                raise RuntimeError(f"/search/?q={text} answered {status}")
+        return times
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _get(path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+# --- driver ----------------------------------------------------------------------------------------
+
+
+def run_worker(code: Path, queries: Path, sample: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", "--queries", str(queries), "--sample", str(sample)],
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code), "BENCH_CODE": str(code)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", type=Path, help="checkout of the baseline code")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--http-requests", type=int, default=200, help="search pages fetched per checkout (0: none)")
+    parser.add_argument("--queries", type=Path, default=QUERIES)
+    parser.add_argument("--sample", type=int, default=0, help="every n-th query only (0: all), for a loaded machine")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="write a cProfile of the cached pass of this checkout to this file")
+    args = parser.parse_args()
+    texts = [q["text"] for q in json.loads(args.queries.read_text())["queries"]]
+    if args.sample > 1:
+        texts = texts[:: args.sample]
+    if args.worker or args.profile:
+        result = worker(texts, args.profile)
+        print(json.dumps(result))
+        return
+    codes = {"old": args.old.resolve(), "new": ROOT} if args.old else {"new": ROOT}
+    for code in codes.values():
+        search_settings = code / "bench" / "search_settings.py"
+        if not search_settings.exists() and args.http_requests:
+            search_settings.write_bytes((ROOT / "bench" / "search_settings.py").read_bytes())
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {"cached": [], "cold": [], "round_trips": [], "http": []} for name in codes
+    }
+    loads = [load_avg()]
+    for _ in range(args.rounds):
+        for name, code in codes.items():
+            result = run_worker(code, args.queries, args.sample)
+            for key in ("cached", "cold", "round_trips"):
+                samples[name][key] += result[key]
+            loads.append(load_avg())
+            print(name, {k: _stats(result[k]) for k in ("cached", "cold")}, "load", loads[-1], flush=True)
+    if args.http_requests:
+        for _ in range(max(1, args.rounds // 2)):
+            for name, code in codes.items():
+                samples[name]["http"] += http_pass(code, texts[: args.http_requests])
+                loads.append(load_avg())
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
+        "load_averages": loads,
+        "queries": len(texts),
+        "rounds": args.rounds,
+        "results": {
+            name: {
+                "search_vector_cached_ms": _stats(s["cached"]),
+                "search_encoding_included_ms": _stats(s["cold"]),
+                "round_trips_per_search": _stats([float(x) for x in s["round_trips"]]),
+                **({"http_search_page_ms": _stats(s["http"])} if s["http"] else {}),
+            }
+            for name, s in samples.items()
+        },
+    }
+    (RESULTS / "search_latency.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report["results"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Every ranked list of a search in one round trip to Postgres, with the facts the rules need.
+
+    got = fetch_lists({"fulltext": fulltext_statement(...), "text_vector": dense_statement(...)},
+                      version, settings={"hnsw.ef_search": "100"})
+    got.lists["fulltext"]      # [(key, score), ...] best first, as the list's own SELECT ranks them
+    got.facts[key]             # ProductRow(title, category, price, in_stock, sellable)
+
+Each list is a SELECT of (product_key, score) in rank order, written by the module that owns it
+(``fulltext``, ``trigram``, ``dense``). Here they become the CTEs of one statement whose rows
+also carry each product's filter fields, and the per-query settings (pgvector's ``ef_search``,
+pg_trgm's threshold) go first in the same message as ``set_config(..., true)``: Postgres runs a
+multi-statement message as one implicit transaction, so they last for this search only. A search
+used to cost about 16 round trips (three transactions with their BEGIN, settings and COMMIT, a
+query per list and one for the facts); see ``bench/results/search_latency.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from recommender.models import ModelVersion, ProductVector
+
+__all__ = ["ProductRow", "Retrieved", "Statement", "fetch_lists"]
+
+# (sql, params): a SELECT of (product_key, score) rows, best first, with %s placeholders.
+Statement = tuple[str, list]
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    """The stored fields of a product that filters and merchandising rules look at."""
+
+    title: str
+    category: str
+    price: Decimal | None
+    in_stock: bool
+    sellable: bool
+
+
+@dataclass
+class Retrieved:
+    """Ranked lists by name, and the facts of every product they hold."""
+
+    lists: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    facts: dict[str, ProductRow] = field(default_factory=dict)
+
+
+def combined_sql(statements: Mapping[str, Statement], version: ModelVersion) -> Statement:
+    """One SELECT of (list number, key, score, facts...) rows over every statement, in list then rank order."""
+    ctes, unions, params = [], [], []
+    for number, (sql, leg_params) in enumerate(statements.values()):
+        # row_number() over a subquery keeps the order its ORDER BY gave the rows.
+        ctes.append(
+            f"leg{number} AS (SELECT t.product_key, t.score, row_number() OVER () AS pos "
+            f"FROM ({sql}) AS t(product_key, score))"
+        )
+        unions.append(f"SELECT {number} AS leg, product_key, score, pos FROM leg{number}")
+        params += leg_params
+    table = ProductVector._meta.db_table
+    sql = (
+        f"WITH {', '.join(ctes)} "
+        "SELECT l.leg, l.product_key, l.score, p.title, p.category, p.price, p.in_stock, p.sellable "
+        f"FROM ({' UNION ALL '.join(unions)}) AS l "
+        f"JOIN {table} AS p ON p.version_id = %s AND p.product_key = l.product_key "
+        "ORDER BY l.leg, l.pos"
+    )
+    return sql, [*params, version.pk]
+
+
+def fetch_lists(
+    statements: Mapping[str, Statement], version: ModelVersion, settings: Mapping[str, str] | None = None
+) -> Retrieved:
+    """Run every list's statement (and the ``settings`` they need) in one round trip."""
+    if not statements:
+        return Retrieved()
+    sql, params = combined_sql(statements, version)
+    settings = dict(settings or {})
+    prefix = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
+    names = list(statements)
+    out = Retrieved(lists={name: [] for name in names})
+    if settings and _server_side_binding():
+        # Server-side binding sends one statement per message: the settings go first, in a transaction.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(prefix, [value for pair in settings.items() for value in pair])
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            if settings:
+                prefix_params = [value for pair in settings.items() for value in pair]
+                cursor.execute(prefix + "; " + sql, prefix_params + params)  # two statements, one message
+                cursor.nextset()
+            else:
+                cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    for leg, key, score, title, category, price, in_stock, sellable in rows:
+        out.lists[names[leg]].append((key, float(score)))
+        if key not in out.facts:
+            out.facts[key] = ProductRow(title, category, price, in_stock, sellable)
+    return out
+
+
+def _server_side_binding() -> bool:
+    """Whether the host opted into psycopg's server-side binding (no multi-statement messages)."""
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))

@@ -1,0 +1,93 @@
+"""Issue 18, search on a shop's hot path: few round trips to Postgres per search, and a query-vector
+cache shared by every process (keyed by encoder version and normalised text), on the real stack
+(MiniLM text tower, pgvector, full text, pg_trgm) with the fixture catalog of test_search_ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from recommender.search import SearchFilters, dense, parse_query, ranked_lists, search
+from recommender.versions import serving_version
+from tests.test_search_ranking import shared_catalog
+
+pytestmark = pytest.mark.django_db
+
+# Statements a search with known words may send: the serving version (twice: the search and the
+# category words), the spelling check's catalog words, the ranked lists with their facts, recent
+# popularity and the merchandising rules. It was 16 before issue 18 (three transactions with their
+# savepoints and settings, one query per list, another for the facts).
+MAX_STATEMENTS = 6
+
+
+@pytest.fixture(scope="module")
+def catalog(django_db_setup, django_db_blocker, tiny_model_dir) -> Iterator[dict[str, str]]:
+    with shared_catalog(django_db_blocker, tiny_model_dir) as keys:
+        yield keys
+
+
+def statements(query: str, **kwargs) -> tuple[int, list[str]]:
+    search(query, record=False, **kwargs)  # warm: vector, corrections, category words
+    with CaptureQueriesContext(connection) as captured:
+        results = search(query, record=False, **kwargs)
+    return len(captured.captured_queries), results.keys
+
+
+def test_a_search_costs_a_few_statements(catalog):
+    count, keys = statements("black dress")
+    assert keys and count <= MAX_STATEMENTS, count
+
+
+def test_a_misspelt_search_with_every_list_stays_bounded(catalog):
+    # The trigram list joins the one statement; "did you mean" adds its own look-ups.
+    count, keys = statements("skrit")
+    assert {catalog["Denim skirt"], catalog["Pleated skirt"]} <= set(keys)
+    assert count <= MAX_STATEMENTS + 3, count
+
+
+def test_lists_and_facts_come_in_one_statement(catalog):
+    version = serving_version()
+    parse_query("skrit")
+    with CaptureQueriesContext(connection) as captured:
+        lists = ranked_lists(parse_query("skrit"), SearchFilters(), version, k=20, always_trigram=True)
+    assert set(lists) == {"text_vector", "fused_vector", "fulltext", "trigram"}
+    assert all(lists.values())
+    sent = [q["sql"] for q in captured.captured_queries if "recommender_productvector" in q["sql"]]
+    assert len(sent) == 1, sent
+
+
+def test_filters_hold_inside_the_one_statement(catalog):
+    cheap = search("dress", record=False, filters=SearchFilters(max_price=Decimal(30)))
+    assert catalog["Strap dress"] in cheap.keys
+    assert catalog["Midi dress"] not in cheap.keys and catalog["Sold-out dress"] not in cheap.keys
+    assert all(hit.price <= 30 for hit in cheap.hits)
+
+
+def test_query_vectors_are_shared_through_the_cache(catalog):
+    version = serving_version()
+    text = parse_query("black dress").dense_text
+    dense._cache.clear()  # earlier tests left it in this process: this search encodes it again
+    search("black dress", record=False)
+    stored = cache.get(dense.query_vector_key(version, text))
+    assert isinstance(stored, bytes) and len(stored) == 4 * version.dimensions
+    # Another web process (empty process cache) reads the shared entry instead of encoding: a
+    # planted vector comes back as it was stored.
+    planted = np.zeros(version.dimensions, dtype=np.float32)
+    planted[0] = 1.0
+    cache.set(dense.query_vector_key(version, text), planted.tobytes())
+    dense._cache.clear()
+    assert np.array_equal(dense.query_vector(version, text), planted)
+
+
+def test_query_vector_keys_follow_the_encoder_version(catalog):
+    version = serving_version()
+    key = dense.query_vector_key(version, "black dress")
+    assert key != dense.query_vector_key(version, "black dresses")
+    version.config = {**version.config, "encoder_version": "other-weights"}
+    assert key != dense.query_vector_key(version, "black dress")
