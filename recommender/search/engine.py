@@ -33,8 +33,9 @@ from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
 from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
+from recommender.search.multilingual import leg_weights, multilingual_lists, parse_shopper_query
 from recommender.search.phrases import ensure_phrases
-from recommender.search.query import ParsedQuery, parse_query
+from recommender.search.query import ParsedQuery
 from recommender.search.querylog import count_search_impressions, live_session, log_search
 from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
@@ -82,9 +83,9 @@ def ranked_lists(
     lexicon contain (a typo, a partial word): for known words the other lists already match
     exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
     """
-    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
+    weights = leg_weights(parsed, app_settings.SEARCH_WEIGHTS if weights is None else weights)
     rows = filters.rows(version)
-    lists: dict[str, list[tuple[str, float]]] = {}
+    lists: dict[str, list[tuple[str, float]]] = multilingual_lists(parsed, filters, k, weights)
     if weights.get("fulltext", 0) > 0:
         lists["fulltext"] = fulltext_ranking(parsed, rows, k)
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
@@ -139,7 +140,7 @@ def search(
     version = serving_version()
     if version is not None:
         ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
-    parsed = parse_query(query)
+    parsed = parse_shopper_query(query)  # a query in another language: its English words, raw kept
     if not parsed.positive:
         raise EmptyQuery("The query has no words to search for.")
     filters = filters or SearchFilters()
