@@ -41,9 +41,9 @@ def test_chinese_suggestions_through_ime_composition(browser, demo_shop, live_se
     typed: list[str] = []
     page.on(
         "request",
-        lambda request: typed.extend(parse_qs(urlparse(request.url).query).get("q", []))
-        if "suggest" in request.url
-        else None,
+        lambda request: (
+            typed.extend(parse_qs(urlparse(request.url).query).get("q", [])) if "suggest" in request.url else None
+        ),
     )
     page.goto(live_server.url + "/")
     box = page.locator("header input[role=combobox]")
