@@ -167,6 +167,9 @@ def test_the_multilingual_leg_runs_for_foreign_queries_only(catalog, settings):
     chinese = ranked_lists(parse_shopper_query("黑色连衣裙"), SearchFilters(), version, 50)
     assert chinese[LEG] and chinese["fulltext"]  # both: USE-m3 on the text, full text on "black dress"
     assert parse_shopper_query("黑色连衣裙").raw == "黑色连衣裙"  # logged as typed
+    results = search("黑色连衣裙", record=False)
+    assert (results.query, results.searched) == ("黑色连衣裙", "black dress")  # shown as typed
+    assert search("black dress", record=False).query == "black dress"
 
 
 def test_a_script_no_map_knows_is_answered_by_the_multilingual_leg_alone(catalog, settings):
@@ -225,3 +228,17 @@ def test_cjk_prefixes_of_one_or_two_characters_suggest_logged_queries(catalog):
     for prefix in ("黑", "黑色", "连衣", "裙"):  # first characters, and characters inside the phrase
         assert "黑色连衣裙" in [s.text for s in suggest(prefix)], prefix
     assert "vestido negro" in [s.text for s in suggest("vest")]
+
+
+# --- system checks --------------------------------------------------------------------------------
+
+
+def test_checks_catch_a_bad_language_and_a_missing_encoder(settings, monkeypatch):
+    from recommender import checks
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_LANGUAGE": "English"}
+    assert [e.id for e in checks.check_multilingual_search()] == ["recommender.E040"]
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_LANGUAGE": "en", "SEARCH_MULTILINGUAL_VERSION": NAME}
+    assert checks.check_multilingual_search() == []
+    monkeypatch.setattr(checks, "find_spec", lambda name: None)  # as on a host without the extra
+    assert [e.id for e in checks.check_multilingual_search()] == ["recommender.E041"]

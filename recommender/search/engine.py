@@ -33,7 +33,7 @@ from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
 from recommender.search.fulltext import fulltext_ranking
 from recommender.search.fusion import reciprocal_rank_fusion
-from recommender.search.multilingual import leg_weights, multilingual_lists, parse_shopper_query
+from recommender.search.multilingual import leg_weights, multilingual_lists, parse_shopper_query, shown_text
 from recommender.search.phrases import ensure_phrases
 from recommender.search.query import ParsedQuery
 from recommender.search.querylog import count_search_impressions, live_session, log_search
@@ -148,7 +148,7 @@ def search(
     offset = max(0, min(int(offset), MAX_OFFSET))
     record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
-    results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
+    results = SearchResults(query=shown_text(parsed), offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
         finish_results(

@@ -38,6 +38,7 @@ __all__ = [
     "multilingual_version",
     "parse_shopper_query",
     "shopper_translation",
+    "shown_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,13 @@ def parse_shopper_query(text: str) -> ParsedQuery:
     if not translation.foreign or not translation.english:
         return parse_query(text)
     return replace(parse_query(translation.english), raw=str(text or "")[:MAX_RAW_LENGTH])
+
+
+def shown_text(parsed: ParsedQuery) -> str:
+    """The query to show back to the shopper: as typed (normalised) when it was translated, so
+    results say "黑色连衣裙" while ``SearchResults.searched`` says what was searched ("black dress")."""
+    translation = shopper_translation(parsed.raw)
+    return translation.text if translation.foreign and translation.english else parsed.text
 
 
 def leg_weights(parsed: ParsedQuery, weights: Mapping[str, float]) -> Mapping[str, float]:
