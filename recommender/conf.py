@@ -169,8 +169,8 @@ DEFAULTS: dict[str, Any] = {
     # Name of an encoder version made with the USE-m3 backend (recommender_multilingual_index):
     # its product text vectors are the "multilingual_vector" leg for foreign queries. None: no leg.
     "SEARCH_MULTILINGUAL_VERSION": None,
-    # That leg keeps products within this cosine of its best match (USE-m3 similarities bunch
-    # closer than MiniLM's); chosen on bench/search_quality_multilingual.py's tuning half.
+    # That leg keeps products within this cosine of its best match, as SEARCH_SIMILARITY_MARGIN
+    # does for MiniLM (not tuned: bench/results/search_quality_multilingual.md).
     "SEARCH_MULTILINGUAL_MARGIN": 0.15,
 }
 
