@@ -79,6 +79,13 @@ def test_latin_languages_by_term_map_votes_and_markers():
     assert not translate("top jeans", known_english=english).foreign
 
 
+@pytest.mark.parametrize("query", ["push-up bra", "balconette", "chelsea boots", "greenish khaki midi skirt"])
+def test_english_words_the_term_maps_share_stay_english(query):
+    from recommender.search.multilingual import shopper_translation
+
+    assert not shopper_translation(query).foreign
+
+
 def test_chinese_is_segmented_by_the_longest_known_term():
     assert segment("黑色连衣裙") == ["黑色", "连衣裙"]
     assert segment("黑色t恤衫") == ["黑色", "t恤衫"]  # the Latin letter belongs to the term

@@ -28,7 +28,7 @@ from recommender.search.english import common_english_words
 from recommender.search.filters import SearchFilters
 from recommender.search.lexicon import LEXICON, lexicon_words
 from recommender.search.query import MAX_RAW_LENGTH, ParsedQuery, parse_query
-from recommender.search.translation import Translation, translate
+from recommender.search.translation import LANGUAGES, Translation, term_map, translate
 
 __all__ = [
     "ENGLISH_LEGS",
@@ -50,8 +50,10 @@ ENGLISH_LEGS = ("text_vector", "fused_vector", "fulltext", "trigram")
 
 @lru_cache(maxsize=1)
 def _known_english() -> frozenset[str]:
-    """Words that never vote for another language: common English and the built-in lexicon."""
-    return common_english_words() | lexicon_words(LEXICON)
+    """Words that never vote for another language: common English, the built-in lexicon and the
+    English side of the term maps ("push-up", "balconette", "chelsea", "midi")."""
+    translations = {w for code in LANGUAGES for term in term_map(code).values() for w in term.english.split()}
+    return common_english_words() | lexicon_words(LEXICON) | frozenset(translations)
 
 
 def shopper_translation(text: str) -> Translation:
