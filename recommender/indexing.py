@@ -191,7 +191,7 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
     sellable = adapter.sellable_keys([i.key for i in todo])
     images, image_owner, errors = [], [], {}
     for index, item in enumerate(todo):
-        if item.image is None:
+        if item.image is None or not encoder.encodes_images:
             continue
         try:
             images.append(

@@ -38,6 +38,8 @@ class Encoder(abc.ABC):
 
     version: str
     dimensions: int
+    # False for text-only encoders (USE-m3): indexing then embeds product texts alone.
+    encodes_images: bool = True
 
     @abc.abstractmethod
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:

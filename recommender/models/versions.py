@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from recommender.conf import app_settings
+
 
 class ModelVersionManager(models.Manager["ModelVersion"]):
     """The one place that says which version serves: ``ModelVersion.objects.active(kind)``."""
@@ -23,8 +25,13 @@ class ModelVersionManager(models.Manager["ModelVersion"]):
         return self.filter(kind=kind, state="active").first()
 
     def maintained(self) -> list[ModelVersion]:
-        """Encoder versions whose vectors must follow catalog changes: the active one and any being built."""
-        return list(self.filter(kind="encoder", state__in=("active", "building")).order_by("pk"))
+        """Encoder versions whose vectors must follow catalog changes: the active one, any being
+        built, and the multilingual search version (``SEARCH_MULTILINGUAL_VERSION``)."""
+        serving = Q(state__in=("active", "building"))
+        multilingual = app_settings.SEARCH_MULTILINGUAL_VERSION
+        if multilingual:
+            serving |= Q(name=multilingual)
+        return list(self.filter(serving, kind="encoder").order_by("pk"))
 
 
 class ModelVersion(models.Model):

@@ -35,8 +35,9 @@ from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
 from recommender.search.fulltext import fulltext_statement
 from recommender.search.fusion import reciprocal_rank_fusion
+from recommender.search.multilingual import leg_weights, multilingual_statements, parse_shopper_query, shown_text
 from recommender.search.phrases import ensure_phrases
-from recommender.search.query import ParsedQuery, parse_query
+from recommender.search.query import ParsedQuery
 from recommender.search.querylog import count_search_impressions, live_session, log_search
 from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
@@ -88,10 +89,10 @@ def retrieve_lists(
     lexicon contain (a typo, a partial word): for known words the other lists already match
     exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
     """
-    weights = app_settings.SEARCH_WEIGHTS if weights is None else weights
+    weights = leg_weights(parsed, app_settings.SEARCH_WEIGHTS if weights is None else weights)
     rows = filters.rows(version)
-    statements: dict[str, Statement | None] = {}
-    settings: dict[str, str] = {}
+    statements: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
+    settings: dict[str, str] = hnsw_settings() if statements else {}
     if weights.get("fulltext", 0) > 0:
         statements["fulltext"] = fulltext_statement(parsed, rows, k)
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
@@ -172,7 +173,7 @@ def search(
     version = serving_version()
     if version is not None:
         ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
-    parsed = parse_query(query)
+    parsed = parse_shopper_query(query)  # a query in another language: its English words, raw kept
     if not parsed.positive:
         raise EmptyQuery(gettext("The query has no words to search for."))
     filters = filters or SearchFilters()
@@ -180,7 +181,7 @@ def search(
     offset = max(0, min(int(offset), MAX_OFFSET))
     record = record and records_events(request)  # a cross-site request records nothing, makes no session
     user, session_key = shopper_of(request, user, session_key, create=record)
-    results = SearchResults(query=parsed.text, offset=offset, limit=limit, searched=parsed.corrected)
+    results = SearchResults(query=shown_text(parsed), offset=offset, limit=limit, searched=parsed.corrected)
     if version is not None:
         k = max(int(app_settings.SEARCH_CANDIDATES), offset + limit)
         finish_results(

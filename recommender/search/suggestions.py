@@ -5,7 +5,8 @@
 
 One indexed query per keystroke on ``SuggestionPhrase`` (see ``phrases.py``): phrases starting
 with the typed text first (b-tree ``varchar_pattern_ops``), then phrases with a word starting
-with it, then fuzzy matches for typos (GIN trigram, ``%>``); within each, popular searches
+with it (for Chinese, Japanese and Korean text, which has no spaces: containing it), then fuzzy
+matches for typos (GIN trigram, ``%>``); within each, popular searches
 outrank categories, which outrank product names, and more popular phrases come first. Logged
 queries are only served when at least ``RecommenderSettings.suggestion_min_sessions`` distinct
 sessions searched them, whatever the table holds.
@@ -27,6 +28,7 @@ from django.db import connection, transaction
 
 from recommender.models import RecommenderSettings
 from recommender.models.suggestions import SuggestionPhrase
+from recommender.search.language import CJK_SCRIPTS, script_of
 from recommender.search.normalize import normalize_query
 from recommender.search.spelling import corrections, prefix_correction
 
@@ -61,13 +63,16 @@ def suggest_sql(typed: str, limit: int, min_sessions: int) -> tuple[str, dict[st
     weight = " ".join(f"WHEN '{kind}' THEN {w}" for kind, w in KIND_WEIGHTS.items())
     sql = f"""
         SELECT text, kind, normalized,
-               CASE WHEN normalized LIKE %(prefix)s THEN 3 WHEN normalized LIKE %(word)s THEN 2 ELSE 1 END AS match,
+               CASE WHEN normalized LIKE %(prefix)s THEN 3
+                    WHEN normalized LIKE %(word)s OR (%(inner)s AND normalized LIKE %(infix)s) THEN 2
+                    ELSE 1 END AS match,
                CASE WHEN %(fuzzy)s THEN word_similarity(%(typed)s, normalized) ELSE 0 END AS similarity,
                ln(1 + popularity) * CASE kind {weight} ELSE 0 END AS weight
         FROM {table}
         WHERE kind <> 'term'
           AND (kind <> 'query' OR sessions >= %(min_sessions)s)
-          AND (normalized LIKE %(prefix)s OR normalized LIKE %(word)s OR (%(fuzzy)s AND normalized %%> %(typed)s))
+          AND (normalized LIKE %(prefix)s OR normalized LIKE %(word)s OR (%(fuzzy)s AND normalized %%> %(typed)s)
+               OR (%(inner)s AND normalized LIKE %(infix)s))
         ORDER BY match DESC, similarity DESC, weight DESC, normalized
         LIMIT %(fetch)s
     """
@@ -76,6 +81,9 @@ def suggest_sql(typed: str, limit: int, min_sessions: int) -> tuple[str, dict[st
         "word": "% " + _like_escape(typed) + "%",
         "typed": typed,
         "fuzzy": len(typed.replace(" ", "")) >= FUZZY_MIN_CHARS,
+        # Chinese and Japanese write words without spaces: a word can start anywhere in a phrase.
+        "inner": any(script_of(c) in CJK_SCRIPTS for c in typed),
+        "infix": "%" + _like_escape(typed) + "%",
         "min_sessions": min_sessions,
         "fetch": limit * 3,  # room for duplicates across kinds
     }

@@ -7,6 +7,9 @@
  *    Enter picks the active option and submits the form; Escape closes the list (a second
  *    Escape clears the input); Tab and clicks elsewhere close it
  *  - options are <li role="option"> built with textContent (suggestion texts are never HTML)
+ *  - IME composition (Chinese, Japanese, Korean input): no request while composing; one when
+ *    the composition ends (compositionend), and keys that confirm a candidate (Enter, arrows)
+ *    stay with the IME instead of moving through or choosing options
  */
 (function () {
   "use strict";
@@ -25,6 +28,7 @@
     var controller = null;
     var active = -1;
     var options = [];
+    var composing = false;
     if (!endpoint || !listbox) { return; }
 
     function announce(text) { if (status) { status.textContent = text; } }
@@ -99,12 +103,29 @@
         .catch(function () { /* aborted or offline: suggestions are optional */ });
     }
 
-    input.addEventListener("input", function () {
+    function schedule() {
       clearTimeout(timer);
       timer = setTimeout(fetchSuggestions, DEBOUNCE_MS);
+    }
+
+    input.addEventListener("compositionstart", function () {
+      composing = true;
+      clearTimeout(timer);
+    });
+
+    input.addEventListener("compositionend", function () {
+      composing = false;
+      schedule(); // Safari fires "input" after this, Chrome before: the debounce makes it one request
+    });
+
+    input.addEventListener("input", function (event) {
+      if (composing || event.isComposing) { clearTimeout(timer); return; }
+      schedule();
     });
 
     input.addEventListener("keydown", function (event) {
+      // keyCode 229: the key went to the IME (older Safari reports no isComposing).
+      if (composing || event.isComposing || event.keyCode === 229) { return; }
       var open = !listbox.hidden && options.length > 0;
       switch (event.key) {
         case "ArrowDown":
