@@ -32,7 +32,7 @@ def test_reference_values():
     # 90/200 vs 110/200: pooled 0.5, standard error 0.05, z = 2 exactly → p = 0.0455.
     assert st.two_proportion_test(90, 200, 110, 200) == pytest.approx(0.04550, abs=1e-4)
     # Fleiss' classic example: 10 % → 12 %, α 0.05 two-sided, power 0.8: 3,841 per group.
-    assert st.sample_size(0.10, 0.20) == 3841
+    assert st.sample_size(0.10, 0.20) == 3941  # 3841 by the plain formula, + Fleiss continuity correction
     with pytest.raises(ValueError):
         st.sample_size(0.9, 0.2)
 
@@ -53,7 +53,7 @@ def test_the_planners_sample_size_gives_the_promised_power():
     n = st.sample_size(0.2, 0.2)
     a, b = rng.binomial(n, 0.2, 2000), rng.binomial(n, 0.24, 2000)
     power = np.mean([st.two_proportion_test(int(x), n, int(y), n) < 0.05 and y > x for x, y in zip(a, b, strict=True)])
-    assert 0.77 <= power <= 0.85  # promised 0.8; Monte Carlo error ~0.009
+    assert 0.795 <= power <= 0.85  # promised 0.8 (at least); Monte Carlo error ~0.009
     half = np.mean(
         [st.two_proportion_test(int(x), n // 2, int(y), n // 2) < 0.05 for x, y in zip(a // 2, b // 2, strict=True)]
     )
