@@ -67,6 +67,9 @@ def update_bandit(experiment: Experiment) -> dict[str, float]:
     with transaction.atomic():
         for variant, share in zip(variants, shares, strict=True):
             Variant.objects.filter(pk=variant.pk).update(bandit_share=share)
+        # Now (this connection already reads the new shares) and after commit (a process that
+        # reloaded the old ones in between would keep them for CONFIG_SECONDS).
+        _forget_snapshot()
         transaction.on_commit(lambda: _forget_snapshot())
     return {v.name: s for v, s in zip(variants, shares, strict=True)}
 
