@@ -85,7 +85,10 @@ def worker(texts: list[str], profile: str | None) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import search_quality
 
-    search_quality.ROOT = Path(os.environ.get("BENCH_CODE", ROOT))  # import that checkout's code
+    code = Path(os.environ.get("BENCH_CODE", ROOT))
+    search_quality.ROOT = code  # import that checkout's code
+    # ... on that checkout's database copy: a checkout may need its own schema (migration 0012)
+    search_quality.BENCH_DIR = code / "var" / "bench-search"
     search_quality.setup_django()
     from django.core.cache import cache
 
@@ -138,7 +141,7 @@ def http_pass(code: Path, texts: list[str]) -> list[float]:
         **os.environ,
         "PYTHONPATH": f"{code}{os.pathsep}{code / 'bench'}",
         "DJANGO_SETTINGS_MODULE": "search_settings",
-        "SHOPDEMO_DATA_DIR": str(ROOT / "var" / "bench-search"),
+        "SHOPDEMO_DATA_DIR": str(code / "var" / "bench-search"),
         "DJANGO_DEBUG": "0",
     }
     env.pop("CELERY_BROKER_URL", None)

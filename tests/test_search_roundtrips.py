@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from recommender.search import SearchFilters, dense, parse_query, ranked_lists, search
+from recommender.search import statements as statements_cache
 from recommender.versions import serving_version
 from tests.test_search_ranking import shared_catalog
 
@@ -91,3 +92,21 @@ def test_query_vector_keys_follow_the_encoder_version(catalog):
     assert key != dense.query_vector_key(version, "black dresses")
     version.config = {**version.config, "encoder_version": "other-weights"}
     assert key != dense.query_vector_key(version, "black dress")
+
+
+def test_compiled_statements_are_kept_per_query_and_filters(catalog):
+    """Issue 18 round 2: the full-text SQL is compiled once per query shape; a cached statement
+    never leaks one search's filters or words into another's."""
+    statements_cache.clear()
+    plain = search("dress", record=False)
+    assert catalog["Midi dress"] in plain.keys
+    cheap = search("dress", record=False, filters=SearchFilters(max_price=Decimal(30)))
+    assert catalog["Midi dress"] not in cheap.keys and catalog["Strap dress"] in cheap.keys
+    skirts = search("skirt", record=False)
+    assert catalog["Denim skirt"] in skirts.keys and catalog["Midi dress"] not in skirts.keys
+    # One fulltext statement per (query, filters): the three searches above made three.
+    kept = [key for key in statements_cache._cache if key[0] == "fulltext"]
+    assert len(kept) == 3, kept
+    again = search("dress", record=False)
+    assert again.keys == plain.keys
+    assert len([key for key in statements_cache._cache if key[0] == "fulltext"]) == 3

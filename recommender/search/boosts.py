@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db import connection
 from django.utils import timezone
 
 from recommender.models import Event, EventType, ModelVersion, Profile
@@ -53,14 +53,20 @@ def personal_ranking(
 
 
 def popularity_ranking(keys: Sequence[str]) -> list[tuple[str, float]]:
-    """Candidates with recent clicks, adds to cart or purchases (purchases count 3x), most first."""
+    """Candidates with recent clicks, adds to cart or purchases (purchases count 3x), most first.
+
+    Raw SQL with the keys as one array parameter: the ORM's ``product_key__in`` prepared each of
+    the few hundred keys separately, a fifth of a search's Python time on H&M (issue 18).
+    """
     if not keys:
         return []
     since = timezone.now() - timedelta(days=POPULARITY_DAYS)
-    rows = (
-        Event.objects.filter(product_key__in=list(keys), type__in=POPULAR_EVENTS, created_at__gte=since)
-        .values("product_key")
-        .annotate(n=Count("id") + 2 * Count("id", filter=Q(type=EventType.PURCHASE)))
-        .values_list("product_key", "n")
+    sql = (
+        f"SELECT product_key, count(*) + 2 * count(*) FILTER (WHERE type = %s) FROM {Event._meta.db_table} "
+        "WHERE product_key = ANY(%s) AND type = ANY(%s) AND created_at >= %s GROUP BY product_key"
     )
+    params = [EventType.PURCHASE.value, list(keys), [str(t.value) for t in POPULAR_EVENTS], since]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     return sorted(((key, float(n)) for key, n in rows), key=lambda item: -item[1])

@@ -42,6 +42,7 @@ from recommender.search.querylog import count_search_impressions, live_session, 
 from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
 from recommender.search.retrieval import Retrieved, Statement, fetch_lists
+from recommender.search.statements import compiled
 from recommender.search.trigram import threshold_settings, trigram_statement
 from recommender.storage import fetch_vectors, hnsw_settings
 from recommender.strategies.base import Candidate
@@ -90,13 +91,19 @@ def retrieve_lists(
     exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
     """
     weights = leg_weights(parsed, app_settings.SEARCH_WEIGHTS if weights is None else weights)
-    rows = filters.rows(version)
+    config = app_settings.SEARCH_TEXT_CONFIG
     statements: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
     settings: dict[str, str] = hnsw_settings() if statements else {}
     if weights.get("fulltext", 0) > 0:
-        statements["fulltext"] = fulltext_statement(parsed, rows, k)
+        statements["fulltext"] = compiled(
+            ("fulltext", parsed.text, parsed.groups, filters, version.pk, k, config),
+            lambda: fulltext_statement(parsed, filters.rows(version), k),
+        )
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
-        statements["trigram"] = trigram_statement(parsed, rows, k)
+        statements["trigram"] = compiled(
+            ("trigram", parsed.typed_text, filters, version.pk, k),
+            lambda: trigram_statement(parsed, filters.rows(version), k),
+        )
         settings.update(threshold_settings())
     if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
         vector = query_vector(version, parsed.dense_text)

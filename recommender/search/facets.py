@@ -76,7 +76,7 @@ def _attribute_facets(keys: list[str], attributes: dict[str, str]) -> dict[str, 
     if all(_is_value_field(adapter.model, path) for path in attributes.values()):
         lookups = [path.replace(".", "__") for path in attributes.values()]
         pks = _pks(adapter, keys)
-        found = {row[0]: row[1:] for row in adapter.get_queryset().filter(pk__in=pks).values_list("pk", *lookups)}
+        found = {row[0]: row[1:] for row in _by_pks(adapter, pks).values_list("pk", *lookups)}
         rows = [found[pk] for pk in dict.fromkeys(pks) if pk in found]  # in result order: ties count as before
         columns = {name: [row[i] for row in rows] for i, name in enumerate(attributes)}
     else:
@@ -102,6 +102,14 @@ def _is_value_field(model: Any, path: str) -> bool:
             return False
         model = field.related_model if not last else model
     return getattr(field, "concrete", False)
+
+
+def _by_pks(adapter: Any, pks: list[Any]) -> Any:
+    """The adapter's products with these primary keys, the keys bound as one array: ``pk__in``
+    prepared each of a search's few hundred keys separately (issue 18)."""
+    meta = adapter.model._meta
+    column = f'"{meta.db_table}"."{meta.pk.column}"'
+    return adapter.get_queryset().extra(where=[f"{column} = ANY(%s)"], params=[pks])
 
 
 def _pks(adapter: Any, keys: list[str]) -> list[Any]:

@@ -17,9 +17,11 @@ from operator import and_, or_
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import QuerySet
+from django.db.models.expressions import Expression
 
 from recommender.conf import app_settings
 from recommender.models import ProductVector
+from recommender.search.document import DOCUMENT_CONFIG, stored_document
 from recommender.search.query import ParsedQuery, TermGroup
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "fulltext_statement",
     "partial_queryset",
     "search_vector",
+    "stored_or_computed_vector",
     "typed_match_count",
 ]
 
@@ -45,6 +48,12 @@ def search_vector(config: str | None = None) -> SearchVector:
         + SearchVector("category", weight="B", config=config)
         + SearchVector("document", weight="C", config=config)
     )
+
+
+def stored_or_computed_vector(config: str) -> Expression:
+    """The row's tsvector to match and rank on: the stored column (``document.py``) for its
+    configuration, else computed from the fields (same value; unindexed)."""
+    return stored_document() if config == DOCUMENT_CONFIG else search_vector(config)
 
 
 def _term(term: str, config: str) -> SearchQuery:
@@ -73,7 +82,7 @@ def queries(parsed: ParsedQuery, config: str) -> tuple[SearchQuery | None, Searc
 
 
 def _matching(rows: QuerySet[ProductVector], query: SearchQuery, excluded: SearchQuery | None, config: str):
-    qs = rows.annotate(search=search_vector(config)).filter(search=query)  # the GIN index
+    qs = rows.annotate(search=stored_or_computed_vector(config)).filter(search=query)  # the GIN index
     return qs.exclude(search=excluded) if excluded is not None else qs
 
 
@@ -83,7 +92,7 @@ def fulltext_queryset(parsed: ParsedQuery, rows: QuerySet[ProductVector]) -> Que
     any_query, all_query, excluded = queries(parsed, config)
     if any_query is None:
         return None
-    rank = SearchRank(search_vector(config), any_query, weights=RANK_WEIGHTS)
+    rank = SearchRank(stored_or_computed_vector(config), any_query, weights=RANK_WEIGHTS)
     return _matching(rows, all_query, excluded, config).annotate(rank=rank).order_by("-rank", "product_key")
 
 
@@ -150,5 +159,6 @@ def typed_match_count(text: str, rows: QuerySet[ProductVector], cap: int = 1000)
     if not text.strip():
         return 0
     query = SearchQuery(text, search_type="websearch", config=app_settings.SEARCH_TEXT_CONFIG)
-    qs = rows.annotate(search=search_vector()).filter(search=query).values_list("pk", flat=True)[:cap]
+    vector = stored_or_computed_vector(app_settings.SEARCH_TEXT_CONFIG)
+    qs = rows.annotate(search=vector).filter(search=query).values_list("pk", flat=True)[:cap]
     return len(qs)
