@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from portable import portable  # bench/ is on sys.path when a bench runs as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
@@ -102,7 +104,7 @@ def main() -> int:
             out = io.StringIO()
             pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
             lines += [f"## {mode} decode (load {os.getloadavg()[0]:.1f})", out.getvalue()]
-        (RESULTS / "embedding_profile.txt").write_text("\n".join(lines))
+        (RESULTS / "embedding_profile.txt").write_text(portable("\n".join(lines)))
     return 0
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from portable import portable  # bench/ is on sys.path when a bench runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -170,7 +171,7 @@ def measure(mode: Mode, args: argparse.Namespace) -> dict:
     events = sum(s[3] for s in ok)
     result = {
         "label": mode.label,
-        "tree": str(mode.tree),
+        "tree": portable(str(mode.tree)),
         "commit": git_head(mode.tree),
         "events_per_request": max(mode.batch, 1),
         "events_per_s": round(events / run.seconds, 1),

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from portable import portable  # bench/ is on sys.path when a bench runs as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DATA_DIR = ROOT / "var" / "bench-page"
@@ -180,7 +182,7 @@ def child(code_root: Path, plan_path: Path, n: int, profile: bool) -> None:
                 profiler.disable()
                 buf = io.StringIO()
                 pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(35)
-                profiles[label] = buf.getvalue()
+                profiles[label] = portable(buf.getvalue())
     # Leave the database as the next child expects it: the views just recorded go.
     Event.objects.filter(pk__gt=first_event).delete()
     if profiles:
