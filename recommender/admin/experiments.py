@@ -50,18 +50,7 @@ class VariantForm(forms.ModelForm):
 
     class Meta:
         model = Variant
-        fields = (
-            "name",
-            "is_control",
-            "weight",
-            "strategy",
-            "behaviour",
-            "model_version",
-            "diversity_lambda",
-            "use_rules",
-            "categories",
-            "limit",
-        )
+        fields = Variant.EDITABLE_FIELDS
 
 
 class VariantInline(admin.TabularInline):

@@ -44,20 +44,7 @@ class ExperimentPermissions(DjangoModelPermissions):
 class VariantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Variant
-        fields = (
-            "id",
-            "name",
-            "is_control",
-            "weight",
-            "strategy",
-            "behaviour",
-            "model_version",
-            "diversity_lambda",
-            "use_rules",
-            "categories",
-            "limit",
-            "bandit_share",
-        )
+        fields = ("id", *Variant.EDITABLE_FIELDS, "bandit_share")
         read_only_fields = ("id", "bandit_share")
 
     def validate_strategy(self, value: str) -> str:

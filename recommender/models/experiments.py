@@ -96,6 +96,20 @@ class Experiment(ForgetsServingSnapshot):
 
 
 class Variant(ForgetsServingSnapshot):
+    # What an owner edits, in the admin's inline and the REST API alike.
+    EDITABLE_FIELDS = (
+        "name",
+        "is_control",
+        "weight",
+        "strategy",
+        "behaviour",
+        "model_version",
+        "diversity_lambda",
+        "use_rules",
+        "categories",
+        "limit",
+    )
+
     class Behaviour(models.TextChoices):
         DEFAULT = "default", _("as configured (the active model)")
         OFF = "off", _("off (profile vectors)")
