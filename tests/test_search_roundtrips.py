@@ -20,11 +20,11 @@ from tests.test_search_ranking import shared_catalog
 
 pytestmark = pytest.mark.django_db
 
-# Statements a search with known words may send: the serving version (twice: the search and the
-# category words), the spelling check's catalog words, the ranked lists with their facts, recent
-# popularity and the merchandising rules. It was 16 before issue 18 (three transactions with their
-# savepoints and settings, one query per list, another for the facts).
-MAX_STATEMENTS = 6
+# Statements a search with known words may send: the serving version (once: one_serving_version
+# pins it for the whole search), the spelling check's catalog words, the ranked lists with their
+# facts, recent popularity and the merchandising rules. It was 16 before issue 18 (three
+# transactions with their savepoints and settings, one query per list, another for the facts).
+MAX_STATEMENTS = 5
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,14 @@ def statements(query: str, **kwargs) -> tuple[int, list[str]]:
 def test_a_search_costs_a_few_statements(catalog):
     count, keys = statements("black dress")
     assert keys and count <= MAX_STATEMENTS, count
+
+
+def test_a_search_reads_the_serving_version_once(catalog):
+    search("black dress", record=False)
+    with CaptureQueriesContext(connection) as captured:
+        search("black dress", record=False)
+    reads = [q["sql"] for q in captured.captured_queries if '"recommender_modelversion"' in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_a_misspelt_search_with_every_list_stays_bounded(catalog):

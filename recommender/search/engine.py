@@ -46,7 +46,7 @@ from recommender.search.statements import compiled
 from recommender.search.trigram import threshold_settings, trigram_statement
 from recommender.storage import fetch_vectors, hnsw_settings
 from recommender.strategies.base import Candidate
-from recommender.versions import serving_version
+from recommender.versions import one_serving_version
 
 __all__ = [
     "MAX_LIMIT",
@@ -177,7 +177,21 @@ def search(
 
     Raises :class:`EmptyQuery` when the query has no searchable words.
     """
-    version = serving_version()
+    with one_serving_version() as version:
+        return _search(query, version, filters, limit, offset, request, user, session_key, record)
+
+
+def _search(
+    query: str,
+    version: ModelVersion | None,
+    filters: SearchFilters | None,
+    limit: int,
+    offset: int,
+    request: Any,
+    user: Any,
+    session_key: str,
+    record: bool,
+) -> SearchResults:
     if version is not None:
         ensure_phrases(version)  # before parsing: the spelling vocabulary comes from the phrases
     parsed = parse_shopper_query(query)  # a query in another language: its English words, raw kept

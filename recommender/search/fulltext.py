@@ -36,6 +36,10 @@ __all__ = [
 
 # ts_rank weights for D, C, B, A labels: a title hit counts most, then the category.
 RANK_WEIGHTS = [0.1, 0.2, 0.4, 1.0]
+# The same weights with the document (C) and D labels at zero: ts_rank of the stored document
+# then equals ts_rank of title + category alone (title and category come first in the document,
+# so the zero-weight positions only follow; checked equal on every H&M row and bench query).
+HEAD_RANK_WEIGHTS = [0.0, 0.0, 0.4, 1.0]
 # Products matching every query word get this on top of ts_rank (which stays below 1).
 COMPLETE_MATCH_BONUS = 1.0
 
@@ -102,17 +106,22 @@ def partial_queryset(
     """Products matching some words, ranked on title and category only.
 
     Partial matches are many (every black product for "black dress") and rank below complete
-    ones anyway; ranking them on the short fields avoids parsing thousands of documents.
+    ones anyway, so they rank on the short fields: on the stored document with the document's
+    weight at zero (nothing parsed per row), else on title and category parsed per row.
     """
     config = app_settings.SEARCH_TEXT_CONFIG
     any_query, _all_query, excluded = queries(parsed, config)
     if any_query is None:
         return None
-    head = SearchVector("title", weight="A", config=config) + SearchVector("category", weight="B", config=config)
+    if config == DOCUMENT_CONFIG:
+        rank = SearchRank(stored_document(), any_query, weights=HEAD_RANK_WEIGHTS)
+    else:
+        head = SearchVector("title", weight="A", config=config) + SearchVector("category", weight="B", config=config)
+        rank = SearchRank(head, any_query, weights=RANK_WEIGHTS)
     qs = _matching(rows, any_query, excluded, config)
     if skip:
         qs = qs.exclude(product_key__in=skip)
-    return qs.annotate(rank=SearchRank(head, any_query, weights=RANK_WEIGHTS)).order_by("-rank", "product_key")
+    return qs.annotate(rank=rank).order_by("-rank", "product_key")
 
 
 def fulltext_ranking(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int) -> list[tuple[str, float]]:
