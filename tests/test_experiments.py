@@ -288,4 +288,6 @@ def test_template_tags_serve_the_variant_and_staff_may_preview_it(vector_shop, d
     staff = django_user_model.objects.create_user("staff-tag", is_staff=True)
     for variant, expected in (("control", 5), ("lean", 2)):
         assert render(staff, rec_variant=variant).count('class="recommender-card"') == expected
+    # A preview naming no variant shows the slot as shoppers get it (never an empty slot), uncounted.
+    assert render(staff, rec_variant="nope").count('class="recommender-card"') in (5, 2)
     assert Exposure.objects.count() == 20  # previews are not counted

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
+from recommender.experiments.assignment import UnknownVariant
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -183,16 +184,22 @@ class RecommendationNode(template.Node):
     def _recommend(self, context: template.Context, opts: dict[str, Any]) -> tuple[Any, list[Any]]:
         from recommender.recommend import recommend
 
-        recs = recommend(
-            self.strategy,
-            product_key=self._product_key(context),
-            request=context.get("request"),
-            limit=int(opts.get("limit") or 8),
-            slot=str(opts.get("slot") or self.strategy),
-            categories=[opts["category"]] if opts.get("category") else (),
-            exclude_keys=[product_key_of(opts["exclude"])] if opts.get("exclude") else (),
-            record_impression=True,
-        )
+        request = context.get("request")
+        arguments = {
+            "product_key": self._product_key(context),
+            "request": request,
+            "limit": int(opts.get("limit") or 8),
+            "slot": str(opts.get("slot") or self.strategy),
+            "categories": [opts["category"]] if opts.get("category") else (),
+            "exclude_keys": [product_key_of(opts["exclude"])] if opts.get("exclude") else (),
+        }
+        try:
+            recs = recommend(self.strategy, record_impression=True, **arguments)
+        except UnknownVariant as exc:
+            # A staff preview (?rec_variant=) naming no variant of this slot: the page shows what
+            # shoppers are served, uncounted (the API answers 400 with the same message).
+            logger.warning("%s Showing the slot without the preview.", exc)
+            recs = recommend(self.strategy, preview_variant="", record_impression=False, **arguments)
         return recs, recs.products()
 
     def render(self, context: template.Context) -> str:
