@@ -150,6 +150,36 @@ def test_browse_click_buy_and_recommendations_follow(browser, demo_shop, live_se
     assert errors == []
 
 
+def test_the_beacon_sends_a_pages_views_as_one_batch(browser, demo_shop, live_server):
+    """Three product views on one page arrive in one POST (``{"events": [...]}``), all stored."""
+    keys = [p.pk for p in demo_shop[:3]]
+    html = (
+        "<!doctype html><html><body>"
+        + "".join(f'<div data-rec-view="{k}">product {k}</div>' for k in keys)
+        + '<script src="/static/recommender/beacon.js" data-endpoint="/api/recommender/events/" '
+        'data-max-batch="50"></script></body></html>'
+    )
+    page = browser.new_page()
+    # A page of the live server's origin (the beacon posts same-origin), written here.
+    page.route(live_server.url + "/beacon-test/", lambda route: route.fulfill(body=html, content_type="text/html"))
+    posts: list[str] = []
+
+    def observe(route) -> None:  # the beacon's requests, passed on to the server unchanged
+        posts.append(route.request.post_data or "")
+        route.continue_()
+
+    page.route("**/api/recommender/events/", observe)
+    stored = Event.objects.filter(type="view", product_key__in=[str(k) for k in keys])
+    before = stored.count()  # the simulated crowd's views
+    page.goto(live_server.url + "/beacon-test/")
+    for _ in range(100):  # Playwright's sync API runs the route handler only while it is called
+        if stored.count() == before + 3:
+            break
+        page.wait_for_timeout(100)
+    assert stored.count() == before + 3, (before, stored.count())
+    assert len(posts) == 1 and '"events"' in posts[0], posts
+
+
 def test_search_suggestions_keyboard_results_and_image(browser, demo_shop, live_server, tmp_path):
     refresh_suggestions()  # the catalog's phrases (the demo's setup builds them too)
     shots = ROOT / "docs" / "screenshots" if os.environ.get(SAVE_SCREENSHOTS) == "1" else tmp_path

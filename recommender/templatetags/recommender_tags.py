@@ -314,7 +314,8 @@ def recommender_styles(context: template.Context) -> str:
 
 @register.simple_tag(takes_context=True)
 def recommender_beacon(context: template.Context) -> str:
-    """The click/view beacon script, pointed at the events endpoint.
+    """The click/view beacon script, pointed at the events endpoint; it sends a page's events
+    in batches of up to ``EVENTS_MAX_BATCH``.
 
     Logged-in shoppers' events are session-authenticated, so the API checks CSRF: the beacon
     sends the ``csrftoken`` cookie's value, and this makes sure the response sets that cookie
@@ -327,4 +328,9 @@ def recommender_beacon(context: template.Context) -> str:
         endpoint = reverse("recommender_api:events")
     except NoReverseMatch:
         endpoint = ""
-    return format_html('<script src="{}" data-endpoint="{}" defer></script>', static("recommender/beacon.js"), endpoint)
+    return format_html(
+        '<script src="{}" data-endpoint="{}" data-max-batch="{}" defer></script>',
+        static("recommender/beacon.js"),
+        endpoint,
+        int(app_settings.EVENTS_MAX_BATCH),
+    )
