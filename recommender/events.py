@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
@@ -61,7 +62,13 @@ class EventBatchError(ValueError):
     """
 
     def __init__(self, errors: dict[int, EventError]) -> None:
-        super().__init__("; ".join(f"event {i + 1}: {e.field}: {e.message}" for i, e in sorted(errors.items())))
+        super().__init__(
+            "; ".join(
+                gettext("event %(number)d: %(field)s: %(message)s")
+                % {"number": i + 1, "field": e.field, "message": e.message}
+                for i, e in sorted(errors.items())
+            )
+        )
         self.errors = errors
 
 
@@ -191,9 +198,11 @@ def check_batch_size(count: int) -> None:
     """Refuse an empty batch or one over ``EVENTS_MAX_BATCH`` (bounded work per request)."""
     limit = int(app_settings.EVENTS_MAX_BATCH)
     if count < 1:
-        raise EventError("events", "A batch needs at least one event.")
+        raise EventError("events", gettext("A batch needs at least one event."))
     if count > limit:
-        raise EventError("events", f"At most {limit} events per request; got {count}.")
+        raise EventError(
+            "events", gettext("At most %(limit)d events per request; got %(count)d.") % {"limit": limit, "count": count}
+        )
 
 
 def build_events(
@@ -265,33 +274,43 @@ def build_event(
     ``product_exists`` checks the product of a product event (None: not checked).
     """
     if type not in EventType.values:
-        raise EventError("type", f"Unknown event type {type!r}; expected one of {', '.join(EventType.values)}.")
+        raise EventError(
+            "type",
+            gettext("Unknown event type %(type)r; expected one of %(types)s.")
+            % {"type": type, "types": ", ".join(EventType.values)},
+        )
     if user is None and not session_key:
-        raise EventError("session", "An event needs a user or an anonymous session.")
+        raise EventError("session", gettext("An event needs a user or an anonymous session."))
     product_key = str(product_key or "").strip()
     if "\x00" in product_key or len(product_key) > 64:
-        raise EventError("product_id", f"Unknown product {product_key[:80]!r}.")
+        raise EventError("product_id", gettext("Unknown product %(key)r.") % {"key": product_key[:80]})
     if type in PRODUCT_EVENTS:
         if not product_key:
-            raise EventError("product_id", f"A {type} event needs a product.")
+            raise EventError("product_id", gettext("A %(type)s event needs a product.") % {"type": type})
         if product_exists is not None and not product_exists(product_key):
-            raise EventError("product_id", f"Unknown product {product_key!r}.")
+            raise EventError("product_id", gettext("Unknown product %(key)r.") % {"key": product_key})
     slot, strategy = clean_text(slot, 64), clean_text(strategy, 64)
     if slot and not is_known_slot(slot):
         raise EventError(
             "slot",
-            f"Unknown slot {slot!r}: events may name the slots the shop shows (rendered by a template tag today "
-            'or yesterday, the admin\'s default slots, "api", "search" or RECOMMENDER[\'SLOTS\']).',
+            gettext(
+                "Unknown slot %(slot)r: events may name the slots the shop shows (rendered by a template tag "
+                'today or yesterday, the admin\'s default slots, "api", "search" or RECOMMENDER[\'SLOTS\']).'
+            )
+            % {"slot": slot},
         )
     query = clean_text(query, MAX_QUERY_LENGTH)
     if type == EventType.SEARCH and not query and strategy != "image":  # a photo search has no words
-        raise EventError("query", "A search event needs a query (or strategy 'image' for a search by image).")
+        raise EventError("query", gettext("A search event needs a query (or strategy 'image' for a search by image)."))
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
-        raise EventError("quantity", f"Quantity must be an integer from 1 to {MAX_QUANTITY}.")
+        raise EventError("quantity", gettext("Quantity must be an integer from 1 to %(max)d.") % {"max": MAX_QUANTITY})
     if result_count is not None and (
         not isinstance(result_count, int) or isinstance(result_count, bool) or not 0 <= result_count <= MAX_RESULT_COUNT
     ):
-        raise EventError("result_count", f"result_count must be an integer from 0 to {MAX_RESULT_COUNT}.")
+        raise EventError(
+            "result_count",
+            gettext("result_count must be an integer from 0 to %(max)d.") % {"max": MAX_RESULT_COUNT},
+        )
     return Event(
         type=type,
         user=user,

@@ -78,6 +78,17 @@ def test_an_api_error_comes_in_chinese(vector_shop, localised):
     assert response["Content-Language"] == "zh-hans"
 
 
+def test_an_event_error_comes_in_the_shoppers_language(vector_shop, localised):
+    body = {"type": "view", "product_id": "999999"}
+    response = APIClient().post(f"{PREFIX}events/", body, format="json", HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert response.status_code == 400
+    assert "未知商品 '999999'。" in str(response.json()), response.json()
+    batch = {"events": [body, {"type": "teleport", "product_id": "1"}]}
+    response = APIClient().post(f"{PREFIX}events/", batch, format="json", HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 400
+    assert response.json()["events"][0] == "Ereignis 1 (product_id): Unbekanntes Produkt '999999'."
+
+
 def test_a_system_check_speaks_the_active_language(settings):
     settings.CELERY_BROKER_URL = None
     settings.CELERY_TASK_ALWAYS_EAGER = False

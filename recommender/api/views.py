@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -302,7 +302,14 @@ class EventView(ApiView):
             problems[valid[position][0]] = [(exc.field, exc.message)]
         if problems:
             raise ValidationError(
-                {"events": [f"Event {i + 1} ({f}): {m}" for i in sorted(problems) for f, m in problems[i]]}
+                {
+                    "events": [
+                        gettext("Event %(number)d (%(field)s): %(message)s")
+                        % {"number": i + 1, "field": f, "message": m}
+                        for i in sorted(problems)
+                        for f, m in problems[i]
+                    ]
+                }
             )
         stored = store_events(built, user=user, session_key=session_key, request=request)
         return Response(EventBatchSerializer({"events": stored}).data, status=status.HTTP_201_CREATED)
