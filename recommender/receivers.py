@@ -71,7 +71,10 @@ def connect_catalog_receivers() -> None:
 
 
 def settings_or_rules_changed(sender: Any, **kwargs: Any) -> None:
-    """Rules and admin settings shape every result: forget all cached recommendations."""
+    """Rules and admin settings shape every result: forget all cached recommendations (and the
+    cached rules). Now, for this transaction's own reads, and again at commit, in case another
+    process cached the old state in between."""
+    bump_global_generation()
     transaction.on_commit(bump_global_generation)
 
 

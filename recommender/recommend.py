@@ -33,7 +33,7 @@ from recommender.experiments.exposure import record_exposure
 from recommender.memo import remembered
 from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
 from recommender.privacy import personalisation_enabled
-from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, servable_keys
+from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, rules_in_window, servable_keys
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.strategies.similar import similar_options
 from recommender.versions import serving_version
@@ -194,7 +194,7 @@ def recommend(
             return []
         rules: list[MerchandisingRule] = []
         if choice is None or choice.use_rules:
-            window = remembered(request, "rules", lambda: list(MerchandisingRule.objects.in_window()))
+            window = remembered(request, "rules", rules_in_window)
             rules = [rule for rule in window if rule.slot in ("", slot)]
         return _finish(STRATEGIES[strategy](ctx), ctx, settings, rules, choice)
 

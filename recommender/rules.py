@@ -11,17 +11,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from recommender.cache import PREFIX, global_generation
 from recommender.models import MerchandisingRule, ModelVersion, ProductVector
 from recommender.strategies.base import Candidate
 
 # Pinned products never number more than this per slot, whatever the rules say.
 MAX_PINS = 4
+
+
+# The enabled rules stay cached this long at most; any save, delete or bulk enable/disable of a
+# rule bumps the global generation, which names a fresh entry.
+RULES_CACHE_SECONDS = 300
+
+
+def rules_in_window(at: datetime | None = None) -> list[MerchandisingRule]:
+    """Enabled rules in their date window, whatever their slot.
+
+    Every search and slot needs them: the enabled rules come from the cache, under the global
+    generation (one query per change instead of one per request), and the window is checked
+    here at ``at`` (default now), so a rule still starts and ends on time.
+    """
+    key = f"{PREFIX}:rules:{global_generation()}"
+    enabled = cache.get(key)
+    if enabled is None:
+        enabled = list(MerchandisingRule.objects.filter(enabled=True))
+        cache.set(key, enabled, RULES_CACHE_SECONDS)
+    at = at or timezone.now()
+    return [r for r in enabled if (r.starts_at is None or r.starts_at <= at) and (r.ends_at is None or r.ends_at > at)]
 
 
 @dataclass(frozen=True)

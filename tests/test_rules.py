@@ -46,3 +46,29 @@ def _create_rules(vector_shop):
         product_key=vector_shop["shoes-a"],
         ends_at=timezone.now() - timedelta(days=1),
     )
+
+
+def test_enabled_rules_are_read_once_and_every_change_is_seen_at_once(vector_shop, admin_client):
+    """rules_in_window() caches the enabled rules under the global generation: no query while
+    nothing changes; a save, a delete and the admin's bulk enable/disable (a queryset update,
+    which sends no signal) are each seen by the next call; a window is checked at each call."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.rules import rules_in_window
+
+    rule = MerchandisingRule.objects.create(name="pin", action="pin", target="product", product_key=vector_shop["bag-b"])
+    assert [r.pk for r in rules_in_window()] == [rule.pk]
+    with CaptureQueriesContext(connection) as captured:
+        assert [r.pk for r in rules_in_window()] == [rule.pk]
+    assert not [q for q in captured.captured_queries if "merchandisingrule" in q["sql"]]
+    changelist = "/admin/recommender/merchandisingrule/"
+    admin_client.post(changelist, {"action": "disable_rules", "_selected_action": [rule.pk]})
+    assert rules_in_window() == []
+    admin_client.post(changelist, {"action": "enable_rules", "_selected_action": [rule.pk]})
+    assert [r.pk for r in rules_in_window()] == [rule.pk]
+    rule.ends_at = timezone.now() + timedelta(hours=1)
+    rule.save()
+    assert rules_in_window(timezone.now() + timedelta(hours=2)) == []  # ended, without a new read
+    rule.delete()
+    assert rules_in_window() == []

@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 
 from recommender.admin.forms import MerchandisingRuleForm
 from recommender.models import MerchandisingRule
+from recommender.receivers import settings_or_rules_changed
 
 
 def active_now(at=None) -> Q:
@@ -133,9 +134,11 @@ class MerchandisingRuleAdmin(admin.ModelAdmin):
     @admin.action(description=_("Enable selected rules"), permissions=["change"])
     def enable_rules(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=True)
+        settings_or_rules_changed(MerchandisingRule)  # update() sends no post_save
         self.message_user(request, ngettext("Enabled %d rule.", "Enabled %d rules.", count) % count, messages.SUCCESS)
 
     @admin.action(description=_("Disable selected rules"), permissions=["change"])
     def disable_rules(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=False)
+        settings_or_rules_changed(MerchandisingRule)  # update() sends no post_save
         self.message_user(request, ngettext("Disabled %d rule.", "Disabled %d rules.", count) % count, messages.SUCCESS)

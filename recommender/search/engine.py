@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from recommender.conf import app_settings
 from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
-from recommender.rules import ProductFacts, apply_rules
+from recommender.rules import ProductFacts, apply_rules, rules_in_window
 from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
 from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
@@ -311,7 +311,7 @@ def finish_results(
     for key, bonus in reciprocal_rank_fusion(extra, weights, k):
         scores[key] += bonus
     candidates = [Candidate(key, scores[key]) for key in pool]
-    rules = list(MerchandisingRule.objects.active(SLOT))
+    rules = [rule for rule in rules_in_window() if rule.slot in ("", SLOT)]
     pinned, ranked = apply_rules(candidates, {key: facts[key] for key in pool}, rules)
     final = pinned + ranked
     found_by = {name: {key for key, _ in ranking} for name, ranking in lists.items()}
