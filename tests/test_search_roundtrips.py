@@ -119,3 +119,23 @@ def test_compiled_statements_are_kept_per_query_and_filters(catalog):
     again = search("dress", record=False)
     assert again.keys == plain.keys
     assert len([key for key in statements_cache._cache if key[0] == "fulltext"]) == 3
+
+
+def test_popularity_rides_in_the_list_statement_and_equals_its_own_query(catalog):
+    """The popularity boost is a derived list of the one statement, over every listed product;
+    restricted to the search's products it equals popularity_ranking's own query (ties by key)."""
+    from recommender.events import record_event
+    from recommender.search.boosts import popularity_ranking
+    from recommender.search.engine import retrieve_lists
+
+    dresses = [catalog["Midi dress"], catalog["Strap dress"], catalog["Sold-out dress"]]
+    for key, kinds in zip(dresses, (["click"], ["purchase"], ["click", "add_to_cart"]), strict=True):
+        for kind in kinds:
+            record_event(kind, session_key="popular-shopper", product_key=key, update_profile=False)
+    got = retrieve_lists(parse_query("dress"), SearchFilters(), serving_version(), k=20)
+    listed = {key for ranking in got.lists.values() for key, _ in ranking}
+    popular = got.derived["popularity"]
+    assert {key for key, _ in popular} <= listed and {key for key, _ in popular} & set(dresses)
+    assert "popularity" not in got.lists  # a boost, never fused as a retrieval list
+    assert popular == popularity_ranking(sorted(listed))
+    assert dict(popular)[catalog["Strap dress"]] == 3.0  # a purchase counts three times

@@ -22,7 +22,7 @@ from django.utils import timezone
 from recommender.models import Event, EventType, ModelVersion, Profile
 from recommender.privacy import personalisation_enabled
 
-__all__ = ["personal_ranking", "popularity_ranking", "stored_profile"]
+__all__ = ["personal_ranking", "popularity_ranking", "popularity_statement", "stored_profile"]
 
 # Popularity looks at the last month: long enough for small shops, short enough to follow trends.
 POPULARITY_DAYS = 30
@@ -52,6 +52,19 @@ def personal_ranking(
     return sorted(scored, key=lambda item: -item[1])
 
 
+def popularity_statement(keys_sql: str) -> tuple[str, list]:
+    """:func:`popularity_ranking` of the products ``keys_sql`` selects, as one SELECT of
+    (product_key, score), most popular first (ties by key), for ``retrieval.fetch_lists``."""
+    since = timezone.now() - timedelta(days=POPULARITY_DAYS)
+    sql = (
+        "SELECT product_key, score FROM ("
+        f"SELECT product_key, (count(*) + 2 * count(*) FILTER (WHERE type = %s))::float8 AS score "
+        f"FROM {Event._meta.db_table} WHERE product_key IN ({keys_sql}) AND type = ANY(%s) AND created_at >= %s "
+        "GROUP BY product_key) AS popular ORDER BY score DESC, product_key"
+    )
+    return sql, [EventType.PURCHASE.value, [str(t.value) for t in POPULAR_EVENTS], since]
+
+
 def popularity_ranking(keys: Sequence[str]) -> list[tuple[str, float]]:
     """Candidates with recent clicks, adds to cart or purchases (purchases count 3x), most first.
 
@@ -69,4 +82,4 @@ def popularity_ranking(keys: Sequence[str]) -> list[tuple[str, float]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return sorted(((key, float(n)) for key, n in rows), key=lambda item: -item[1])
+    return sorted(((key, float(n)) for key, n in rows), key=lambda item: (-item[1], item[0]))

@@ -28,7 +28,7 @@ from recommender.conf import app_settings
 from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
 from recommender.rules import ProductFacts, apply_rules, rules_in_window
-from recommender.search.boosts import personal_ranking, popularity_ranking, stored_profile
+from recommender.search.boosts import personal_ranking, popularity_ranking, popularity_statement, stored_profile
 from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
@@ -127,7 +127,8 @@ def retrieve_lists(
                 if vector is None
                 else dense_statement(vector, version, filters, column="embedding", k=k, margin=margin)
             )
-    got = fetch_lists({name: s for name, s in statements.items() if s is not None}, version, settings)
+    derived = {"popularity": popularity_statement} if weights.get("popularity", 0) > 0 else {}
+    got = fetch_lists({name: s for name, s in statements.items() if s is not None}, version, settings, derived=derived)
     got.lists = {name: got.lists.get(name, []) for name in statements}  # a list that could not run is empty
     return got
 
@@ -307,7 +308,8 @@ def finish_results(
     if profile is not None:
         extra["personal"] = personal_ranking(pool, vectors, profile)
     if weights.get("popularity", 0) > 0:
-        extra["popularity"] = popularity_ranking(pool)
+        popular = got.derived.get("popularity")  # fetched with the lists, over all their products
+        extra["popularity"] = popularity_ranking(pool) if popular is None else [p for p in popular if p[0] in scores]
     for key, bonus in reciprocal_rank_fusion(extra, weights, k):
         scores[key] += bonus
     candidates = [Candidate(key, scores[key]) for key in pool]

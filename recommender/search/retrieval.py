@@ -16,7 +16,7 @@ query per list and one for the facts); see ``bench/results/search_latency.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,6 +28,8 @@ __all__ = ["ProductRow", "Retrieved", "Statement", "fetch_lists"]
 
 # (sql, params): a SELECT of (product_key, score) rows, best first, with %s placeholders.
 Statement = tuple[str, list]
+# A list computed from the others' products: given the SQL of their keys, its Statement.
+Derived = Callable[[str], Statement]
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,31 @@ class ProductRow:
 
 @dataclass
 class Retrieved:
-    """Ranked lists by name, and the facts of every product they hold."""
+    """Ranked lists by name, the derived lists (``derived``: boosts over the lists' products,
+    kept apart so they are not fused as retrieval lists), and the facts of every product."""
 
     lists: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     facts: dict[str, ProductRow] = field(default_factory=dict)
+    derived: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
-def combined_sql(statements: Mapping[str, Statement], version: ModelVersion) -> Statement:
-    """One SELECT of (list number, key, score, facts...) rows over every statement, in list then rank order."""
+def combined_sql(
+    statements: Mapping[str, Statement], version: ModelVersion, derived: Mapping[str, Derived] | None = None
+) -> Statement:
+    """One SELECT of (list number, key, score, facts...) rows over every statement, in list then
+    rank order; the ``derived`` lists follow, numbered after the statements."""
     ctes, unions, params = [], [], []
     for number, (sql, leg_params) in enumerate(statements.values()):
         # row_number() over a subquery keeps the order its ORDER BY gave the rows.
+        ctes.append(
+            f"leg{number} AS (SELECT t.product_key, t.score, row_number() OVER () AS pos "
+            f"FROM ({sql}) AS t(product_key, score))"
+        )
+        unions.append(f"SELECT {number} AS leg, product_key, score, pos FROM leg{number}")
+        params += leg_params
+    keys_sql = " UNION ".join(f"SELECT product_key FROM leg{n}" for n in range(len(statements)))
+    for number, make in enumerate((derived or {}).values(), start=len(statements)):
+        sql, leg_params = make(keys_sql)
         ctes.append(
             f"leg{number} AS (SELECT t.product_key, t.score, row_number() OVER () AS pos "
             f"FROM ({sql}) AS t(product_key, score))"
@@ -72,16 +88,22 @@ def combined_sql(statements: Mapping[str, Statement], version: ModelVersion) -> 
 
 
 def fetch_lists(
-    statements: Mapping[str, Statement], version: ModelVersion, settings: Mapping[str, str] | None = None
+    statements: Mapping[str, Statement],
+    version: ModelVersion,
+    settings: Mapping[str, str] | None = None,
+    *,
+    derived: Mapping[str, Derived] | None = None,
 ) -> Retrieved:
-    """Run every list's statement (and the ``settings`` they need) in one round trip."""
+    """Run every list's statement (and the ``settings`` they need) in one round trip; each
+    ``derived`` list (a boost over the lists' products, e.g. popularity) rides along."""
     if not statements:
-        return Retrieved()
-    sql, params = combined_sql(statements, version)
+        return Retrieved(derived={name: [] for name in derived or {}})
+    sql, params = combined_sql(statements, version, derived)
     settings = dict(settings or {})
     prefix = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
     names = list(statements)
-    out = Retrieved(lists={name: [] for name in names})
+    out = Retrieved(lists={name: [] for name in names}, derived={name: [] for name in derived or {}})
+    names += list(derived or {})
     if settings and _server_side_binding():
         # Server-side binding sends one statement per message: the settings go first, in a transaction.
         with transaction.atomic(), connection.cursor() as cursor:
@@ -98,7 +120,7 @@ def fetch_lists(
                 cursor.execute(sql, params)
             rows = cursor.fetchall()
     for leg, key, score, title, category, price, in_stock, sellable in rows:
-        out.lists[names[leg]].append((key, float(score)))
+        (out.lists if leg < len(statements) else out.derived)[names[leg]].append((key, float(score)))
         if key not in out.facts:
             out.facts[key] = ProductRow(title, category, price, in_stock, sellable)
     return out
