@@ -29,7 +29,7 @@ ARTICLE_SETTINGS = {
 
 def test_defaults_merge_with_user_settings_and_reset_on_change():
     assert app_settings.PRODUCT_MODEL == "testapp.Product"
-    assert app_settings.HNSW_M == 16  # a default
+    assert app_settings.HNSW_M == 24  # a default
     with override_settings(RECOMMENDER={"PRODUCT_MODEL": "testapp.Gadget", "ENCODER": {"MODEL": "RN50"}}):
         assert app_settings.PRODUCT_MODEL == "testapp.Gadget"
         # nested dicts merge over their defaults
