@@ -11,8 +11,12 @@ every query through ``search(q, limit=20, record=False)`` twice:
 
 - ``vector cached``: after a warm-up pass, so the query's text vector, spelling corrections and
   other caches are warm: everything search does besides encoding the query;
+- ``new query``: queries of the set the worker never searched (with ``--sample``: the ones
+  after each sampled query), the process and its caches otherwise warm: encoding, spelling and
+  translation of an unseen query, as a shop's warm worker meets it;
 - ``encoding included``: with every cache cleared before each query (process caches and the
-  Django cache), so the query is encoded by today's torch path, as for a query never seen.
+  Django cache), so the query is encoded and every per-process cache (category words, rules,
+  phrases) refilled: a cold worker's worst case.
 
 It also counts round trips to Postgres per search (statements sent through psycopg, plus the
 BEGIN and COMMIT of each transaction). With ``--http-requests``, each checkout is then served by
@@ -81,7 +85,7 @@ class RoundTrips:
         return counted
 
 
-def worker(texts: list[str], profile: str | None) -> dict:
+def worker(texts: list[str], profile: str | None, fresh: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import search_quality
 
@@ -123,13 +127,18 @@ def worker(texts: list[str], profile: str | None) -> dict:
         out.write("\n")
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
         Path(profile).write_text(out.getvalue())
+    new_queries = []  # never searched in this process, everything else warm: a shop's new query
+    for text in fresh or []:
+        start = time.perf_counter()
+        search(text, limit=20, record=False)
+        new_queries.append((time.perf_counter() - start) * 1000)
     cold = []
     for text in texts:
         clear_caches()
         start = time.perf_counter()
         search(text, limit=20, record=False)
         cold.append((time.perf_counter() - start) * 1000)
-    return {"cached": cached, "cold": cold, "round_trips": counts}
+    return {"cached": cached, "cold": cold, "new_queries": new_queries, "round_trips": counts}
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
@@ -217,11 +226,14 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", help="write a cProfile of the cached pass of this checkout to this file")
     args = parser.parse_args()
-    texts = [q["text"] for q in json.loads(args.queries.read_text())["queries"]]
+    every = [q["text"] for q in json.loads(args.queries.read_text())["queries"]]
+    texts, fresh = every, []
     if args.sample > 1:
-        texts = texts[:: args.sample]
+        texts = every[:: args.sample]
+        seen = set(texts)  # new queries: other queries of the set, never searched by the worker
+        fresh = list(dict.fromkeys(t for t in every[1 :: args.sample] if t not in seen))
     if args.worker or args.profile:
-        result = worker(texts, args.profile)
+        result = worker(texts, args.profile, fresh)
         print(json.dumps(result))
         return
     codes = {"old": args.old.resolve(), "new": ROOT} if args.old else {"new": ROOT}
@@ -230,16 +242,17 @@ def main() -> None:
         if not search_settings.exists() and args.http_requests:
             search_settings.write_bytes((ROOT / "bench" / "search_settings.py").read_bytes())
     samples: dict[str, dict[str, list[float]]] = {
-        name: {"cached": [], "cold": [], "round_trips": [], "http": []} for name in codes
+        name: {"cached": [], "cold": [], "new_queries": [], "round_trips": [], "http": []} for name in codes
     }
     loads = [load_avg()]
     for _ in range(args.rounds):
         for name, code in codes.items():
             result = run_worker(code, args.queries, args.sample)
-            for key in ("cached", "cold", "round_trips"):
-                samples[name][key] += result[key]
+            for key in ("cached", "cold", "new_queries", "round_trips"):
+                samples[name][key] += result.get(key, [])
             loads.append(load_avg())
-            print(name, {k: _stats(result[k]) for k in ("cached", "cold")}, "load", loads[-1], flush=True)
+            shown = [k for k in ("cached", "new_queries", "cold") if result.get(k)]
+            print(name, {k: _stats(result[k]) for k in shown}, "load", loads[-1], flush=True)
     if args.http_requests:
         for _ in range(max(1, args.rounds // 2)):
             for name, code in codes.items():
@@ -254,6 +267,7 @@ def main() -> None:
             name: {
                 "search_vector_cached_ms": _stats(s["cached"]),
                 "search_encoding_included_ms": _stats(s["cold"]),
+                **({"search_new_query_ms": _stats(s["new_queries"])} if s["new_queries"] else {}),
                 "round_trips_per_search": _stats([float(x) for x in s["round_trips"]]),
                 **({"http_search_page_ms": _stats(s["http"])} if s["http"] else {}),
             }
