@@ -57,7 +57,9 @@ def test_enabled_rules_are_read_once_and_every_change_is_seen_at_once(vector_sho
 
     from recommender.rules import rules_in_window
 
-    rule = MerchandisingRule.objects.create(name="pin", action="pin", target="product", product_key=vector_shop["bag-b"])
+    rule = MerchandisingRule.objects.create(
+        name="pin", action="pin", target="product", product_key=vector_shop["bag-b"]
+    )
     assert [r.pk for r in rules_in_window()] == [rule.pk]
     with CaptureQueriesContext(connection) as captured:
         assert [r.pk for r in rules_in_window()] == [rule.pk]

@@ -59,23 +59,21 @@ def combined_sql(
     """One SELECT of (list number, key, score, facts...) rows over every statement, in list then
     rank order; the ``derived`` lists follow, numbered after the statements."""
     ctes, unions, params = [], [], []
-    for number, (sql, leg_params) in enumerate(statements.values()):
+
+    def add_leg(number: int, sql: str, leg_params: list) -> None:
         # row_number() over a subquery keeps the order its ORDER BY gave the rows.
         ctes.append(
             f"leg{number} AS (SELECT t.product_key, t.score, row_number() OVER () AS pos "
             f"FROM ({sql}) AS t(product_key, score))"
         )
         unions.append(f"SELECT {number} AS leg, product_key, score, pos FROM leg{number}")
-        params += leg_params
+        params.extend(leg_params)
+
+    for number, (sql, leg_params) in enumerate(statements.values()):
+        add_leg(number, sql, leg_params)
     keys_sql = " UNION ".join(f"SELECT product_key FROM leg{n}" for n in range(len(statements)))
     for number, make in enumerate((derived or {}).values(), start=len(statements)):
-        sql, leg_params = make(keys_sql)
-        ctes.append(
-            f"leg{number} AS (SELECT t.product_key, t.score, row_number() OVER () AS pos "
-            f"FROM ({sql}) AS t(product_key, score))"
-        )
-        unions.append(f"SELECT {number} AS leg, product_key, score, pos FROM leg{number}")
-        params += leg_params
+        add_leg(number, *make(keys_sql))
     table = ProductVector._meta.db_table
     sql = (
         f"WITH {', '.join(ctes)} "
