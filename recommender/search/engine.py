@@ -33,7 +33,7 @@ from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
-from recommender.search.fulltext import fulltext_statement
+from recommender.search.fulltext import fill_template, fulltext_shape, fulltext_template
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.multilingual import leg_weights, multilingual_statements, parse_shopper_query, shown_text
 from recommender.search.phrases import ensure_phrases
@@ -95,10 +95,12 @@ def retrieve_lists(
     statements: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
     settings: dict[str, str] = hnsw_settings() if statements else {}
     if weights.get("fulltext", 0) > 0:
-        statements["fulltext"] = compiled(
-            ("fulltext", parsed.text, parsed.groups, filters, version.pk, k, config),
-            lambda: fulltext_statement(parsed, filters.rows(version), k),
+        # Compiled once per query shape (an unseen query of a known shape compiles nothing).
+        template = compiled(
+            ("fulltext", fulltext_shape(parsed), filters, version.pk, k, config),
+            lambda: fulltext_template(parsed, filters.rows(version), k),
         )
+        statements["fulltext"] = fill_template(template, parsed)
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
         statements["trigram"] = compiled(
             ("trigram", parsed.typed_text, filters, version.pk, k),

@@ -1,7 +1,8 @@
-"""Compiled list statements, kept per query shape: Django compiles a full-text queryset in ~5 ms.
+"""Compiled list statements, kept per query shape: Django compiles a full-text queryset in 4-7 ms.
 
-    statement = compiled(("fulltext", parsed.text, parsed.groups, filters, version.pk, k, config),
-                         lambda: fulltext_statement(parsed, filters.rows(version), k))
+    template = compiled(("fulltext", fulltext_shape(parsed), filters, version.pk, k, config),
+                        lambda: fulltext_template(parsed, filters.rows(version), k))
+    statement = fill_template(template, parsed)     # this query's words in the shape's SQL
 
 A statement (SQL and parameters) is a pure function of its key: the parsed words, the filters,
 the version, ``k`` and the settings it reads. It holds no data, so catalogue changes never make
