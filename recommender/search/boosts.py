@@ -52,9 +52,10 @@ def personal_ranking(
     return sorted(scored, key=lambda item: -item[1])
 
 
-def popularity_statement(keys_sql: str) -> tuple[str, list]:
+def popularity_statement(keys_sql: str, keys_params: Sequence[Any] = ()) -> tuple[str, list]:
     """:func:`popularity_ranking` of the products ``keys_sql`` selects, as one SELECT of
-    (product_key, score), most popular first (ties by key), for ``retrieval.fetch_lists``."""
+    (product_key, score), most popular first (ties by key): for ``retrieval.fetch_lists``, where
+    ``keys_sql`` selects the listed products, and for :func:`popularity_ranking`."""
     since = timezone.now() - timedelta(days=POPULARITY_DAYS)
     sql = (
         "SELECT product_key, score FROM ("
@@ -62,24 +63,18 @@ def popularity_statement(keys_sql: str) -> tuple[str, list]:
         f"FROM {Event._meta.db_table} WHERE product_key IN ({keys_sql}) AND type = ANY(%s) AND created_at >= %s "
         "GROUP BY product_key) AS popular ORDER BY score DESC, product_key"
     )
-    return sql, [EventType.PURCHASE.value, [str(t.value) for t in POPULAR_EVENTS], since]
+    return sql, [EventType.PURCHASE.value, *keys_params, [str(t.value) for t in POPULAR_EVENTS], since]
 
 
 def popularity_ranking(keys: Sequence[str]) -> list[tuple[str, float]]:
     """Candidates with recent clicks, adds to cart or purchases (purchases count 3x), most first.
 
-    Raw SQL with the keys as one array parameter: the ORM's ``product_key__in`` prepared each of
-    the few hundred keys separately, a fifth of a search's Python time on H&M (issue 18).
+    The keys are bound as one array: the ORM's ``product_key__in`` prepared each of the few
+    hundred keys separately, a fifth of a search's Python time on H&M (issue 18).
     """
     if not keys:
         return []
-    since = timezone.now() - timedelta(days=POPULARITY_DAYS)
-    sql = (
-        f"SELECT product_key, count(*) + 2 * count(*) FILTER (WHERE type = %s) FROM {Event._meta.db_table} "
-        "WHERE product_key = ANY(%s) AND type = ANY(%s) AND created_at >= %s GROUP BY product_key"
-    )
-    params = [EventType.PURCHASE.value, list(keys), [str(t.value) for t in POPULAR_EVENTS], since]
+    sql, params = popularity_statement("SELECT unnest(%s::varchar[])", [list(keys)])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return sorted(((key, float(n)) for key, n in rows), key=lambda item: (-item[1], item[0]))
+        return [(key, float(score)) for key, score in cursor.fetchall()]

@@ -12,6 +12,7 @@ so matching is an index scan; ``tests/test_search_indexes.py`` checks the plans.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from functools import reduce
 from operator import and_, or_
@@ -188,19 +189,19 @@ def fulltext_template(parsed: ParsedQuery, rows: QuerySet[ProductVector], k: int
     """:func:`fulltext_statement` for ``parsed``'s shape: its parameters hold ``_Slot(i)`` where
     the i-th string of :func:`_strings` goes (compiling the queryset costs 4 to 7 ms; filling a
     template, nothing). Built from a copy of the query whose strings are unique placeholders."""
-    names = iter(range(10**6))
+    names = itertools.count()
 
-    def placeholder(term: str) -> str:
+    def placeholder(term: str) -> str:  # unique, and a phrase where the term is one
         return f"\x01{next(names)}" + (" \x01" if " " in term or "-" in term else "")
 
     groups = []
     for g in parsed.groups:
         if g.quoted:
-            groups.append(replace(g, text=placeholder(g.text) + " \x01", alternatives=(), correction=""))
+            groups.append(replace(g, text=placeholder(g.text), alternatives=(), correction=""))
             continue
         terms = [placeholder(t) for t in g.terms]
         groups.append(replace(g, text=terms[0], alternatives=tuple(terms[1:]), correction=""))
-    skeleton = replace(parsed, groups=tuple(groups), text=f"\x01{next(names)}")
+    skeleton = replace(parsed, groups=tuple(groups), text=placeholder(parsed.text))
     built = fulltext_statement(skeleton, rows, k)
     if built is None:
         return None
