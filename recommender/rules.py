@@ -46,7 +46,7 @@ def rules_in_window(at: datetime | None = None) -> list[MerchandisingRule]:
         enabled = list(MerchandisingRule.objects.filter(enabled=True))
         cache.set(key, enabled, RULES_CACHE_SECONDS)
     at = at or timezone.now()
-    return [r for r in enabled if (r.starts_at is None or r.starts_at <= at) and (r.ends_at is None or r.ends_at > at)]
+    return [rule for rule in enabled if rule.is_live(at)]
 
 
 @dataclass(frozen=True)

@@ -124,12 +124,7 @@ class MerchandisingRuleAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("active now"), boolean=True)
     def is_active_now(self, rule: MerchandisingRule) -> bool:
-        now = timezone.now()
-        return bool(
-            rule.enabled
-            and (rule.starts_at is None or rule.starts_at <= now)
-            and (rule.ends_at is None or rule.ends_at > now)
-        )
+        return rule.is_live()
 
     @admin.action(description=_("Enable selected rules"), permissions=["change"])
     def enable_rules(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -58,6 +58,15 @@ class MerchandisingRule(models.Model):
 
     objects = MerchandisingRuleQuerySet.as_manager()
 
+    def is_live(self, at=None) -> bool:
+        """Enabled and inside its date window at ``at`` (default now): ``in_window()`` for one rule."""
+        at = at or timezone.now()
+        return bool(
+            self.enabled
+            and (self.starts_at is None or self.starts_at <= at)
+            and (self.ends_at is None or self.ends_at > at)
+        )
+
     class Meta:
         verbose_name = _("merchandising rule")
         verbose_name_plural = _("merchandising rules")
