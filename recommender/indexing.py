@@ -31,7 +31,7 @@ from django.utils import timezone
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, ProductVector, RecommenderSettings
-from recommender.product_sync import changed_keys, filter_values, forget_cached_results, sync_product_fields
+from recommender.product_sync import forget_cached_results, sync_product_fields
 from recommender.signals import catalog_indexed, embedding_requested, products_indexed, send_logged
 from recommender.storage import VectorRow, delete_product_vectors, ensure_indexes, store_vectors
 from recommender.versions import (
@@ -243,12 +243,11 @@ def _embed_into(version: ModelVersion, items: list[_Item], image_weight: float, 
                 sellable=item.key in sellable,
             )
         )
-    # A re-embedded product may also have changed category, stock or price: cached results go.
-    changed = changed_keys({i.key: filter_values(i.product, i.key in sellable) for i in todo})
     store_vectors(version, rows)
     send_logged(products_indexed, sender=ModelVersion, version=version, keys=[r.key for r in rows])
-    if changed:
-        forget_cached_results()
+    # A re-embedded product changed its text or image, which rendered slots show (and maybe its
+    # category, stock or price): cached results and rendered slots go.
+    forget_cached_results()
     if version.state == ModelVersion.State.ACTIVE:
         from recommender.behaviour.item_vectors import refresh_item_vectors
 

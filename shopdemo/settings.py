@@ -80,6 +80,10 @@ TEMPLATES = [
 
 DATABASES = {"default": database_settings(VAR_DIR / "pgdata")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Each process's memory holds cached recommendations and rendered slots. Django's default keeps
+# only 300 entries, fewer than a busy catalogue's product pages fill (4 slots each), and it then
+# evicts a third at a time; a shop with several processes would use Redis or Memcached instead.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 20_000}}}
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"

@@ -36,11 +36,14 @@ from django.template.loader import select_template
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
 from recommender.experiments.assignment import UnknownVariant
+from recommender.models import RecommenderSettings
+from recommender.slot_fragments import is_app_template, rendered_slot
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -181,7 +184,7 @@ class RecommendationNode(template.Node):
             key = current_product_key(context.get("request"))
         return key
 
-    def _recommend(self, context: template.Context, opts: dict[str, Any]) -> tuple[Any, list[Any]]:
+    def _recommend(self, context: template.Context, opts: dict[str, Any]) -> Any:
         from recommender.recommend import recommend
 
         request = context.get("request")
@@ -200,39 +203,58 @@ class RecommendationNode(template.Node):
             # shoppers are served, uncounted (the API answers 400 with the same message).
             logger.warning("%s Showing the slot without the preview.", exc)
             recs = recommend(self.strategy, preview_variant="", record_impression=False, **arguments)
-        return recs, recs.products()
+        return recs
 
     def render(self, context: template.Context) -> str:
         opts = {name: expr.resolve(context) for name, expr in self.options.items()}
+        request = context.get("request")
         try:
             # A savepoint: a failed query must not poison the rest of the page's transaction
             # (ATOMIC_REQUESTS), so the other slots and the page itself still render.
             with savepoint():
-                recs, products = self._recommend(context, opts)
+                recs = self._recommend(context, opts)
+                if self.asvar:
+                    context[self.asvar] = recs.products()
+                    return ""
+                html = self._slot_html(recs, opts, request) if recs.items else ""
         except Exception:
             if app_settings.TEMPLATE_ERRORS_RAISE:
                 raise
             logger.exception("Recommendation slot %r failed; rendering it empty.", self.strategy)
-            products, recs = [], None
-        if self.asvar:
-            context[self.asvar] = products
+            if self.asvar:
+                context[self.asvar] = []
             return ""
-        if not products:
-            return ""
+        return html
+
+    def _slot_html(self, recs: Any, opts: dict[str, Any], request: Any) -> str:
+        """The slot's template rendered with its cards; the app's own templates from the rendered
+        slots cache when results are cached (``slot_fragments``)."""
         names = [f"recommender/slots/{self.strategy}.html", "recommender/slot.html"]
         if opts.get("template"):
             names.insert(0, str(opts["template"]))
-        return select_template(names).render(
-            {
-                "cards": product_cards(products),
-                # The strategy that served (an experiment variant may change it): clicks count against it.
-                "strategy": recs.strategy if recs else self.strategy,
-                "slot": recs.slot if recs else "",
-                "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
-                "stylesheet_link": LazyStylesheetLink(context.get("request")),
-            },
-            context.get("request"),
-        )
+        slot_template = select_template(names)
+        data = {
+            # The strategy that served (an experiment variant may change it): clicks count against it.
+            "strategy": recs.strategy,
+            "slot": recs.slot,
+            "title": opts.get("title") or DEFAULT_TITLES[self.strategy],
+        }
+        if not is_app_template(slot_template):
+            products = recs.products()
+            if not products:
+                return ""
+            data.update(cards=product_cards(products), stylesheet_link=LazyStylesheetLink(request))
+            return slot_template.render(data, request)
+
+        def render() -> str:
+            products = recs.products()
+            # The app's templates read nothing of the request: no context processors to run.
+            return slot_template.render({**data, "cards": product_cards(products), "stylesheet_link": ""}) if products else ""
+
+        timeout = RecommenderSettings.get().cache_seconds
+        html = rendered_slot(slot_template, items=recs.items, timeout=timeout, render=render, **data)
+        # The app's templates open with the stylesheet link: added here, for the page's first slot only.
+        return mark_safe(stylesheet_link(request) + html) if html else ""
 
 
 def _parse(parser: Parser, token: Token, strategy: str, needs_product: bool) -> RecommendationNode:
