@@ -120,14 +120,17 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
     return profile
 
 
-def get_profile_vector(user_id: Any, session_key: str, version: ModelVersion) -> np.ndarray | None:
+def get_profile_vector(
+    user_id: Any, session_key: str, version: ModelVersion, *, opted_in: bool | None = None
+) -> np.ndarray | None:
     """The stored profile, built on the fly when missing (new version, first event just now) or
     behind (events not yet processed: page views defer their update, see
     ``signals.profile_stale``), so "for you" always follows what the shopper did.
 
-    One SQL statement reads the vector and whether it is behind. None for a user who opted out.
+    One SQL statement reads the vector and whether it is behind. None for a user who opted out
+    (``opted_in``: what the caller already read, else it is read here).
     """
-    if not personalisation_enabled(user_id):
+    if not (opted_in if opted_in is not None else personalisation_enabled(user_id)):
         return None
     owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
     pending = Event.objects.of_shopper(user_id, session_key).filter(processed=False)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from recommender.behaviour.purchase_policy import excludes_purchased
@@ -125,7 +126,8 @@ def recommend(
     version = remembered(request, "serving_version", serving_version)
     has_shopper = user_id is not None or bool(session_key)
 
-    def opted_in() -> bool:
+    @cache
+    def opted_in() -> bool:  # asked by the purchases filter and the strategy: one read per call (or page)
         return remembered(request, ("personalised", user_id), lambda: personalisation_enabled(user_id))
 
     bought: tuple[str, ...] = ()
@@ -186,8 +188,11 @@ def recommend(
             exclude_categories=tuple(exclude_categories),
             exclude_keys=exclude,
             slot=slot,
-            # Known once per page with a request; else the strategy asks when it needs to.
-            personalisation=opted_in() if request is not None and has_shopper else None,
+            # Known once per page with a request, and for the personal strategies, which always
+            # ask; else the strategy asks when it needs to.
+            personalisation=opted_in()
+            if has_shopper and (request is not None or strategy in PERSONAL_STRATEGIES)
+            else None,
             behaviour=choice.behaviour if choice is not None else None,
         )
         if strategy in PRODUCT_STRATEGIES and not product_key:

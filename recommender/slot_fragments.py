@@ -47,7 +47,14 @@ def shown(items: Sequence[Any]) -> tuple:
 
 
 def rendered_slot(
-    template: Any, *, strategy: str, slot: str, title: str, items: Sequence[Any], timeout: int, render: Callable[[], str]
+    template: Any,
+    *,
+    strategy: str,
+    slot: str,
+    title: str,
+    items: Sequence[Any],
+    timeout: int,
+    render: Callable[[], str],
 ) -> str:
     """``render()``, cached for ``timeout`` seconds under what the slot shows (see module docstring)."""
     parts = ("slot-html", origin_name(template), strategy, slot, str(title), shown(items), catalogue_generation())

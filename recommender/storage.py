@@ -13,7 +13,7 @@ the planner uses them. Filtered queries rely on pgvector's iterative index scans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -273,21 +273,39 @@ def _where(version: ModelVersion, column: str, flt: VectorFilter) -> tuple[str, 
     return " AND ".join(clauses), params
 
 
-def _set_hnsw(cursor: Any, ef_search: int) -> None:
-    """The transaction's HNSW search settings, in one round trip (a product page runs several
-    vector queries)."""
-    if app_settings.HNSW_ITERATIVE_SCAN:
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
-            [str(ef_search), app_settings.HNSW_ITERATIVE_SCAN],
-        )
-    else:
-        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
+def server_side_binding() -> bool:
+    """Whether the host opted into psycopg's server-side binding (no multi-statement messages)."""
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
 
 
-def hnsw_settings() -> dict[str, str]:
-    """The pgvector settings an index scan runs with (``SET LOCAL``/``set_config(..., true)`` values)."""
-    out = {"hnsw.ef_search": str(int(app_settings.HNSW_EF_SEARCH))}
+def fetch_with_settings(sql: str, params: Sequence[Any], settings: Mapping[str, str]) -> list[tuple]:
+    """The rows of ``sql`` run with transaction-local ``settings`` (e.g. :func:`hnsw_settings`).
+
+    One round trip: the settings and the statement go as one message, which Postgres runs as one
+    implicit transaction in autocommit (BEGIN, set_config, query, COMMIT were four). With
+    server-side binding (one statement per message) they go in a transaction of their own.
+    """
+    if not settings:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    prefix = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
+    prefix_params = [value for pair in settings.items() for value in pair]
+    if server_side_binding():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(prefix, prefix_params)
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(prefix + "; " + sql, [*prefix_params, *params])  # two statements, one message
+        cursor.nextset()
+        return cursor.fetchall()
+
+
+def hnsw_settings(ef_search: int | None = None) -> dict[str, str]:
+    """The pgvector settings an index scan runs with (``SET LOCAL``/``set_config(..., true)``
+    values); ``ef_search`` in place of ``HNSW_EF_SEARCH`` when given."""
+    out = {"hnsw.ef_search": str(int(ef_search or app_settings.HNSW_EF_SEARCH))}
     if app_settings.HNSW_ITERATIVE_SCAN:
         out["hnsw.iterative_scan"] = str(app_settings.HNSW_ITERATIVE_SCAN)
     return out
@@ -338,13 +356,8 @@ def nearest(
     if version is None:
         return []
     sql, params = nearest_statement(vector, version=version, k=k, column=column, filters=filters)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if exact:
-            cursor.execute("SET LOCAL enable_indexscan = off")
-        else:
-            _set_hnsw(cursor, int(app_settings.HNSW_EF_SEARCH))
-        cursor.execute(sql, params)
-        rows = [(key, float(sim)) for key, sim in cursor.fetchall()]
+    settings = {"enable_indexscan": "off"} if exact else hnsw_settings()
+    rows = [(key, float(sim)) for key, sim in fetch_with_settings(sql, params, settings)]
     # relaxed_order iterative scans may return neighbours slightly out of order.
     return sorted(rows, key=lambda row: -row[1])
 
@@ -394,7 +407,6 @@ def nearest_blend(
         f"SELECT product_key, ({' + '.join(scores)}) / NULLIF({' + '.join(present)}, 0) AS similarity "
         f"FROM {table} WHERE id IN ({' UNION '.join(proposals)}) ORDER BY similarity DESC NULLS LAST, product_key LIMIT %s"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        _set_hnsw(cursor, max(int(app_settings.HNSW_EF_SEARCH), fetch))
-        cursor.execute(sql, [*score_params, *present_params, *proposal_params, int(k)])
-        return [(key, float(sim)) for key, sim in cursor.fetchall() if sim is not None]
+    params = [*score_params, *present_params, *proposal_params, int(k)]
+    rows = fetch_with_settings(sql, params, hnsw_settings(max(int(app_settings.HNSW_EF_SEARCH), fetch)))
+    return [(key, float(sim)) for key, sim in rows if sim is not None]

@@ -160,14 +160,16 @@ def behaviour_query(
     *,
     encoder_version: ModelVersion | None = None,
     version: ModelVersion | None = None,
+    opted_in: bool | None = None,
 ) -> BehaviourQuery | None:
     """:func:`behaviour_user_vector` with its scale, the version's blend weights and the shopper's
     co-occurrence scores (see :class:`BehaviourQuery`), or None. ``version``: a pinned behaviour
-    version (an experiment variant's), else the active one."""
+    version (an experiment variant's), else the active one; ``opted_in``: whether the shopper may
+    be personalised, when the caller already read it."""
     version = version or ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     if version is None:
         return None
-    if not personalisation_enabled(user_id):
+    if not (opted_in if opted_in is not None else personalisation_enabled(user_id)):
         return None
     encoder_version = encoder_version or serving_version()
     if encoder_version is None or int(version.config.get("encoder_version_id") or -1) != encoder_version.pk:

@@ -20,9 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
-
 from recommender.models import ModelVersion, ProductVector
+from recommender.storage import fetch_with_settings
 
 __all__ = ["ProductRow", "Retrieved", "Statement", "fetch_lists"]
 
@@ -97,33 +96,12 @@ def fetch_lists(
     if not statements:
         return Retrieved(derived={name: [] for name in derived or {}})
     sql, params = combined_sql(statements, version, derived)
-    settings = dict(settings or {})
-    prefix = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
     names = list(statements)
     out = Retrieved(lists={name: [] for name in names}, derived={name: [] for name in derived or {}})
     names += list(derived or {})
-    if settings and _server_side_binding():
-        # Server-side binding sends one statement per message: the settings go first, in a transaction.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(prefix, [value for pair in settings.items() for value in pair])
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    else:
-        with connection.cursor() as cursor:
-            if settings:
-                prefix_params = [value for pair in settings.items() for value in pair]
-                cursor.execute(prefix + "; " + sql, prefix_params + params)  # two statements, one message
-                cursor.nextset()
-            else:
-                cursor.execute(sql, params)
-            rows = cursor.fetchall()
+    rows = fetch_with_settings(sql, params, settings or {})
     for leg, key, score, title, category, price, in_stock, sellable in rows:
         (out.lists if leg < len(statements) else out.derived)[names[leg]].append((key, float(score)))
         if key not in out.facts:
             out.facts[key] = ProductRow(title, category, price, in_stock, sellable)
     return out
-
-
-def _server_side_binding() -> bool:
-    """Whether the host opted into psycopg's server-side binding (no multi-statement messages)."""
-    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))

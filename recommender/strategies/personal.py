@@ -28,7 +28,7 @@ from django.utils.translation import gettext, gettext_lazy
 from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.models import Event, EventType, RecommenderSettings
 from recommender.profiles import get_profile_vector, product_vectors
-from recommender.storage import VectorFilter, nearest
+from recommender.storage import VectorFilter, nearest, vector_rows
 from recommender.strategies.base import Candidate, Context
 from recommender.strategies.popularity import trending
 
@@ -84,11 +84,13 @@ def for_you(ctx: Context) -> list[Candidate]:
         query = (
             None
             if ctx.behaviour is False
-            else behaviour_query(ctx.user_id, ctx.session_key, encoder_version=ctx.version, version=ctx.behaviour)
+            else behaviour_query(
+                ctx.user_id, ctx.session_key, encoder_version=ctx.version, version=ctx.behaviour, opted_in=True
+            )
         )
         vector = query.vector if query is not None else None
         if vector is None:
-            vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version)
+            vector = get_profile_vector(ctx.user_id, ctx.session_key, ctx.version, opted_in=True)
     if vector is None:
         return trending(ctx)  # cold start
     flt = VectorFilter(
@@ -134,17 +136,13 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
     """Attach "because you viewed X" to each hit: its nearest *other* product in the shopper's
     history (a product the shopper viewed is never recommended because of itself)."""
     past = history(ctx, tuple(REASON_VERBS), REASON_HISTORY)
-    past_vectors = product_vectors(ctx.version, [k for k, _ in past])
+    # Titles and vectors of the past products in one read.
+    past_rows = vector_rows(ctx.version, [k for k, _ in past], ("title",)) if past and hits else {}
+    past_vectors = {key: vector for key, (_, vector) in past_rows.items()}
+    titles = {key: title for key, (title, _) in past_rows.items()}
     past = [(k, t) for k, t in past if k in past_vectors]
     if not past or not hits:
         return [Candidate(key, score, gettext("Picked for you")) for key, score in hits]
-    from recommender.models import ProductVector
-
-    titles = dict(
-        ProductVector.objects.filter(version=ctx.version, product_key__in=[k for k, _ in past]).values_list(
-            "product_key", "title"
-        )
-    )
     hit_vectors = product_vectors(ctx.version, [k for k, _ in hits])
     matrix = np.stack([past_vectors[k] for k, _ in past])
     past_keys = [k for k, _ in past]

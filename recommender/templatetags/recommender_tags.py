@@ -249,7 +249,11 @@ class RecommendationNode(template.Node):
         def render() -> str:
             products = recs.products()
             # The app's templates read nothing of the request: no context processors to run.
-            return slot_template.render({**data, "cards": product_cards(products), "stylesheet_link": ""}) if products else ""
+            return (
+                slot_template.render({**data, "cards": product_cards(products), "stylesheet_link": ""})
+                if products
+                else ""
+            )
 
         timeout = RecommenderSettings.get().cache_seconds
         html = rendered_slot(slot_template, items=recs.items, timeout=timeout, render=render, **data)
