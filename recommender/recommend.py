@@ -31,8 +31,9 @@ from recommender.diversity import mmr
 from recommender.events import clean_text, shopper
 from recommender.experiments.assignment import PREVIEW_PARAMETER, VariantChoice, choose_variant
 from recommender.experiments.exposure import record_exposure
+from recommender.impressions import count_impressions
 from recommender.memo import remembered
-from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings, SlotStat
+from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings
 from recommender.privacy import personalisation_enabled
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, rules_in_window, servable_keys
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
@@ -208,7 +209,7 @@ def recommend(
         items = without_keys(items, set(bought), limit)
     result = Recommendations(strategy, slot, list(items), choice.variant_name if choice is not None else "")
     if record_impression and result.items:
-        SlotStat.bump(slot or strategy, strategy, impressions=len(result.items))
+        count_impressions(request, slot or strategy, strategy, len(result.items))
         if choice is not None:
             record_exposure(choice, slot, user_id=user_id, session_key=session_key, products=len(result.items))
     return result

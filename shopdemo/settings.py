@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A page's slot impressions in one write (optional; without it each slot writes its own).
+    "recommender.middleware.PageImpressionsMiddleware",
 ]
 ROOT_URLCONF = "shopdemo.urls"
 WSGI_APPLICATION = "shopdemo.wsgi.application"

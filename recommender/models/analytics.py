@@ -9,6 +9,8 @@ makes up clicks cannot push a click-through rate above 100 % (``recommender/slot
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from datetime import date
 from typing import ClassVar
 
@@ -43,15 +45,29 @@ class SlotStat(models.Model):
     @classmethod
     def bump(cls, slot: str, strategy: str, *, impressions: int = 0, clicks: int = 0, conversions: int = 0) -> None:
         """Add to today's counters for (slot, strategy) in one atomic upsert (safe under concurrency)."""
+        cls.bump_impressions({(slot, strategy): impressions}, clicks=clicks, conversions=conversions)
+
+    @classmethod
+    def bump_impressions(cls, counts: Mapping[tuple[str, str], int], *, clicks: int = 0, conversions: int = 0) -> None:
+        """Add ``counts`` ((slot, strategy) -> impressions; ``clicks`` and ``conversions`` to each)
+        to today's rows in one upsert: a page's slots in one statement."""
+        merged: Counter[tuple[str, str]] = Counter()
+        for (slot, strategy), n in counts.items():
+            merged[(slot[:64], strategy[:64])] += int(n)  # one row may be named twice once cut
+        if not merged:
+            return
         table = cls._meta.db_table
+        today = timezone.localdate()
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(merged))
+        params = [v for (slot, strategy), n in sorted(merged.items()) for v in (today, slot, strategy, n, clicks, conversions)]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (day, slot, strategy) DO UPDATE SET "
+                f"VALUES {values} ON CONFLICT (day, slot, strategy) DO UPDATE SET "
                 f"impressions = {table}.impressions + EXCLUDED.impressions, "
                 f"clicks = {table}.clicks + EXCLUDED.clicks, "
                 f"conversions = {table}.conversions + EXCLUDED.conversions",
-                [timezone.localdate(), slot[:64], strategy[:64], impressions, clicks, conversions],
+                params,
             )
 
     @classmethod
