@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from recommender.behaviour.config import DEFAULTS, behaviour_config, hyperparameters
 from recommender.training.behaviour.baselines import CoocKNN, Popularity, Repurchase, Transitions, item_counts
-from recommender.training.behaviour.data import EvalSet, leave_one_out, time_split
+from recommender.training.behaviour.data import EvalSet, leave_last_out, leave_one_out, time_split
 from recommender.training.behaviour.evaluate import evaluate
 from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 
@@ -108,6 +108,17 @@ def test_leave_one_out_never_trains_on_held_out_targets():
         # the held-out positions are not in the training sequence of that user
         assert len(split.train[user]) == len(sequences[user]) - 2
         assert split.valid.targets[row][0] == sequences[user][-2]
+
+
+def test_leave_last_out_validates_on_the_newest_product_and_trains_on_the_rest():
+    sequences = [[1, 2, 3, 4, 5], [6, 7, 8], [9, 10], [11, 12, 13, 14]]
+    types = [[3] * len(seq) for seq in sequences]
+    split = leave_last_out(sequences, types)
+    assert split.train == [[1, 2, 3, 4], [6, 7], [9, 10], [11, 12, 13]]
+    assert split.valid.histories == [[1, 2, 3, 4], [6, 7], [11, 12, 13]]
+    assert split.valid.targets == [[5], [8], [14]]
+    assert split.test is split.valid and split.info["protocol"] == "leave-last-out"
+    assert split.train_types == [[3] * 4, [3] * 2, [3] * 2, [3] * 3]
 
 
 def test_leave_one_out_on_the_amazon_files(tmp_path):

@@ -82,7 +82,7 @@ def _view(keys, session: str, names: list[str]) -> None:
 def _rebuyers(keys: dict[str, str], shoppers: int = 30) -> None:
     """Shoppers who each buy one staple product again and again between views of others.
 
-    Their second-newest product (the validation target) is the staple once more.
+    Their newest product (the validation target) is the staple once more.
     """
     rng = np.random.default_rng(1)
     names = [n for n in keys if n != "dress-out"]
@@ -92,7 +92,7 @@ def _rebuyers(keys: dict[str, str], shoppers: int = 30) -> None:
         staple = names[int(rng.integers(len(names)))]
         others = [n for n in names if n != staple]
         views = [others[i] for i in rng.choice(len(others), 4, replace=False)]
-        plan = [views[0], staple, views[1], staple, views[2], staple, views[3]]
+        plan = [views[0], staple, views[1], staple, views[2], views[3], staple]
         for step, name in enumerate(plan):
             rows.append(
                 Event(
@@ -387,10 +387,10 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
     from recommender.behaviour.model import load_artifact
     from recommender.training.behaviour.baselines import Repurchase, item_counts
     from recommender.training.behaviour.cooccurrence import TableScorer, build_table
-    from recommender.training.behaviour.data import leave_one_out
     from recommender.training.behaviour.evaluate import BLEND_GRID, Blend, OwnPurchases, tune_blend
     from recommender.training.behaviour.fit import ModelScorer, valid_sample
     from recommender.training.behaviour.shop import load_shop
+    from recommender.training.behaviour.shop_split import shop_split
     from recommender.training.behaviour.train import train_behaviour
 
     _events(vector_shop)
@@ -404,14 +404,17 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
     assert tuned["neighbours"] == NEIGHBOURS and tuned["pairs"] > 0 and tuned["seconds"] >= 0
     assert f"co-occurrence weight {weight:g}" in version.message
 
-    # the saved table is CoocKNN's over the training part of the split, in items.json order
+    # tuned on the training part of the split; the saved table is CoocKNN's over every sequence
+    # (the validation products are the newest pairs), in items.json order
     folder = serving.artifact_path(version)
     table = load_table(folder)
     cfg = behaviour_config()
     data = load_shop(cfg)
-    split = leave_one_out(data.sequences, data.types, min_length=max(3, int(cfg["min_events"])))
-    expected = build_table(split.train, data.n_items)
-    assert table is not None and table.pairs == tuned["pairs"]
+    split = shop_split(data, cfg)
+    assert version.metrics["validation"]["protocol"] == split.info["protocol"] == "leave-last-out"
+    assert tuned["pairs"] == build_table(split.train, data.n_items).pairs
+    expected = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
+    assert table is not None and table.pairs == tuned["served_pairs"]
     for name in ("indptr", "indices", "similarities"):
         assert np.array_equal(getattr(table, name), getattr(expected, name)), name
 

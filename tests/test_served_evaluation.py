@@ -21,7 +21,7 @@ from recommender.behaviour import serving
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
 from recommender.models import Event, ModelVersion, ProductVector, RecommenderSettings
 from recommender.recommend import recommend
-from recommender.training.behaviour.served import served_evaluation, served_metrics
+from recommender.training.behaviour.served import LEAVE_ONE_OUT, served_evaluation, served_metrics
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,64 @@ def test_served_evaluation_equals_the_offline_blend_and_leaves_nothing_behind(ve
     assert not any(behaviour_settings.glob("behaviour-*")) if behaviour_settings.exists() else True
 
 
+def test_leave_one_out_holds_out_each_newest_product_and_equals_the_offline_blend(vector_shop, behaviour_settings):
+    """What the Amazon benchmarks define: the newest product of each shopper is the target, the
+    model validates on the one before it, and served equals offline at @10, to the last digit."""
+    _buyers(vector_shop, timezone.now().replace(microsecond=0) - timedelta(days=1))
+    _all_in_stock()
+    _shop_settings(diversity_lambda=1.0, exclude_purchased=False)
+    newest = {}
+    for session, key in Event.objects.order_by("created_at", "pk").values_list("session_key", "product_key"):
+        newest[session] = key
+    events, versions = Event.objects.count(), ModelVersion.objects.count()
+
+    report = served_evaluation(protocol=LEAVE_ONE_OUT, baselines=True)
+
+    assert report["protocol"] == "leave-one-out" and report["k"] == 10 and report["cut"] is None
+    assert report["version"]["validation"]["protocol"] == "leave-last-out"
+    assert report["shoppers"] == len(newest) == 40
+    served, offline = report["all"]["served for you"], report["all"]["offline blend (same version)"]
+    assert set(served) == {"map@10", "recall@10", "ndcg@10", "users"} and served["recall@10"] > 0
+    assert served == offline
+    assert report["new"]["served for you"] == report["new"]["offline blend (same version)"]
+    assert {"item co-occurrence kNN", "ALS (implicit)", "popularity"} <= set(report["all"])
+    assert Event.objects.count() == events and ModelVersion.objects.count() == versions
+
+
+def test_leave_one_out_serves_from_the_history_before_the_newest_product(vector_shop, behaviour_settings, monkeypatch):
+    """The held-out product's trailing events (its view and its purchase) all go; the rest stays."""
+    from recommender.training.behaviour import served as served_module
+
+    now = timezone.now()
+    rows = [("view", "dress-a", 5), ("purchase", "coat-a", 4), ("view", "shoes-a", 3), ("purchase", "shoes-a", 2)]
+    Event.objects.bulk_create(
+        [
+            Event(type=kind, session_key="s", product_key=vector_shop[name], created_at=now - timedelta(hours=h))
+            for kind, name, h in rows
+        ]
+    )
+    seen = {}
+
+    def asked(strategy, **kwargs):
+        seen["history"] = list(
+            Event.objects.filter(session_key="s").order_by("created_at").values_list("product_key", flat=True)
+        )
+        return recommend(strategy, **kwargs)
+
+    monkeypatch.setattr(served_module, "recommend", asked)
+    report = served_evaluation(protocol=LEAVE_ONE_OUT, baselines=False)
+    assert report["shoppers"] == 1
+    assert seen["history"] == [vector_shop["dress-a"], vector_shop["coat-a"]]
+    assert Event.objects.filter(session_key="s").count() == 4
+
+
+def test_evaluate_command_served_leave_one_out(vector_shop, behaviour_settings, tmp_path):
+    with pytest.raises(CommandError, match="no --cut"):
+        call_command("recommender_evaluate", "--served", "--protocol", "leave-one-out", "--cut", "2020-01-01")
+    with pytest.raises(CommandError, match="two catalogue products"):
+        call_command("recommender_evaluate", "--served", "--protocol", "leave-one-out", "--output", str(tmp_path))
+
+
 def test_served_evaluation_without_enough_history_scores_the_profile_path(vector_shop, behaviour_settings):
     cut = timezone.now() - timedelta(days=1)
     Event.objects.bulk_create(
@@ -202,13 +260,15 @@ def test_training_measures_the_repurchase_rate_and_validates_on_a_time_split(vec
     assert metrics["cooccurrence"]["metric"] == "valid_new_map@12"
 
 
-def test_training_falls_back_to_leave_one_out_with_few_buyers_in_the_window(vector_shop, behaviour_settings, settings):
+def test_training_falls_back_to_the_newest_product_with_few_buyers_in_the_window(
+    vector_shop, behaviour_settings, settings
+):
     from recommender.training.behaviour.train import train_behaviour
 
     settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {**SMALL, "time_split_min_users": 1000}}
     _buyers(vector_shop, timezone.now() - timedelta(days=1))
     version = train_behaviour(activate=False)
-    assert version.metrics["validation"]["protocol"] == "leave-one-out"
+    assert version.metrics["validation"]["protocol"] == "leave-last-out"
 
 
 def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin_client):

@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     # ``valid_days`` days, validate (early stopping, blend weights) on what each shopper bought in
     # them. H&M's offline blend was tuned on one such day. A shop where fewer than
     # ``time_split_min_users`` shoppers with earlier events bought in that window validates
-    # leave-one-out instead (its newest product per shopper); 0 days: always leave-one-out.
+    # on each shopper's newest product instead (leave-last-out); 0 days: always leave-last-out.
     "valid_days": 1.0,
     "time_split_min_users": 200,
     # recommender_train activates the new version when its validation NDCG@10 beats the active one's.

@@ -59,7 +59,9 @@ class SlotStat(models.Model):
         table = cls._meta.db_table
         today = timezone.localdate()
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(merged))
-        params = [v for (slot, strategy), n in sorted(merged.items()) for v in (today, slot, strategy, n, clicks, conversions)]
+        params = [
+            v for (slot, strategy), n in sorted(merged.items()) for v in (today, slot, strategy, n, clicks, conversions)
+        ]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "

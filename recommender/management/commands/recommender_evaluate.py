@@ -3,6 +3,7 @@
 
     manage.py recommender_evaluate [--dataset shop] [--epochs N] [--output DIR]
     manage.py recommender_evaluate --served --cut 2020-09-20 [--epochs N] [--output DIR]
+    manage.py recommender_evaluate --served --protocol leave-one-out [--epochs N] [--output DIR]
 
 Leave-one-out over every shopper's events, full-catalogue ranking. Writes ``behaviour_shop.{json,md}``
 and PNG plots to ``--output`` (default ``MODEL_DIR/evaluations``). The same run is
@@ -13,7 +14,9 @@ and PNG plots to ``--output`` (default ``MODEL_DIR/evaluations``). The same run 
 ``--served``: train on the events before ``--cut`` exactly as ``recommender_train`` does, ask
 "for you" for every shopper who bought from the cut on, and score it beside the offline blend
 and the baselines (:func:`recommender.training.behaviour.served.served_evaluation`); nothing it
-does stays in the database. Writes ``served_shop.{json,md}``.
+does stays in the database. ``--protocol leave-one-out`` (no cut) holds out each shopper's newest
+product instead and scores Recall@10 and NDCG@10, as the Amazon benchmarks define. Writes
+``served_shop.{json,md}``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.training.behaviour.report import write_report
-from recommender.training.behaviour.served import served_evaluation
+from recommender.training.behaviour.served import LEAVE_ONE_OUT, TIME_SPLIT, served_evaluation
 from recommender.training.behaviour.served_report import served_markdown
 from recommender.training.behaviour.shop_evaluation import run_evaluation
 from recommender.versions import model_dir
@@ -43,6 +46,12 @@ class Command(BaseCommand):
         parser.add_argument("--output", default=None)
         parser.add_argument("--served", action="store_true", help="Evaluate 'for you' through the serving path.")
         parser.add_argument("--cut", default=None, help="With --served: train before this date (YYYY-MM-DD).")
+        parser.add_argument(
+            "--protocol",
+            choices=(TIME_SPLIT, LEAVE_ONE_OUT),
+            default=TIME_SPLIT,
+            help="With --served: a time split at --cut (MAP@12), or each shopper's newest product held out (@10).",
+        )
         parser.add_argument("--max-shoppers", type=int, default=None, help="With --served: score at most N.")
 
     def handle(self, *args, **opts) -> None:
@@ -68,17 +77,28 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Written: {', '.join(paths.values())}"))
 
     def _served(self, opts: dict, overrides: dict | None, out: Path) -> None:
-        if not opts["cut"]:
+        cut = None
+        if opts["protocol"] == LEAVE_ONE_OUT:
+            if opts["cut"]:
+                raise CommandError(
+                    "--protocol leave-one-out takes no --cut: each shopper's newest product is held out."
+                )
+        elif not opts["cut"]:
             raise CommandError("--served needs --cut YYYY-MM-DD: the model trains on the events before it.")
-        try:
-            cut = datetime.fromisoformat(opts["cut"])
-        except ValueError as exc:
-            raise CommandError(f"--cut {opts['cut']!r} is not a date (YYYY-MM-DD).") from exc
-        if cut.tzinfo is None:
-            cut = cut.replace(tzinfo=UTC)
+        else:
+            try:
+                cut = datetime.fromisoformat(opts["cut"])
+            except ValueError as exc:
+                raise CommandError(f"--cut {opts['cut']!r} is not a date (YYYY-MM-DD).") from exc
+            if cut.tzinfo is None:
+                cut = cut.replace(tzinfo=UTC)
         try:
             report = served_evaluation(
-                cut, overrides=overrides, max_shoppers=opts["max_shoppers"], progress=opts["verbosity"] > 1
+                cut,
+                protocol=opts["protocol"],
+                overrides=overrides,
+                max_shoppers=opts["max_shoppers"],
+                progress=opts["verbosity"] > 1,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -113,6 +113,30 @@ def leave_one_out(sequences: list[list[int]], types: list[list[int]] | None = No
     )
 
 
+def leave_last_out(sequences: list[list[int]], types: list[list[int]] | None = None, min_length: int = 3) -> Split:
+    """The newest item of each sequence validates, the rest trains; no separate test target.
+
+    A shop's model then learns from everything but one product per shopper (leave-one-out keeps
+    two back), and what validates it is the next-item prediction it serves. As with a time
+    split, ``test`` is ``valid``. Users with fewer than ``min_length`` items only train.
+    """
+    train, train_types, histories, targets, history_types = [], [], [], [], []
+    for i, seq in enumerate(sequences):
+        if len(seq) < min_length:
+            if len(seq) >= 2:
+                train.append(list(seq))
+                train_types.append(_types(types, i, None))
+            continue
+        train.append(list(seq[:-1]))
+        train_types.append(_types(types, i, -1))
+        histories.append(list(seq[:-1]))
+        targets.append([seq[-1]])
+        history_types.append(_types(types, i, -1))
+    has_types = types is not None
+    valid = EvalSet(histories, targets, history_types if has_types else None)
+    return Split(train, valid, valid, train_types if has_types else None, info={"protocol": "leave-last-out"})
+
+
 def time_split(
     timed: dict[str, list[tuple[str, int]]], *, split_time: str, valid_time: str, end_time: str | None = None
 ) -> Split:

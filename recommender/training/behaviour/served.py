@@ -1,23 +1,29 @@
-"""Served = evaluated: "for you" through the real serving path, scored on a time split.
+"""Served = evaluated: "for you" through the real serving path, scored as the benchmarks score.
 
     report = served_evaluation(cut)        # manage.py recommender_evaluate --served --cut 2020-09-20
+    report = served_evaluation(protocol=LEAVE_ONE_OUT)   # --served --protocol leave-one-out
 
-Given a cut date, inside one database transaction that is rolled back at the end:
+Inside one database transaction that is rolled back at the end:
 
-1. every shopper's purchases from the cut on become their targets, and every event from the cut
-   on is deleted (so serving sees only what the shop had at the cut);
+1. the targets are taken out of the shop. On a time split (``cut``), every shopper's purchases
+   from the cut on are their targets and every event from the cut on is deleted, so serving sees
+   only what the shop had at the cut (H&M: MAP@12). Leave-one-out (what the Amazon benchmarks
+   define), every shopper's newest product is their one target and its events are deleted
+   (Recall@10, NDCG@10, full ranking);
 2. the behaviour model is trained with exactly what ``recommender_train`` runs
-   (:func:`~recommender.training.behaviour.train.train_behaviour`) and activated, with the result
-   cache off;
-3. ``recommend("for_you", user=…, limit=12)`` is asked for every shopper with a target and a
-   history before the cut, once as the shop serves it ("all") and once with the shopper's
-   history excluded ("new", the products new to them);
-4. MAP@12, Recall@12 and NDCG@12 are scored, beside the same blend scored offline over the
-   whole catalogue and the baselines, all on the same shoppers and targets.
+   (:func:`~recommender.training.behaviour.train.train_behaviour`; leave-one-out validates on each
+   shopper's newest remaining product, as the benchmark validates on the one before the test
+   item) and activated, with the result cache off;
+3. ``recommend("for_you", user=…, limit=k)`` is asked for every shopper with a target and a
+   history, once as the shop serves it ("all") and once with the shopper's history excluded
+   ("new", the products new to them);
+4. MAP@k, Recall@k and NDCG@k are scored, beside the same blend scored offline over the whole
+   catalogue and the baselines, all on the same shoppers and targets.
 
-Nothing of it stays: the rollback removes the version, its vectors and the settings change, and
-the artifact folder is deleted. The shop keeps serving its own active version meanwhile
-(events recorded during the run are not touched: only rows that existed are deleted).
+Nothing of it stays: the rollback removes the version, its vectors, the settings change and
+restores the deleted events, and the artifact folder is deleted. The shop keeps serving its own
+active version meanwhile (events recorded during the run are not touched: only rows that
+existed are deleted).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from recommender.behaviour.config import behaviour_config
 from recommender.behaviour.cooccurrence import load_table
 from recommender.behaviour.model import load_artifact
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
-from recommender.models import Event, EventType, ModelVersion, RecommenderSettings
+from recommender.models import Event, EventType, ModelVersion, ProductVector, RecommenderSettings
 from recommender.models.config import CACHE_KEY
 from recommender.recommend import recommend
 from recommender.training.behaviour.baselines import (
@@ -55,13 +61,17 @@ from recommender.training.behaviour.fit import ModelScorer
 from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k
 from recommender.training.behaviour.shop import load_shop
 from recommender.training.behaviour.train import train_behaviour
+from recommender.versions import serving_version
 
-__all__ = ["SERVED_K", "served_evaluation", "served_metrics"]
+__all__ = ["LEAVE_ONE_OUT", "LEAVE_ONE_OUT_K", "SERVED_K", "TIME_SPLIT", "served_evaluation", "served_metrics"]
 
 logger = logging.getLogger(__name__)
 
-# "For you" asked for 12 products: the H&M competition's MAP@12.
+TIME_SPLIT, LEAVE_ONE_OUT = "time split", "leave-one-out"
+# "For you" asked for 12 products on a time split: the H&M competition's MAP@12.
 SERVED_K = 12
+# And for 10 leave-one-out: the Amazon benchmarks' Recall@10 and NDCG@10.
+LEAVE_ONE_OUT_K = 10
 # Popularity over the newest days before the cut: the H&M baseline that needs no model.
 RECENT_DAYS = 4
 
@@ -107,37 +117,80 @@ def _targets(cut: datetime) -> dict[str, tuple[Any, str, list[str]]]:
     return out
 
 
-def _baselines(data: SequenceData, cut: datetime) -> dict[str, Any]:
-    """The simple baselines, fitted on every sequence before the cut."""
+def _newest_products(cfg: dict[str, Any]) -> dict[str, tuple[Any, str, list[str]]]:
+    """owner -> (user id, session key, [their newest product]) for every shopper with an earlier
+    product too; the newest product's trailing events (a view, then its purchase) are deleted, so
+    serving sees the history before it. Only catalogue products (with a vector) count, as training
+    reads them."""
+    version = serving_version()
+    known = set(
+        ProductVector.objects.filter(version=version, embedding__isnull=False).values_list("product_key", flat=True)
+    )
+    rows = (
+        Event.objects.filter(type__in=cfg["event_types"], product_key__in=known)
+        .order_by("created_at", "pk")
+        .values_list("pk", "user_id", "session_key", "product_key")
+    )
+    newest: dict[str, tuple[Any, str, str]] = {}
+    trailing: dict[str, list[int]] = {}
+    products: dict[str, int] = {}
+    for pk, user_id, session_key, key in rows.iterator():
+        owner = _owner(user_id, session_key)
+        if owner in newest and newest[owner][2] == key:
+            trailing[owner].append(pk)
+            continue
+        newest[owner], trailing[owner] = (user_id, session_key, key), [pk]
+        products[owner] = products.get(owner, 0) + 1
+    targets = {owner: (u, s, [key]) for owner, (u, s, key) in newest.items() if products[owner] >= 2}
+    doomed = [pk for owner in targets for pk in trailing[owner]]
+    for start in range(0, len(doomed), 10_000):
+        Event.objects.filter(pk__in=doomed[start : start + 10_000]).delete()
+    return targets
+
+
+def _baselines(data: SequenceData, cut: datetime | None) -> dict[str, Any]:
+    """The simple baselines, fitted on every sequence the shop kept; popularity over the last
+    days before the cut on a time split, over everything leave-one-out."""
     counts = item_counts(data.sequences, data.n_items)
+    out = {
+        "own purchases, then popularity": Repurchase(counts),
+        "item co-occurrence kNN": CoocKNN(data.sequences, data.n_items, counts),
+        "ALS (implicit)": ALS(data.sequences, data.n_items),
+    }
+    if cut is None:
+        return {**out, "popularity": Popularity(counts.astype(float))}
     recent = np.zeros(data.n_items)
     since = cut.timestamp() - RECENT_DAYS * 86_400.0
     for seq, times in zip(data.sequences, data.times or [], strict=False):
         for item, t in zip(seq, times, strict=True):
             if t >= since:
                 recent[item] += 1.0
-    return {
-        "own purchases, then popularity": Repurchase(counts),
-        "item co-occurrence kNN": CoocKNN(data.sequences, data.n_items, counts),
-        "ALS (implicit)": ALS(data.sequences, data.n_items),
-        f"popularity, last {RECENT_DAYS} days": Popularity(recent),
-    }
+    return {**out, f"popularity, last {RECENT_DAYS} days": Popularity(recent)}
 
 
 def served_evaluation(
-    cut: datetime,
+    cut: datetime | None = None,
     *,
+    protocol: str = TIME_SPLIT,
     overrides: dict[str, Any] | None = None,
     max_shoppers: int | None = None,
     baselines: bool = True,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train on the events before ``cut``, serve "for you" to every shopper who bought from it on,
-    and score it beside the offline blend and the baselines (see the module docstring).
+    """Take the targets out (purchases from ``cut`` on, or each shopper's newest product with
+    ``protocol=LEAVE_ONE_OUT``), train as the shop does, serve "for you" to every shopper with a
+    target, and score it beside the offline blend and the baselines (see the module docstring).
 
-    Raises ValueError when nobody bought from the cut on after a history before it, or when
-    training finds too little data (the message says which).
+    Raises ValueError for a time split without a cut, when no shopper has both a history and a
+    target, or when training finds too little data (the message says which).
     """
+    if protocol not in (TIME_SPLIT, LEAVE_ONE_OUT):
+        raise ValueError(f"Unknown protocol {protocol!r}: {TIME_SPLIT!r} or {LEAVE_ONE_OUT!r}.")
+    if protocol == TIME_SPLIT and cut is None:
+        raise ValueError("A time split needs a cut: the model trains on the events before it.")
+    if protocol == LEAVE_ONE_OUT:
+        # Validated on each shopper's newest remaining product, as the benchmark validates.
+        cut, overrides = None, {**(overrides or {}), "valid_days": 0}
     cfg = behaviour_config(overrides)
     folder = None
     try:
@@ -155,8 +208,12 @@ def served_evaluation(
 
 
 def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[str, Any], Any]:
-    targets = _targets(cut)
-    Event.objects.filter(created_at__gte=cut).delete()
+    k = SERVED_K if cut is not None else LEAVE_ONE_OUT_K
+    if cut is not None:
+        targets = _targets(cut)
+        Event.objects.filter(created_at__gte=cut).delete()
+    else:
+        targets = _newest_products(cfg)
     settings = RecommenderSettings.get()
     settings.cache_seconds = 0  # every answer computed, none cached
     settings.save()
@@ -179,6 +236,8 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
     if max_shoppers:
         owners = owners[:max_shoppers]
     if not owners:
+        if cut is None:
+            raise ValueError("No shopper has two catalogue products to hold the newest one out.")
         raise ValueError(f"Nobody with events before {cut.isoformat()} bought a catalogue product from it on.")
     users = get_user_model()
     histories, types, wanted, served_all, served_new, seconds = [], [], [], [], [], []
@@ -191,11 +250,11 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         user = users(pk=user_id) if user_id is not None else None
         seen = [data.item_keys[i] for i in data.sequences[row]]
         t0 = time.perf_counter()
-        keys = recommend("for_you", user=user, session_key=session_key if user is None else "", limit=SERVED_K).keys
+        keys = recommend("for_you", user=user, session_key=session_key if user is None else "", limit=k).keys
         seconds.append(time.perf_counter() - t0)
         served_all.append([index.get(k, -1) for k in keys])
         new = recommend(
-            "for_you", user=user, session_key=session_key if user is None else "", limit=SERVED_K, exclude_keys=seen
+            "for_you", user=user, session_key=session_key if user is None else "", limit=k, exclude_keys=seen
         )
         served_new.append([index.get(k, -1) for k in new.keys])
     evalset = EvalSet(histories, wanted, types if data.types else None)
@@ -203,7 +262,9 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
     new_rows = [i for i, (h, t) in enumerate(zip(histories, wanted, strict=True)) if set(t) - set(h)]
     metrics = (version.metrics if version is not None else None) or {}
     report: dict[str, Any] = {
-        "cut": cut.isoformat(),
+        "protocol": TIME_SPLIT if cut is not None else LEAVE_ONE_OUT,
+        "k": k,
+        "cut": cut.isoformat() if cut is not None else None,
         "shoppers": len(owners),
         "shoppers_new": len(fresh),
         "behaviour_model": note or "trained and served",
@@ -224,8 +285,8 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "p50": round(float(np.percentile(seconds, 50)) * 1000, 2),
             "p95": round(float(np.percentile(seconds, 95)) * 1000, 2),
         },
-        "all": {"served for you": served_metrics(served_all, wanted)},
-        "new": {"served for you": served_metrics([served_new[i] for i in new_rows], fresh.targets)},
+        "all": {"served for you": served_metrics(served_all, wanted, k)},
+        "new": {"served for you": served_metrics([served_new[i] for i in new_rows], fresh.targets, k)},
     }
     scorers: dict[str, Any] = {}
     if folder is not None:
@@ -233,8 +294,8 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
     if baselines:
         scorers.update(_baselines(data, cut))
     for name, scorer in scorers.items():
-        report["all"][name] = _offline(scorer, evalset, mask=False)
-        report["new"][name] = _offline(scorer, fresh, mask=True)
+        report["all"][name] = _offline(scorer, evalset, k, mask=False)
+        report["new"][name] = _offline(scorer, fresh, k, mask=True)
     return report, folder
 
 
@@ -249,7 +310,7 @@ def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend
     return Blend(inner, OwnPurchases(Repurchase(np.ones(data.n_items))), float(metrics.get("repurchase_weight") or 0.0))
 
 
-def _offline(scorer, evalset: EvalSet, *, mask: bool) -> dict[str, float]:
-    """MAP@12, Recall@12, NDCG@12 of ``scorer`` over the whole catalogue, ``mask``: history removed."""
-    out = evaluate(scorer, evalset, ks=(SERVED_K,), map_k=SERVED_K, mask_history=mask)
-    return {key: out[key] for key in (f"map@{SERVED_K}", f"recall@{SERVED_K}", f"ndcg@{SERVED_K}", "users")}
+def _offline(scorer, evalset: EvalSet, k: int, *, mask: bool) -> dict[str, float]:
+    """MAP@k, Recall@k, NDCG@k of ``scorer`` over the whole catalogue, ``mask``: history removed."""
+    out = evaluate(scorer, evalset, ks=(k,), map_k=k, mask_history=mask)
+    return {key: out[key] for key in (f"map@{k}", f"recall@{k}", f"ndcg@{k}", "users")}

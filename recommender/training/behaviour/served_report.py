@@ -9,15 +9,17 @@ from typing import Any
 
 __all__ = ["served_markdown"]
 
-COLUMNS = ("map@12", "recall@12", "ndcg@12")
 
-
-def served_markdown(report: dict[str, Any], title: str = 'Served "for you" on a time split') -> str:
-    """One table per target set ("all" purchases after the cut, "new" to the shopper)."""
+def served_markdown(report: dict[str, Any], title: str = "") -> str:
+    """One table per target set ("all" targets, "new" to the shopper), at the report's k."""
+    k = int(report.get("k", 12))
+    columns = (f"map@{k}", f"recall@{k}", f"ndcg@{k}")
+    protocol = report.get("protocol", "time split")
+    where = f"Cut: {report['cut']}; " if report.get("cut") else "Each shopper's newest product held out; "
     lines = [
-        f"# {title}",
+        "# " + (title or 'Served "for you" (' + protocol + ")"),
         "",
-        f"Cut: {report['cut']}; shoppers: {report['shoppers']} ({report['shoppers_new']} with new).",
+        f"{where}shoppers: {report['shoppers']} ({report['shoppers_new']} with new).",
     ]
     version = report.get("version", {})
     lines.append(
@@ -26,10 +28,11 @@ def served_markdown(report: dict[str, Any], title: str = 'Served "for you" on a 
         f"repurchase rate {version.get('repurchase_rate')}."
     )
     lines.append(f"Purchase policy: {report.get('purchase_policy')}; in-process latency {report.get('latency_ms')}.")
-    for part, heading in (("all", "all purchased products"), ("new", "only products new to the shopper")):
-        lines += ["", f"## {heading}", "", "| ranking | " + " | ".join(COLUMNS) + " | shoppers |"]
-        lines.append("|---" * (len(COLUMNS) + 2) + "|")
+    target = "purchased products" if report.get("cut") else "held-out products"
+    for part, heading in (("all", f"all {target}"), ("new", "only products new to the shopper")):
+        lines += ["", f"## {heading}", "", "| ranking | " + " | ".join(columns) + " | shoppers |"]
+        lines.append("|---" * (len(columns) + 2) + "|")
         for name, row in report[part].items():
-            cells = " | ".join(f"{row.get(c, 0.0):.4f}" for c in COLUMNS)
+            cells = " | ".join(f"{row.get(c, 0.0):.4f}" for c in columns)
             lines.append(f"| {name} | {cells} | {row.get('users', 0)} |")
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """The split a shop's behaviour model is validated on: the last days' purchases, as served.
 
-    split = shop_split(data, cfg)      # time split when the window has enough buyers, else leave-one-out
+    split = shop_split(data, cfg)      # time split when the window has enough buyers, else leave-last-out
 
 "For you" is asked for a shopper's next purchases from everything they did before. A time split
 validates exactly that: train on events before ``end - valid_days``, and for every shopper with
@@ -8,10 +8,12 @@ earlier events, the targets are the distinct products they bought in the window,
 their history before it. Leave-one-out on the collapsed sequences (the newest product, whatever
 the event) ranks something else: on H&M it tuned the repurchase weight to 0 while the time split
 gives it the largest weight. A shop with too few buyers in the window (``time_split_min_users``)
-falls back to leave-one-out, which needs only three products per shopper.
+falls back to leaving each shopper's newest product out (``leave_last_out``: it validates, the
+rest trains), which needs only three products per shopper.
 
-With a time split there is no separate test window (the newest days serve as validation): the
-split's ``test`` is its ``valid``, and ``info["protocol"]`` says so.
+Neither keeps a separate test set back (the newest days or products serve as validation, and
+the model learns from everything else): the split's ``test`` is its ``valid``, and
+``info["protocol"]`` says which split it was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from recommender.behaviour.codes import PURCHASE
-from recommender.training.behaviour.data import EvalSet, SequenceData, Split, leave_one_out
+from recommender.training.behaviour.data import EvalSet, SequenceData, Split, leave_last_out
 
 __all__ = ["shop_split", "time_window_split"]
 
@@ -53,12 +55,11 @@ def time_window_split(data: SequenceData, cut: float) -> Split:
 
 def shop_split(data: SequenceData, cfg: dict[str, Any]) -> Split:
     """:func:`time_window_split` over the last ``cfg["valid_days"]`` days when at least
-    ``cfg["time_split_min_users"]`` shoppers are validated, else :func:`leave_one_out`."""
+    ``cfg["time_split_min_users"]`` shoppers are validated, else :func:`leave_last_out`."""
     days = float(cfg.get("valid_days") or 0.0)
     ends = [times[-1] for times in data.times or [] if times]
     if days > 0 and ends:
         split = time_window_split(data, max(ends) - days * DAY)
         if len(split.valid) >= max(1, int(cfg.get("time_split_min_users") or 0)) and split.train:
             return split
-    split = leave_one_out([s for s in data.sequences], data.types, min_length=max(3, int(cfg["min_events"])))
-    return split
+    return leave_last_out(data.sequences, data.types, min_length=max(3, int(cfg["min_events"])))

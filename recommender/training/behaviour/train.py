@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # The validation metric the co-occurrence weight is tuned on: the shop's early-stopping metric
-# under leave-one-out; on a time split, MAP@12 of the products new to the shopper (history
+# when each shopper's newest product validates; on a time split, MAP@12 of the products new to the shopper (history
 # masked), the part of "for you" that co-occurrence is for (own purchases are tuned next).
 COOCCURRENCE_METRIC = "ndcg@10"
 TIME_SPLIT_COOCCURRENCE_METRIC = "map@12"
@@ -144,9 +144,9 @@ def train_behaviour(
     Sequences are each user's (or anonymous session's) views, clicks, add-to-carts and
     purchases in time order; item features are the serving encoder version's fused vectors.
     Validation (:func:`~recommender.training.behaviour.shop_split.shop_split`): the purchases of
-    the last ``valid_days`` days, as "for you" is served, or leave-one-out for a shop with few
-    buyers in that window (the newest item of every sequence is the test target, the one before
-    it the validation target). Early stopping, then :func:`tune_cooccurrence` (its table is saved as
+    the last ``valid_days`` days, as "for you" is served, or for a shop with few buyers in that
+    window the newest product of every sequence (``leave_last_out``); either way the model learns
+    from everything else, and the test metrics are the validation set's. Early stopping, then :func:`tune_cooccurrence` (its table is saved as
     ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``) and,
     on top of that blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
     the shop keeps purchased products in recommendations); "for you" serves the blend.
@@ -191,9 +191,10 @@ def train_behaviour(
             Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
         )
         repurchase = tune_repurchase(blend, data, split, cfg)
-        if table is not None and split.info.get("protocol") == "time split":
-            # Tuned; now serve the co-occurrence of every event, the validation days' included:
-            # they are the newest, and a shop's newest pairs are what the next purchases follow.
+        if table is not None:
+            # Tuned; now serve the co-occurrence of every event, the validation days' (or
+            # products') included: they are the newest, and a shop's newest pairs are what the
+            # next purchases follow.
             table = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
             cooccurrence["served_pairs"] = table.pairs
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
