@@ -38,6 +38,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
+from tqdm import tqdm
 
 from recommender.behaviour import serving
 from recommender.behaviour.config import behaviour_config
@@ -241,7 +242,7 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         raise ValueError(f"Nobody with events before {cut.isoformat()} bought a catalogue product from it on.")
     users = get_user_model()
     histories, types, wanted, served_all, served_new, seconds = [], [], [], [], [], []
-    for owner in owners:
+    for owner in tqdm(owners, desc='"for you" served', unit="shopper", disable=not progress):
         user_id, session_key, bought = targets[owner]
         row = by_owner[owner]
         histories.append(data.sequences[row])
