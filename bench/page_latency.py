@@ -236,6 +236,13 @@ def markdown(report: dict) -> str:
         )
     lines += [
         "",
+        (
+            "SQL queries: statements sent through Django's connection (what `CaptureQueriesContext` sees); "
+            "product vectors read in binary through a plain psycopg cursor (`storage.vector_rows`: 1-3 per "
+            'uncached slot or "for you") are not counted, in either code. The new code\'s page runs the demo '
+            "with `PageImpressionsMiddleware` (the old demo had none) and a 20,000-entry `LocMemCache` (the "
+            "old 300 entries held this run's 40 pages without evicting)."
+        ),
         f"Shared 2-core machine; load averages before each child: {report['load_averages']}.",
         (
             f"{env['cpu_count']} CPUs, Python {env['python']}, Django {env['django']}, {env['postgres']}, "

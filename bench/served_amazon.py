@@ -19,20 +19,18 @@ never copies it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from served_common import add_run_arguments, save_results, start_demo_shop, with_settings  # bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "amazon_scientific"
 FEATURES = ROOT / "var" / "behaviour" / "amazon_scientific_minilm.npy"
-RESULTS = ROOT / "bench" / "results"
 # Published on the same files (VQ-Rec, WWW 2023) and our offline blend (bench/results/behaviour_amazon.md).
 REFERENCES = {"VQ-Rec (paper)": {"recall@10": 0.1211, "ndcg@10": 0.0643}}
 # Interactions get made-up times in sequence order, a day apart, ending before this.
@@ -157,24 +155,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--features", type=Path, default=FEATURES)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-shoppers", type=int, default=None)
-    parser.add_argument("--prefix", default="served_amazon")
-    parser.add_argument("--set", nargs="*", default=[], help="extra behaviour settings key=value (JSON values)")
+    add_run_arguments(parser, epochs=100, prefix="served_amazon")
     args = parser.parse_args()
     if not (args.data / "Scientific.text").exists():
         sys.exit(f"Amazon Scientific not found at {args.data} (see ../shared/data/amazon_scientific/SOURCE.md).")
     if not args.features.exists():
         sys.exit(f"No item vectors at {args.features}: run python bench/behaviour_vectors.py amazon first.")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-served-amazon")
-    )
-    os.environ.pop("CELERY_BROKER_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    start_demo_shop("bench-served-amazon")
     from recommender.training.behaviour.served import LEAVE_ONE_OUT, served_evaluation
     from recommender.training.behaviour.served_report import served_markdown
 
@@ -182,40 +169,27 @@ def main() -> int:
     load_shop(args.data, args.features)
     load_seconds = time.perf_counter() - started
     # The offline benchmark's training settings (bench/behaviour_amazon.py); purchases only.
-    overrides = {
-        "epochs": args.epochs,
-        "torch_threads": args.threads,
-        "patience": 6,
-        "lr": 2e-3,
-        "batch_size": 128,
-        "event_types": ["purchase"],
-    }
-    for item in args.set:
-        key, value = item.split("=", 1)
-        overrides[key] = json.loads(value)
+    base = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 6, "lr": 2e-3, "batch_size": 128}
+    overrides = with_settings({**base, "event_types": ["purchase"]}, args.set)
     started = time.perf_counter()
     report = served_evaluation(
         protocol=LEAVE_ONE_OUT, overrides=overrides, max_shoppers=args.max_shoppers, progress=True
     )
-    report["seconds"] = {"load": round(load_seconds, 1), "evaluation": round(time.perf_counter() - started, 1)}
-    report["overrides"] = overrides
+    seconds = {"load": load_seconds, "evaluation": time.perf_counter() - started}
     report["references"] = REFERENCES
-    report["machine"] = {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average": os.getloadavg(),
-        "note": "shared 2-core machine",
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.prefix}.json").write_text(json.dumps(report, indent=2, default=str))
     text = served_markdown(report, title='Served "for you" on Amazon Scientific (leave-one-out)')
     text += "".join(
         f"\nPublished on the same files: {name} Recall@10 {row['recall@10']}, NDCG@10 {row['ndcg@10']}.\n"
         for name, row in REFERENCES.items()
     )
-    (RESULTS / f"{args.prefix}.md").write_text(text)
-    plot(report, RESULTS / f"{args.prefix}.png", title="Amazon Scientific, leave-one-out, served")
-    print(text)
+    save_results(
+        report,
+        args.prefix,
+        text,
+        overrides=overrides,
+        seconds=seconds,
+        plot=partial(plot, title="Amazon Scientific, leave-one-out, served"),
+    )
     return 0
 
 

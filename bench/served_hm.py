@@ -16,19 +16,17 @@ Reads ../shared/data/hm_fashion; never copies it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from served_common import add_run_arguments, save_results, start_demo_shop, with_settings  # bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "hm_fashion"
-RESULTS = ROOT / "bench" / "results"
 
 
 def load_shop(data: Path, vectors: Path) -> None:
@@ -102,21 +100,13 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--vectors", type=Path, default=ROOT / "var" / "behaviour" / "hm_items.npz")
     parser.add_argument("--cut", default="2020-09-20")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-shoppers", type=int, default=None)
-    parser.add_argument("--prefix", default="served_evaluation")
-    parser.add_argument("--set", nargs="*", default=[], help="extra behaviour settings key=value (JSON values)")
+    add_run_arguments(parser, epochs=10, prefix="served_evaluation")
     args = parser.parse_args()
     if not (args.data / "articles.csv").exists():
         sys.exit(f"H&M data not found at {args.data} (see ../shared/data/hm_fashion/SOURCE.md).")
     if not args.vectors.exists():
         sys.exit(f"No article vectors at {args.vectors}: run python bench/behaviour_vectors.py hm first.")
-    os.environ.update(DJANGO_SETTINGS_MODULE="shopdemo.settings", SHOPDEMO_DATA_DIR=str(ROOT / "var" / "bench-served"))
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    start_demo_shop("bench-served")
     from recommender.training.behaviour.served import served_evaluation
     from recommender.training.behaviour.served_report import served_markdown
 
@@ -124,34 +114,21 @@ def main() -> int:
     load_shop(args.data, args.vectors)
     load_seconds = time.perf_counter() - started
     # The offline benchmark's training settings (bench/behaviour_hm.py), fewer epochs on a shared CPU.
-    overrides = {
-        "epochs": args.epochs,
-        "torch_threads": args.threads,
-        "patience": 4,
-        "lr": 2e-3,
-        "batch_size": 256,
-        "max_len": 30,
-    }
-    for item in args.set:
-        key, value = item.split("=", 1)
-        overrides[key] = json.loads(value)
+    base = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 4, "lr": 2e-3, "batch_size": 256}
+    overrides = with_settings({**base, "max_len": 30}, args.set)
     cut = datetime.fromisoformat(args.cut).replace(tzinfo=UTC)
     started = time.perf_counter()
     report = served_evaluation(cut, overrides=overrides, max_shoppers=args.max_shoppers, progress=True)
-    report["seconds"] = {"load": round(load_seconds, 1), "evaluation": round(time.perf_counter() - started, 1)}
-    report["overrides"] = overrides
-    report["machine"] = {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average": os.getloadavg(),
-        "note": "shared 2-core machine",
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.prefix}.json").write_text(json.dumps(report, indent=2, default=str))
+    seconds = {"load": load_seconds, "evaluation": time.perf_counter() - started}
     text = served_markdown(report, title='Served "for you" on H&M (time split at ' + args.cut + ")")
-    (RESULTS / f"{args.prefix}.md").write_text(text)
-    plot(report, RESULTS / f"{args.prefix}.png", title=f"H&M, time split at {args.cut}")
-    print(text)
+    save_results(
+        report,
+        args.prefix,
+        text,
+        overrides=overrides,
+        seconds=seconds,
+        plot=partial(plot, title=f"H&M, time split at {args.cut}"),
+    )
     return 0
 
 

@@ -81,34 +81,43 @@ def _types(types: list[list[int]] | None, i: int, stop: int | None) -> list[int]
     return None if types is None else types[i][:stop]
 
 
-def leave_one_out(sequences: list[list[int]], types: list[list[int]] | None = None, min_length: int = 3) -> Split:
-    """Last item = test target, second-to-last = validation target, the rest trains.
-
-    Users with fewer than ``min_length`` items only train (they have nothing to hold out). The
-    validation and test targets never appear in ``train`` at their held-out positions.
-    """
-    train, train_types = [], []
-    valid_h, valid_t, valid_ty, test_h, test_t, test_ty = [], [], [], [], [], []
+def _held_out_tails(
+    sequences: list[list[int]], types: list[list[int]] | None, min_length: int, held: int
+) -> tuple[list[list[int]], list, list[int]]:
+    """(train, train types, users held out): each sequence of at least ``min_length`` items trains
+    without its last ``held``; a shorter one (of 2 or more) trains whole, holding nothing out."""
+    train, train_types, users = [], [], []
     for i, seq in enumerate(sequences):
         if len(seq) < min_length:
             if len(seq) >= 2:
                 train.append(list(seq))
                 train_types.append(_types(types, i, None))
             continue
-        train.append(list(seq[:-2]))
-        train_types.append(_types(types, i, -2))
-        valid_h.append(list(seq[:-2]))
-        valid_t.append([seq[-2]])
-        valid_ty.append(_types(types, i, -2))
-        test_h.append(list(seq[:-1]))
-        test_t.append([seq[-1]])
-        test_ty.append(_types(types, i, -1))
-    has_types = types is not None
+        train.append(list(seq[:-held]))
+        train_types.append(_types(types, i, -held))
+        users.append(i)
+    return train, train_types, users
+
+
+def _next_item(sequences: list[list[int]], types: list[list[int]] | None, users: list[int], stop: int) -> EvalSet:
+    """For ``users``, the history before position ``stop`` (negative) ranked against the item at it."""
+    histories = [list(sequences[i][:stop]) for i in users]
+    targets = [[sequences[i][stop]] for i in users]
+    return EvalSet(histories, targets, [_types(types, i, stop) for i in users] if types is not None else None)
+
+
+def leave_one_out(sequences: list[list[int]], types: list[list[int]] | None = None, min_length: int = 3) -> Split:
+    """Last item = test target, second-to-last = validation target, the rest trains.
+
+    Users with fewer than ``min_length`` items only train (they have nothing to hold out). The
+    validation and test targets never appear in ``train`` at their held-out positions.
+    """
+    train, train_types, users = _held_out_tails(sequences, types, min_length, held=2)
     return Split(
         train=train,
-        valid=EvalSet(valid_h, valid_t, valid_ty if has_types else None),
-        test=EvalSet(test_h, test_t, test_ty if has_types else None),
-        train_types=train_types if has_types else None,
+        valid=_next_item(sequences, types, users, -2),
+        test=_next_item(sequences, types, users, -1),
+        train_types=train_types if types is not None else None,
         info={"protocol": "leave-one-out"},
     )
 
@@ -120,21 +129,9 @@ def leave_last_out(sequences: list[list[int]], types: list[list[int]] | None = N
     two back), and what validates it is the next-item prediction it serves. As with a time
     split, ``test`` is ``valid``. Users with fewer than ``min_length`` items only train.
     """
-    train, train_types, histories, targets, history_types = [], [], [], [], []
-    for i, seq in enumerate(sequences):
-        if len(seq) < min_length:
-            if len(seq) >= 2:
-                train.append(list(seq))
-                train_types.append(_types(types, i, None))
-            continue
-        train.append(list(seq[:-1]))
-        train_types.append(_types(types, i, -1))
-        histories.append(list(seq[:-1]))
-        targets.append([seq[-1]])
-        history_types.append(_types(types, i, -1))
-    has_types = types is not None
-    valid = EvalSet(histories, targets, history_types if has_types else None)
-    return Split(train, valid, valid, train_types if has_types else None, info={"protocol": "leave-last-out"})
+    train, train_types, users = _held_out_tails(sequences, types, min_length, held=1)
+    valid = _next_item(sequences, types, users, -1)
+    return Split(train, valid, valid, train_types if types is not None else None, info={"protocol": "leave-last-out"})
 
 
 def time_split(
