@@ -164,6 +164,15 @@ def test_leave_one_out_serves_from_the_history_before_the_newest_product(vector_
     assert Event.objects.filter(session_key="s").count() == 4
 
 
+def test_served_evaluation_refuses_a_protocol_it_does_not_know_and_a_misplaced_cut(db):
+    with pytest.raises(ValueError, match="Unknown protocol"):
+        served_evaluation(timezone.now(), protocol="k-fold")
+    with pytest.raises(ValueError, match="needs a cut"):
+        served_evaluation()
+    with pytest.raises(ValueError, match="takes no cut"):
+        served_evaluation(timezone.now(), protocol=LEAVE_ONE_OUT)
+
+
 def test_evaluate_command_served_leave_one_out(vector_shop, behaviour_settings, tmp_path):
     with pytest.raises(CommandError, match="no --cut"):
         call_command("recommender_evaluate", "--served", "--protocol", "leave-one-out", "--cut", "2020-01-01")

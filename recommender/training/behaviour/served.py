@@ -182,16 +182,18 @@ def served_evaluation(
     ``protocol=LEAVE_ONE_OUT``), train as the shop does, serve "for you" to every shopper with a
     target, and score it beside the offline blend and the baselines (see the module docstring).
 
-    Raises ValueError for a time split without a cut, when no shopper has both a history and a
-    target, or when training finds too little data (the message says which).
+    Raises ValueError for an unknown protocol, a time split without a cut or leave-one-out with
+    one, when no shopper has both a history and a target, or when training finds too little data (the message says which).
     """
     if protocol not in (TIME_SPLIT, LEAVE_ONE_OUT):
         raise ValueError(f"Unknown protocol {protocol!r}: {TIME_SPLIT!r} or {LEAVE_ONE_OUT!r}.")
     if protocol == TIME_SPLIT and cut is None:
         raise ValueError("A time split needs a cut: the model trains on the events before it.")
     if protocol == LEAVE_ONE_OUT:
+        if cut is not None:
+            raise ValueError("Leave-one-out takes no cut: each shopper's newest product is held out.")
         # Validated on each shopper's newest remaining product, as the benchmark validates.
-        cut, overrides = None, {**(overrides or {}), "valid_days": 0}
+        overrides = {**(overrides or {}), "valid_days": 0}
     cfg = behaviour_config(overrides)
     folder = None
     try:
