@@ -81,6 +81,9 @@ def main() -> None:
             "summary": data["summary"],
         }
         plan_path.write_text(json.dumps(plan))
+    from recommender.neighbours import refresh_neighbours
+
+    refresh_neighbours()  # what beat keeps current on a shop (the new code reads it; older code counted live)
     from django.db import connections
 
     connections.close_all()

@@ -70,6 +70,13 @@ DEFAULT_SCHEDULE: list[PeriodicSpec] = [
         description="Rebuild search suggestions from the query log and the catalog.",
     ),
     PeriodicSpec(
+        name="recommender: count product neighbours",
+        task="recommender.refresh_neighbours",
+        every=10,
+        period="minutes",
+        description='Recount "bought together" and "also viewed" from the events, so pages read no events.',
+    ),
+    PeriodicSpec(
         name="recommender: prune old events",
         task="recommender.prune_events",
         crontab={"minute": "45", "hour": "3"},

@@ -33,9 +33,9 @@ from recommender.experiments.assignment import PREVIEW_PARAMETER, VariantChoice,
 from recommender.experiments.exposure import record_exposure
 from recommender.impressions import count_impressions
 from recommender.memo import remembered
-from recommender.models import Event, MerchandisingRule, ModelVersion, RecommenderSettings
-from recommender.privacy import personalisation_enabled
+from recommender.models import MerchandisingRule, ModelVersion, RecommenderSettings
 from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, rules_in_window, servable_keys
+from recommender.shoppers import ShopperFacts, shopper_facts
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.strategies.similar import similar_options
 from recommender.versions import serving_version
@@ -128,22 +128,20 @@ def recommend(
     has_shopper = user_id is not None or bool(session_key)
 
     @cache
-    def opted_in() -> bool:  # asked by the purchases filter and the strategy: one read per call (or page)
-        return remembered(request, ("personalised", user_id), lambda: personalisation_enabled(user_id))
+    def facts() -> ShopperFacts:  # opt-out and purchases: one read per call (or page)
+        return remembered(request, ("shopper", user_id, session_key), lambda: shopper_facts(user_id, session_key))
+
+    def opted_in() -> bool:
+        return facts().personalised
 
     bought: tuple[str, ...] = ()
     if (
         strategy != "recently_viewed"
         and has_shopper
         and remembered(request, "excludes_purchased", lambda: excludes_purchased(settings))
-        # Opted out: results must not depend on the shopper's history, not even by exclusion.
-        and opted_in()
     ):
-        bought = remembered(
-            request,
-            ("bought", user_id, session_key),
-            lambda: tuple(sorted(Event.objects.of_shopper(user_id, session_key).purchased_keys())),
-        )
+        # Opted out: results must not depend on the shopper's history, not even by exclusion.
+        bought = facts().bought
     product_side = strategy in PRODUCT_STRATEGIES
     if strategy in PERSONAL_STRATEGIES:
         shopper_part: tuple = (user_id, session_key, shopper_generation(user_id, session_key))

@@ -17,7 +17,7 @@ from functools import partial
 from celery import shared_task
 from django.db import DatabaseError
 
-from recommender import dispatch, indexing, product_sync
+from recommender import dispatch, indexing, neighbours, product_sync
 from recommender.conf import app_settings
 from recommender.experiments import bandit
 from recommender.training.tasks import (  # noqa: F401 - registers recommender.train_behaviour and .activate_behaviour
@@ -148,6 +148,12 @@ def prune_events() -> int:
 
     days = app_settings.EVENT_RETENTION_DAYS
     return prune(days) if days else 0
+
+
+@shared_task(name="recommender.refresh_neighbours", acks_late=True)
+def refresh_neighbours(kinds: list[str] | None = None) -> dict[str, int]:
+    """Beat: recount "bought together" and "also viewed" from the events; returns pairs kept per kind."""
+    return {report.kind: report.pairs for report in neighbours.refresh_neighbours(kinds)}
 
 
 @shared_task(name="recommender.update_bandits", acks_late=True)

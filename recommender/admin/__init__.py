@@ -5,7 +5,8 @@ One module per page family: ``config`` (the settings singleton), ``rules`` (merc
 training, activation, roll-back), ``analytics`` (slot statistics and the analytics page),
 ``activity`` (read-only event, search and profile logs), ``audit`` (who read whose
 recommendations), ``moderation`` (what search suggestions may show) and ``privacy``
-(personalisation opt-outs) and ``experiments`` (A/B tests and bandits, their results). Custom views live on their ModelAdmin and require the model's
+(personalisation opt-outs), ``neighbours`` (when "bought together" and "also viewed" were last
+counted) and ``experiments`` (A/B tests and bandits, their results). Custom views live on their ModelAdmin and require the model's
 permission (``recommender.view_slotstat`` for analytics, …); periodic tasks are edited in
 django-celery-beat's own admin.
 """
@@ -17,6 +18,7 @@ from recommender.admin import (  # noqa: F401 - registers
     config,
     experiments,
     moderation,
+    neighbours,
     privacy,
     rules,
     vectors,

@@ -6,6 +6,7 @@ from recommender.models.config import RecommenderSettings
 from recommender.models.events import Event, EventType
 from recommender.models.experiments import Experiment, Exposure, UserAssignment, Variant
 from recommender.models.moderation import PublishedQuery, SuggestionRule
+from recommender.models.neighbours import NeighbourBuild, NeighbourKind, ProductNeighbour
 from recommender.models.privacy import PersonalisationOptOut
 from recommender.models.profiles import Profile
 from recommender.models.rules import MerchandisingRule
@@ -21,7 +22,10 @@ __all__ = [
     "Exposure",
     "MerchandisingRule",
     "ModelVersion",
+    "NeighbourBuild",
+    "NeighbourKind",
     "PersonalisationOptOut",
+    "ProductNeighbour",
     "ProductVector",
     "Profile",
     "ProfileAccessLog",

@@ -4,7 +4,7 @@
 migrate → load the catalog (generated, or H&M with --catalog) → train the catalog CLIP if no
 encoder version is active (no download needed) → embed every product → build profiles →
 train and activate the behaviour model if none serves this encoder's vectors ("for you") →
-build search suggestions → create the admin user (admin/admin, local use only).
+build search suggestions and the bought-together / also-viewed neighbours → create the admin user (admin/admin, local use only).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recommender.indexing import reindex
 from recommender.models import ModelVersion
+from recommender.neighbours import refresh_neighbours
 from recommender.profiles import rebuild_profiles
 from recommender.versions import serving_version
 
@@ -62,6 +63,8 @@ class Command(BaseCommand):
         from recommender.search import refresh_suggestions
 
         refresh_suggestions()
+        for report in refresh_neighbours():
+            say(f"Neighbours ({report.kind}): {report.pairs} pairs over {report.products} products.")
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")
