@@ -38,7 +38,7 @@ from recommender.rules import apply_rules, eligible, pin_candidates, product_fac
 from recommender.shoppers import ShopperFacts, shopper_facts
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.strategies.similar import similar_options
-from recommender.versions import serving_version
+from recommender.versions import serving_versions
 
 MAX_LIMIT = 100
 
@@ -124,7 +124,7 @@ def recommend(
         strategy, limit, categories = _apply_variant(choice, strategy, limit, categories, product_key)
     settings = RecommenderSettings.get()
     # Read once per page, however many slots it renders (recommender.memo).
-    version = remembered(request, "serving_version", serving_version)
+    version, behaviour = remembered(request, "serving_versions", serving_versions)
     has_shopper = user_id is not None or bool(session_key)
 
     @cache
@@ -138,7 +138,7 @@ def recommend(
     if (
         strategy != "recently_viewed"
         and has_shopper
-        and remembered(request, "excludes_purchased", lambda: excludes_purchased(settings))
+        and remembered(request, "excludes_purchased", lambda: excludes_purchased(settings, behaviour))
     ):
         # Opted out: results must not depend on the shopper's history, not even by exclusion.
         bought = facts().bought
@@ -192,7 +192,8 @@ def recommend(
             personalisation=opted_in()
             if has_shopper and (request is not None or strategy in PERSONAL_STRATEGIES)
             else None,
-            behaviour=choice.behaviour if choice is not None else None,
+            # A variant's own (pinned, or False: off); else the active one, read with the encoder (False: none).
+            behaviour=choice.behaviour if choice is not None and choice.behaviour is not None else (behaviour or False),
         )
         if strategy in PRODUCT_STRATEGIES and not product_key:
             return []

@@ -89,6 +89,15 @@ def serving_version() -> ModelVersion | None:
     return ModelVersion.objects.active(ModelVersion.Kind.ENCODER)
 
 
+def serving_versions() -> tuple[ModelVersion | None, ModelVersion | None]:
+    """(encoder, behaviour model) that serve now, read in one query (the encoder pinned by
+    :func:`one_serving_version` when inside one)."""
+    active = ModelVersion.objects.active_by_kind()
+    pinned = _pinned.get()
+    encoder = pinned[0] if pinned is not None else active.get(ModelVersion.Kind.ENCODER)
+    return encoder, active.get(ModelVersion.Kind.BEHAVIOUR)
+
+
 @contextmanager
 def one_serving_version() -> Iterator[ModelVersion | None]:
     """Inside the block, ``serving_version()`` answers the version read once at its start.

@@ -158,3 +158,29 @@ def test_opt_out_and_purchases_are_read_in_one_statement(vector_shop):
     anonymous = shopper_facts(None, "anon-facts")
     assert anonymous.personalised and anonymous.bought == (vector_shop["dress-a"],)
     assert shopper_facts(None, "") == type(facts)(personalised=True, bought=())
+
+
+def test_for_you_reads_the_serving_versions_in_one_statement(vector_shop):
+    """The encoder and the behaviour model that serve are one read, not one each (and the purchase
+    policy asks the same read)."""
+    from recommender.models import ModelVersion
+    from recommender.recommend import recommend
+    from recommender.versions import one_serving_version, serving_versions
+
+    encoder = serving_version()
+    behaviour = ModelVersion.objects.create(kind="behaviour", name="b", state="active", config={})
+    with CaptureQueriesContext(connection) as queries:
+        assert serving_versions() == (encoder, behaviour)
+    assert len(queries) == 1
+    with one_serving_version() as pinned:
+        ModelVersion.objects.filter(pk=encoder.pk).update(state="retired")
+        assert serving_versions() == (pinned, behaviour)
+    ModelVersion.objects.filter(pk=encoder.pk).update(state="active")
+    user = _shopper("versions-reader", [vector_shop["dress-b"]])
+    settings = RecommenderSettings.get()
+    settings.exclude_purchased = None  # auto: the policy reads the behaviour version's metrics
+    settings.save()
+    with CaptureQueriesContext(connection) as queries:
+        recommend("for_you", user=user, limit=3)
+    version_reads = [q["sql"] for q in queries.captured_queries if '"recommender_modelversion"' in q["sql"]]
+    assert len(version_reads) == 1, version_reads

@@ -52,8 +52,9 @@ def buy_again_measured(version: ModelVersion | None = None) -> bool:
     return rate >= float(app_settings.BUY_AGAIN_MIN_REPURCHASE_RATE)
 
 
-def excludes_purchased(settings: RecommenderSettings) -> bool:
-    """The owner's explicit choice, else (auto) True unless training measured that buying again helps."""
+def excludes_purchased(settings: RecommenderSettings, behaviour: ModelVersion | None = None) -> bool:
+    """The owner's explicit choice, else (auto) True unless training measured that buying again helps
+    (``behaviour``: the active behaviour version, when the caller already read it)."""
     if settings.exclude_purchased is not None:
         return bool(settings.exclude_purchased)
-    return not buy_again_measured()
+    return not buy_again_measured(behaviour)

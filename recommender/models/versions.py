@@ -24,6 +24,11 @@ class ModelVersionManager(models.Manager["ModelVersion"]):
         """The active version of ``kind`` ("encoder" or "behaviour"), or None while none serves."""
         return self.filter(kind=kind, state="active").first()
 
+    def active_by_kind(self) -> dict[str, ModelVersion]:
+        """Every kind's active version in one query: a "for you" slot needs the encoder and the
+        behaviour model, and reading them apart cost a round trip each."""
+        return {version.kind: version for version in self.filter(state="active")}
+
     def maintained(self) -> list[ModelVersion]:
         """Encoder versions whose vectors must follow catalog changes: the active one, any being
         built, and the multilingual search version (``SEARCH_MULTILINGUAL_VERSION``)."""
