@@ -17,6 +17,7 @@ Before any behaviour model has measured it, purchases are left out, as they alwa
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from recommender.conf import app_settings
 from recommender.models import ModelVersion, RecommenderSettings
@@ -52,9 +53,15 @@ def buy_again_measured(version: ModelVersion | None = None) -> bool:
     return rate >= float(app_settings.BUY_AGAIN_MIN_REPURCHASE_RATE)
 
 
-def excludes_purchased(settings: RecommenderSettings, behaviour: ModelVersion | None = None) -> bool:
+# excludes_purchased() reads the active behaviour version itself unless told it (None: none serves).
+UNREAD: Any = object()
+
+
+def excludes_purchased(settings: RecommenderSettings, behaviour: ModelVersion | None = UNREAD) -> bool:
     """The owner's explicit choice, else (auto) True unless training measured that buying again helps
-    (``behaviour``: the active behaviour version, when the caller already read it)."""
+    (``behaviour``: the active behaviour version or None, when the caller already read it)."""
     if settings.exclude_purchased is not None:
         return bool(settings.exclude_purchased)
-    return not buy_again_measured(behaviour)
+    if behaviour is UNREAD:
+        behaviour = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
+    return behaviour is None or not buy_again_measured(behaviour)
