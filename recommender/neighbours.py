@@ -24,10 +24,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from recommender.models import Event, NeighbourBuild, NeighbourKind, ProductNeighbour
+from recommender.vacuum import vacuum_analyze
 
 __all__ = [
     "ALSO_VIEWED_WINDOW_DAYS",
@@ -100,7 +101,7 @@ def refresh_neighbours(kinds: Iterable[str] | None = None) -> list[NeighbourRepo
     if unknown:
         raise ValueError(f"Unknown neighbour kind(s) {unknown}; choose from {list(NeighbourKind.values)}.")
     reports = [_refresh(kind) for kind in chosen]
-    _vacuum()
+    vacuum_analyze(ProductNeighbour)  # serving reads no dead rows; the planner knows the new size
     return reports
 
 
@@ -147,14 +148,3 @@ def _refresh(kind: str) -> NeighbourReport:
         )
     logger.info("Neighbours %s: %d pairs over %d products in %.1f s.", kind, pairs, products, seconds)
     return NeighbourReport(kind=kind, pairs=pairs, products=products, seconds=seconds)
-
-
-def _vacuum() -> None:
-    """VACUUM ANALYZE after the swap, so serving reads no dead rows and the planner knows the new size."""
-    if connection.in_atomic_block:
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM (ANALYZE) {ProductNeighbour._meta.db_table}")
-    except DatabaseError as exc:  # e.g. not the table's owner: autovacuum will get there
-        logger.warning("Could not vacuum the neighbour table: %s", exc)

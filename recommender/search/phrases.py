@@ -34,7 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from recommender.catalog import get_adapter
@@ -45,6 +45,7 @@ from recommender.search.moderation import moderation
 from recommender.search.normalize import normalize_query, tokenize
 from recommender.search.vocabulary import vocabulary_changed
 from recommender.signals import vocabulary_missing
+from recommender.vacuum import vacuum_analyze
 from recommender.versions import serving_version
 
 __all__ = ["add_catalog_phrases", "ensure_phrases", "refresh_suggestions"]
@@ -85,25 +86,10 @@ def refresh_suggestions() -> dict[str, int]:
             )
         SuggestionPhrase.objects.filter(updated_at__lt=now).delete()
     vocabulary_changed()
-    _vacuum()
+    vacuum_analyze(SuggestionPhrase)
     counts = Counter(p.kind for p in unique)
     logger.info("Suggestion phrases rebuilt: %s", dict(counts))
     return {kind: counts.get(kind, 0) for kind in SuggestionPhrase.Kind.values}
-
-
-def _vacuum() -> None:
-    """VACUUM ANALYZE the phrase table after a rebuild (outside transactions only).
-
-    Until then, index scans visit the replaced rows' dead versions: on the H&M catalog long
-    prefixes took 25-40 ms right after a rebuild, 4-5 ms after the vacuum.
-    """
-    if connection.in_atomic_block:
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM (ANALYZE) {SuggestionPhrase._meta.db_table}")
-    except DatabaseError as exc:  # e.g. not the table's owner: autovacuum will get there
-        logger.warning("Could not vacuum the suggestion table: %s", exc)
 
 
 def add_catalog_phrases(version: ModelVersion, keys: list[str]) -> int:
