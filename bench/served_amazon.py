@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from served_common import add_run_arguments, save_results, start_demo_shop, with_settings  # bench/ is on sys.path
+from served_common import (  # bench/ is on sys.path
+    add_run_arguments,
+    bar_panels,
+    save_results,
+    start_demo_shop,
+    timed,
+    with_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "amazon_scientific"
@@ -129,26 +135,11 @@ def load_shop(folder: Path, features: Path) -> None:
 
 def plot(report: dict, path: Path, *, title: str) -> None:
     """Recall@10 and NDCG@10 bars of every ranking (served in red), with the published reference."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     rows = {**report["all"], **report.get("references", {})}
     names = list(rows)
-    figure = Figure(figsize=(10, 4.5), dpi=110)
-    FigureCanvasAgg(figure)
-    for col, metric in enumerate(("recall@10", "ndcg@10")):
-        axes = figure.add_subplot(1, 2, col + 1)
-        colours = [
-            "tab:red" if n.startswith("served") else "tab:blue" if n in REFERENCES else "tab:grey" for n in names
-        ]
-        axes.barh(names, [rows[n].get(metric, 0.0) for n in names], color=colours)
-        axes.invert_yaxis()
-        axes.set_title(metric)
-        if col:
-            axes.set_yticklabels([])
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path)
+    colours = ["tab:red" if n.startswith("served") else "tab:blue" if n in REFERENCES else "tab:grey" for n in names]
+    panels = [(metric, [rows[n].get(metric, 0.0) for n in names]) for metric in ("recall@10", "ndcg@10")]
+    bar_panels(path, title=title, names=names, colours=colours, panels=panels)
 
 
 def main() -> int:
@@ -165,17 +156,19 @@ def main() -> int:
     from recommender.training.behaviour.served import LEAVE_ONE_OUT, served_evaluation
     from recommender.training.behaviour.served_report import served_markdown
 
-    started = time.perf_counter()
-    load_shop(args.data, args.features)
-    load_seconds = time.perf_counter() - started
     # The offline benchmark's training settings (bench/behaviour_amazon.py); purchases only.
     base = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 6, "lr": 2e-3, "batch_size": 128}
     overrides = with_settings({**base, "event_types": ["purchase"]}, args.set)
-    started = time.perf_counter()
-    report = served_evaluation(
-        protocol=LEAVE_ONE_OUT, overrides=overrides, max_shoppers=args.max_shoppers, progress=True
+    report, seconds = timed(
+        partial(load_shop, args.data, args.features),
+        partial(
+            served_evaluation,
+            protocol=LEAVE_ONE_OUT,
+            overrides=overrides,
+            max_shoppers=args.max_shoppers,
+            progress=True,
+        ),
     )
-    seconds = {"load": load_seconds, "evaluation": time.perf_counter() - started}
     report["references"] = REFERENCES
     text = served_markdown(report, title='Served "for you" on Amazon Scientific (leave-one-out)')
     text += "".join(

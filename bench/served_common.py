@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,33 @@ def save_results(report: dict[str, Any], prefix: str, text: str, *, overrides: d
     (RESULTS / f"{prefix}.md").write_text(text)
     plot(report, RESULTS / f"{prefix}.png")
     print(text)
+
+
+def timed(load: Callable[[], None], evaluate: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Load the shop, then evaluate: the report, and the seconds each step took."""
+    started = time.perf_counter()
+    load()
+    loaded = time.perf_counter()
+    report = evaluate()
+    return report, {"load": loaded - started, "evaluation": time.perf_counter() - loaded}
+
+
+def bar_panels(
+    path: Path, *, title: str, names: Sequence[str], colours: Sequence[str], panels: Sequence[tuple[str, list[float]]]
+) -> None:
+    """Side-by-side horizontal bar charts of the same rankings, one (panel title, values) each."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.5), dpi=110)
+    FigureCanvasAgg(figure)
+    for col, (panel_title, values) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), col + 1)
+        axes.barh(list(names), values, color=list(colours))
+        axes.invert_yaxis()
+        axes.set_title(panel_title)
+        if col:
+            axes.set_yticklabels([])
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from served_common import add_run_arguments, save_results, start_demo_shop, with_settings  # bench/ is on sys.path
+from served_common import (  # bench/ is on sys.path
+    add_run_arguments,
+    bar_panels,
+    save_results,
+    start_demo_shop,
+    timed,
+    with_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "hm_fashion"
@@ -75,24 +81,13 @@ def load_shop(data: Path, vectors: Path) -> None:
 
 def plot(report: dict, path: Path, *, title: str) -> None:
     """MAP@12 bars of every ranking, all purchased articles and articles new to the customer."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     names = list(report["all"])
-    figure = Figure(figsize=(10, 4.5), dpi=110)
-    FigureCanvasAgg(figure)
-    for col, part in enumerate(("all", "new")):
-        axes = figure.add_subplot(1, 2, col + 1)
-        values = [report[part].get(name, {}).get("map@12", 0.0) for name in names]
-        colours = ["tab:red" if name.startswith("served") else "tab:grey" for name in names]
-        axes.barh(names, values, color=colours)
-        axes.invert_yaxis()
-        axes.set_title(f"MAP@12, {'all test articles' if part == 'all' else 'new to the customer'}")
-        if col:
-            axes.set_yticklabels([])
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path)
+    panels = [
+        (f"MAP@12, {label}", [report[part].get(name, {}).get("map@12", 0.0) for name in names])
+        for part, label in (("all", "all test articles"), ("new", "new to the customer"))
+    ]
+    colours = ["tab:red" if name.startswith("served") else "tab:grey" for name in names]
+    bar_panels(path, title=title, names=names, colours=colours, panels=panels)
 
 
 def main() -> int:
@@ -110,16 +105,14 @@ def main() -> int:
     from recommender.training.behaviour.served import served_evaluation
     from recommender.training.behaviour.served_report import served_markdown
 
-    started = time.perf_counter()
-    load_shop(args.data, args.vectors)
-    load_seconds = time.perf_counter() - started
     # The offline benchmark's training settings (bench/behaviour_hm.py), fewer epochs on a shared CPU.
     base = {"epochs": args.epochs, "torch_threads": args.threads, "patience": 4, "lr": 2e-3, "batch_size": 256}
     overrides = with_settings({**base, "max_len": 30}, args.set)
     cut = datetime.fromisoformat(args.cut).replace(tzinfo=UTC)
-    started = time.perf_counter()
-    report = served_evaluation(cut, overrides=overrides, max_shoppers=args.max_shoppers, progress=True)
-    seconds = {"load": load_seconds, "evaluation": time.perf_counter() - started}
+    report, seconds = timed(
+        partial(load_shop, args.data, args.vectors),
+        partial(served_evaluation, cut, overrides=overrides, max_shoppers=args.max_shoppers, progress=True),
+    )
     text = served_markdown(report, title='Served "for you" on H&M (time split at ' + args.cut + ")")
     save_results(
         report,

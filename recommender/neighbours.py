@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
+from tqdm import tqdm
 
 from recommender.models import Event, NeighbourBuild, NeighbourKind, ProductNeighbour
 from recommender.vacuum import vacuum_analyze
@@ -94,13 +95,14 @@ class NeighbourReport:
     seconds: float
 
 
-def refresh_neighbours(kinds: Iterable[str] | None = None) -> list[NeighbourReport]:
-    """Recount the given kinds (default: all) from the events and replace their neighbours."""
+def refresh_neighbours(kinds: Iterable[str] | None = None, *, progress: bool = False) -> list[NeighbourReport]:
+    """Recount the given kinds (default: all) from the events and replace their neighbours
+    (``progress``: a bar over the kinds, for the command)."""
     chosen = list(kinds) if kinds is not None else list(NeighbourKind.values)
     unknown = sorted(set(chosen) - set(NeighbourKind.values))
     if unknown:
         raise ValueError(f"Unknown neighbour kind(s) {unknown}; choose from {list(NeighbourKind.values)}.")
-    reports = [_refresh(kind) for kind in chosen]
+    reports = [_refresh(kind) for kind in tqdm(chosen, desc="neighbours", unit="kind", disable=not progress)]
     vacuum_analyze(ProductNeighbour)  # serving reads no dead rows; the planner knows the new size
     return reports
 

@@ -28,14 +28,15 @@ def shopper_facts(user_id: Any, session_key: str) -> ShopperFacts:
     if user_id is None and not session_key:
         return ShopperFacts(personalised=True, bought=())
     purchases = Event.objects.of_shopper(user_id, session_key).filter(type=EventType.PURCHASE)
-    bought_sql, bought_params = purchases.values("product_key").query.sql_with_params()
-    # Anonymous shoppers cannot opt out: only a known user can (recommender.privacy).
-    opted_sql, opted_params = PersonalisationOptOut.objects.filter(user_id=user_id).values("pk").query.sql_with_params()
+    sql, params = purchases.values("product_key").query.sql_with_params()
+    if user_id is None:  # anonymous shoppers cannot opt out: only a known user can (recommender.privacy)
+        opted_sql, opted_params = "false", ()
+    else:
+        opt_outs = PersonalisationOptOut.objects.filter(user_id=user_id).values("pk")
+        opted_sql, opted_params = opt_outs.query.sql_with_params()
+        opted_sql = f"EXISTS({opted_sql})"
     with connection.cursor() as cursor:
-        if user_id is None:
-            cursor.execute(f"SELECT false, ARRAY({bought_sql})", bought_params)
-        else:
-            cursor.execute(f"SELECT EXISTS({opted_sql}), ARRAY({bought_sql})", [*opted_params, *bought_params])
+        cursor.execute(f"SELECT {opted_sql}, ARRAY({sql})", [*opted_params, *params])
         opted_out, bought = cursor.fetchone()
     if opted_out:
         return ShopperFacts(personalised=False, bought=())

@@ -7,7 +7,6 @@ shop's history, or to see how long a count takes on the shop's events.
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
 from recommender.models import NeighbourKind
 from recommender.neighbours import refresh_neighbours
@@ -25,9 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, kind: list[str] | None, verbosity: int, **options) -> None:
-        kinds = kind or list(NeighbourKind.values)
-        for name in tqdm(kinds, desc="neighbours", unit="kind", disable=verbosity < 1):
-            for report in refresh_neighbours([name]):
-                self.stdout.write(
-                    f"{report.kind}: {report.pairs} pairs over {report.products} products in {report.seconds:.1f} s"
-                )
+        for report in refresh_neighbours(kind or None, progress=verbosity > 0):
+            self.stdout.write(
+                f"{report.kind}: {report.pairs} pairs over {report.products} products in {report.seconds:.1f} s"
+            )
