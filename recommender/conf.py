@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "price": "price",
         "in_stock": "in_stock",
         "url": None,
+        # The key a product's variants share (e.g. "parent_id", "style_code"); None: no families.
+        "family": None,
     },
     # Queryset filter (kwargs for .filter()) that selects sellable products.
     "SELLABLE_FILTER": {},

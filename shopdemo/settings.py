@@ -120,6 +120,7 @@ RECOMMENDER = {
         "category": "category",
         "price": "price",
         "in_stock": "stock",
+        "family": "family",
     },
     "TEXT_TEMPLATE": "{colour} {category}. {title}. {description}",
     "MODEL_DIR": str(VAR_DIR / "models"),

@@ -382,7 +382,7 @@ def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
         recent=np.int64(5),
         decay=np.float64(0.7),
     )
-    with pytest.raises(ValueError, match="valid co-occurrence table"):
+    with pytest.raises(ValueError, match="valid neighbour table"):
         load_table(tmp_path)
 
 

@@ -1,7 +1,7 @@
 """The active behaviour version and its artifact as serving holds it: one loaded model per process.
 
     version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)    # ModelVersion, or None
-    loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence)
+    loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence, families)
     clear_cache()                           # forget it (tests; a version's artifact changed)
 
 Torch is imported only when a model is actually loaded (:mod:`.model`), never at import, so the
@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from recommender.behaviour.cooccurrence import CooccurrenceTable, load_table
+from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, CooccurrenceTable, load_table
 from recommender.models import ModelVersion
 from recommender.versions import model_dir
 
@@ -35,6 +35,7 @@ class LoadedVersion(NamedTuple):
     config: dict[str, Any]
     keys: list[str]
     cooccurrence: CooccurrenceTable | None
+    families: CooccurrenceTable | None = None
 
 
 _LOADED: dict[tuple[int, str], LoadedVersion] = {}
@@ -47,7 +48,7 @@ def artifact_path(version: ModelVersion) -> Path:
 
 
 def load_version(version: ModelVersion) -> LoadedVersion:
-    """The model in eval mode, its items, config and co-occurrence table; cached per version and artifact."""
+    """The model in eval mode, its items, config, co-occurrence and family tables; cached per version and artifact."""
     key = (int(version.pk), str(version.artifact))
     with _LOCK:
         if key not in _LOADED:
@@ -59,22 +60,30 @@ def load_version(version: ModelVersion) -> LoadedVersion:
             _LOADED.clear()  # one active version at a time
             index = {k: i for i, k in enumerate(keys)}
             _LOADED[key] = LoadedVersion(
-                model, index, config, list(keys), _load_cooccurrence(version, folder, len(keys))
+                model,
+                index,
+                config,
+                list(keys),
+                _load_table(version, folder, len(keys), FILENAME, "co-occurrence"),
+                _load_table(version, folder, len(keys), FAMILY_FILENAME, "family"),
             )
         return _LOADED[key]
 
 
-def _load_cooccurrence(version: ModelVersion, folder: Path, n_items: int) -> CooccurrenceTable | None:
-    """The version's neighbour table; None (the model serves alone) when missing or unusable."""
+def _load_table(
+    version: ModelVersion, folder: Path, n_items: int, filename: str, what: str
+) -> CooccurrenceTable | None:
+    """The version's ``what`` neighbour table; None (served without it) when missing or unusable."""
     try:
-        table = load_table(folder)
+        table = load_table(folder, filename)
     except (OSError, ValueError, KeyError) as exc:
-        logger.warning("Behaviour model %s: co-occurrence table unreadable (%s); serving without it", version.pk, exc)
+        logger.warning("Behaviour model %s: %s table unreadable (%s); serving without it", version.pk, what, exc)
         return None
     if table is not None and table.n_items != n_items:
         logger.warning(
-            "Behaviour model %s: co-occurrence table has %s items, the model %s; serving without it",
+            "Behaviour model %s: %s table has %s items, the model %s; serving without it",
             version.pk,
+            what,
             table.n_items,
             n_items,
         )

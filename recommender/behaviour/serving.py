@@ -13,16 +13,19 @@ vectors, or no history with vectors. A user who opted out of personalisation alw
 ``None`` (and no profile either: see :mod:`recommender.privacy`).
 
 The blend: offline evaluation proved best on H&M the model's log-probabilities plus item
-co-occurrence ("bought with what you bought") plus the shopper's own purchases, each weighted.
-Training tunes both weights on validation (:func:`recommender.training.behaviour.train.tune_cooccurrence`,
+co-occurrence ("bought with what you bought"), plus other variants of the products the shopper had
+(their product families), plus the shopper's own purchases, each weighted. Training tunes the
+weights on validation (:func:`recommender.training.behaviour.train.tune_cooccurrence`,
+:func:`~recommender.training.behaviour.train.tune_family`,
 :func:`recommender.training.behaviour.train.tune_repurchase`) and stores them in the version's
-``metrics["cooccurrence_weight"]`` and ``metrics["repurchase_weight"]``, the co-occurrence
-neighbours in its artifact (:mod:`recommender.behaviour.cooccurrence`). "For you" blends::
+``metrics["cooccurrence_weight"]``, ``metrics["family_weight"]`` and ``metrics["repurchase_weight"]``,
+the co-occurrence neighbours and family siblings in its artifact
+(:mod:`recommender.behaviour.cooccurrence`). "For you" blends::
 
-    query = behaviour_query(user_id, session_key)    # vector, scale, both weights, co-occurrence
+    query = behaviour_query(user_id, session_key)    # vector, scale, weights, co-occurrence, families
     hits = nearest(query.vector, version=query.version, ...)   # the model's candidates
     own = own_purchases(user_id, session_key)        # product key -> 0.9 ** recency
-    ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring and purchased products
+    ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring, sibling and purchased products
 
 A weight of 0 (untuned, or a version without a co-occurrence file) leaves its part out; a version
 with neither serves the model's pgvector order alone.
@@ -44,6 +47,7 @@ import numpy as np
 from django.db.models import Max
 
 from recommender.behaviour.codes import EVENT_TYPES
+from recommender.behaviour.cooccurrence import CooccurrenceTable
 from recommender.behaviour.loading import (
     LoadedVersion,
     artifact_path,
@@ -66,6 +70,7 @@ __all__ = [
     "clear_cache",
     "cooccurrence_scores",
     "cooccurrence_weight",
+    "family_weight",
     "load_version",
     "own_purchases",
     "repurchase_weight",
@@ -96,7 +101,8 @@ class BehaviourQuery:
     ``h / |h|``, what pgvector is queried with over ``version``'s rows (the output vectors
     ``o_i``), so a pgvector similarity ``s_i`` is the logit divided by ``scale = 1 / temperature``.
     ``cooccurrence`` holds the shopper's co-occurrence scores (product key -> 0..1, best first;
-    empty when its weight is 0).
+    empty when its weight is 0), ``family`` their family scores (other variants of the products
+    they had, the same way).
     """
 
     vector: np.ndarray
@@ -105,6 +111,8 @@ class BehaviourQuery:
     cooccurrence_weight: float = 0.0
     cooccurrence: Mapping[str, float] = field(default_factory=dict)
     version: ModelVersion | None = None
+    family_weight: float = 0.0
+    family: Mapping[str, float] = field(default_factory=dict)
 
 
 def _tuned_weight(version: ModelVersion, name: str) -> float:
@@ -128,14 +136,22 @@ def cooccurrence_weight(version: ModelVersion) -> float:
     return _tuned_weight(version, "cooccurrence_weight")
 
 
-def cooccurrence_scores(loaded: LoadedVersion, history: list[tuple[str, str]]) -> dict[str, float]:
+def family_weight(version: ModelVersion) -> float:
+    """The version's tuned weight of product families (0 when untuned, invalid or absent)."""
+    return _tuned_weight(version, "family_weight")
+
+
+def cooccurrence_scores(
+    loaded: LoadedVersion, history: list[tuple[str, str]], table: CooccurrenceTable | None = None
+) -> dict[str, float]:
     """The shopper's co-occurrence scores, product key -> 0..1, best first, from ``history``
     ((key, type), oldest first, as :func:`recent_history` returns it); {} without a table.
+    ``table``: another of the version's neighbour tables (its family siblings), scored the same way.
 
     :meth:`~recommender.behaviour.cooccurrence.CooccurrenceTable.scores`, the score the weight
     was tuned with; products the version never saw are left out of the history.
     """
-    table = loaded.cooccurrence
+    table = table if table is not None else loaded.cooccurrence
     if table is None:
         return {}
     items, scores = table.scores([loaded.index[k] for k, _ in history if k in loaded.index])
@@ -201,6 +217,7 @@ def behaviour_query(
     if not norm > 0 or not math.isfinite(norm):
         return None
     cooc_weight = cooccurrence_weight(version) if loaded.cooccurrence is not None else 0.0
+    fam_weight = family_weight(version) if loaded.families is not None else 0.0
     return BehaviourQuery(
         (state / norm).astype(np.float32),
         1.0 / model.temperature,
@@ -208,6 +225,8 @@ def behaviour_query(
         cooc_weight,
         cooccurrence_scores(loaded, history) if cooc_weight > 0 else {},
         version,
+        fam_weight,
+        cooccurrence_scores(loaded, history, loaded.families) if fam_weight > 0 else {},
     )
 
 
@@ -238,27 +257,29 @@ def blend_scores(
 
     ``similarities`` holds ``cos(h, o_i)`` of every candidate (pgvector's for the model's
     nearest products, computed from the stored output vectors for the others), ``own`` the
-    own-purchase scores, ``query.cooccurrence`` the co-occurrence scores. The offline blend,
-    ``Blend(Blend(model, co-occurrence, w_c), own purchases, w_r)``, is
-    ``log_softmax(log_softmax(logits) + w_c · cooc)_i + w_r · own_i`` with
-    ``logits_i = scale · cos_i`` (``scale = 1 / temperature``); each log-softmax subtracts one
-    number per shopper, so::
+    own-purchase scores, ``query.cooccurrence`` the co-occurrence scores and ``query.family`` the
+    family scores. The offline blend, ``Blend(Blend(Blend(model, co-occurrence, w_c), families,
+    w_f), own purchases, w_r)``, is ``log_softmax(log_softmax(log_softmax(logits) + w_c · cooc) +
+    w_f · fam)_i + w_r · own_i`` with ``logits_i = scale · cos_i`` (``scale = 1 / temperature``);
+    each log-softmax subtracts one number per shopper, so::
 
-        blend_i = scale · (cos_i + (w_c / scale) · cooc_i + (w_r / scale) · own_i) + constant
+        blend_i = scale · (cos_i + (w_c · cooc_i + w_f · fam_i + w_r · own_i) / scale) + constant
 
-    and the score returned is ``cos_i + (w_c / scale) · cooc_i + (w_r / scale) · own_i``: the
-    same order as the blend over the candidates, while a model candidate with neither part keeps
+    and the score returned is ``cos_i + (w_c · cooc_i + w_f · fam_i + w_r · own_i) / scale``: the
+    same order as the blend over the candidates, while a model candidate with no other part keeps
     its pgvector similarity, the score the profile path gives. With every purchased product among
     the candidates, a product outside them scores at most the lowest hit's cosine plus
-    ``w_c / scale`` times the best co-occurrence score left out, so the top of the list is the
+    ``w_c / scale`` times the best co-occurrence score left out plus ``w_f / scale`` times the
+    best family score left out, so the top of the list is the
     catalogue's top too down to that score. Scores stay positive-scaled similarities rather than
     log-probabilities because merchandising boosts multiply scores and diversity rescales them.
     """
     step_c = query.cooccurrence_weight / query.scale
+    step_f = query.family_weight / query.scale
     step_r = query.repurchase_weight / query.scale
-    cooc = query.cooccurrence
+    cooc, family = query.cooccurrence, query.family
     scored = [
-        (key, float(sim) + step_c * cooc.get(key, 0.0) + step_r * own.get(key, 0.0))
+        (key, float(sim) + step_c * cooc.get(key, 0.0) + step_f * family.get(key, 0.0) + step_r * own.get(key, 0.0))
         for key, sim in similarities.items()
     ]
     return sorted(scored, key=lambda row: -row[1])

@@ -78,6 +78,23 @@ class CatalogAdapter:
         """One category name (any text); filters, facets and rules match it exactly."""
         return ""
 
+    def family(self, product: models.Model) -> str:
+        """The key the product's variants share (a parent product, a style code: the colours and
+        sizes of one garment), '' for none. "For you" offers other variants of what a shopper
+        bought or viewed; families are read when a behaviour model is trained."""
+        return ""
+
+    def families(self, keys: Sequence[str], batch: int = 2000) -> dict[str, str]:
+        """Product key -> family of the products of ``keys`` that have one (unknown keys skipped)."""
+        out: dict[str, str] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), batch):
+            for product in self.products_by_keys(keys[start : start + batch]):
+                family = str(self.family(product) or "")
+                if family:
+                    out[self.key(product)] = family
+        return out
+
     def price(self, product: models.Model) -> Decimal | None:
         """The price in the shop's currency unit (19.99, not cents); None when unknown.
 

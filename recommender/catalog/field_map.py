@@ -4,7 +4,8 @@
         "PRODUCT_MODEL": "store.Item",
         "FIELDS": {"title": "headline", "text": ["blurb", "section.title"], "image": "picture",
                    "category": "section.title", "price": ("cost_cents", "0.01"),
-                   "in_stock": "stock_count", "url": ("store:item", {"sku": "pk"})},
+                   "in_stock": "stock_count", "url": ("store:item", {"sku": "pk"}),
+                   "family": "parent_id"},
     }
 
 A value may be a field name, a dotted path through ForeignKey/OneToOne relations, ``None``,
@@ -73,6 +74,9 @@ class FieldMapAdapter(CatalogAdapter):
 
     def category(self, product: models.Model) -> str:
         return str(self._get(product, "category") or "")
+
+    def family(self, product: models.Model) -> str:
+        return str(self._get(product, "family") or "")
 
     def price(self, product: models.Model) -> Decimal | None:
         return to_decimal(self._get(product, "price"))

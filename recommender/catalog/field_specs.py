@@ -32,7 +32,7 @@ from recommender.catalog.base import _resolve_attr
 
 __all__ = ["Call", "FieldFormError", "Paths", "Scaled", "UrlPattern", "parse_field", "setting_name"]
 
-FIELD_ROLES = ("title", "text", "image", "category", "price", "in_stock", "url")
+FIELD_ROLES = ("title", "text", "image", "category", "price", "in_stock", "url", "family")
 #: Roles whose value is a number, so a scale factor means something.
 SCALABLE_ROLES = ("price",)
 

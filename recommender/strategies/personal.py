@@ -100,17 +100,18 @@ def for_you(ctx: Context) -> list[Candidate]:
     hits = nearest(vector, version=space, k=ctx.fetch, filters=flt)
     if query is not None:
         buy_again = query.repurchase_weight > 0 and not excludes_purchased(RecommenderSettings.get())
-        if buy_again or query.cooccurrence_weight > 0:
+        if buy_again or query.cooccurrence_weight > 0 or query.family_weight > 0:
             return blended(ctx, query, hits, buy_again=buy_again)
     return explain(ctx, hits)
 
 
 def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], *, buy_again: bool) -> list[Candidate]:
-    """The model's ``hits``, the top co-occurring products and (``buy_again``) the shopper's own
-    purchases, in the blended order; purchases carry "Buy again".
+    """The model's ``hits``, the top co-occurring products, the other variants of the shopper's
+    products (their families) and (``buy_again``) the shopper's own purchases, in the blended
+    order; purchases carry "Buy again".
 
-    Co-occurrence adds its ``ctx.fetch`` best products (the query's scores, empty when its weight
-    is 0). A candidate that is not a hit gets its model score, the cosine of the query vector and
+    Co-occurrence and families each add their ``ctx.fetch`` best products (the query's scores,
+    empty when a weight is 0). A candidate that is not a hit gets its model score, the cosine of the query vector and
     its stored output vector, as pgvector computes it for ``hits``; candidates without a row in
     the behaviour version cannot be scored and are left out. Category and stock filters apply later
     (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
@@ -121,6 +122,7 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
     if buy_again:
         own = {k: s for k, s in own_purchases(ctx.user_id, ctx.session_key).items() if k not in ctx.exclude_keys}
     related = [k for k in query.cooccurrence if k not in ctx.exclude_keys][: ctx.fetch]
+    related += [k for k in query.family if k not in ctx.exclude_keys and k not in query.cooccurrence][: ctx.fetch]
     similarities = dict(hits)
     vectors = product_vectors(query.version or ctx.version, [k for k in (*related, *own) if k not in similarities])
     for key, vec in vectors.items():

@@ -5,7 +5,7 @@ from shopdemo.catalog.models import Order, OrderLine, Product
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "category", "colour", "price", "stock")
+    list_display = ("id", "name", "category", "colour", "family", "price", "stock")
     list_filter = ("category",)
     search_fields = ("id", "name")
 

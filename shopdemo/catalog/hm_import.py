@@ -83,6 +83,7 @@ def product_from_article(row: dict[str, str], price: Decimal | None) -> Product:
         description=row.get("detail_desc", ""),
         category=row["product_type_name"][:100],
         colour=row["colour_group_name"][:60],
+        family=row.get("product_code", "")[:32],
         price=price or DEFAULT_PRICE,
         image=image_name,
         stock=10,
@@ -105,7 +106,7 @@ def load_articles(
     products = [
         product_from_article(r, prices.get(r["article_id"])) for r in tqdm(rows, disable=not progress, desc="Articles")
     ]
-    fields = ["name", "description", "category", "colour", "price", "image"]
+    fields = ["name", "description", "category", "colour", "family", "price", "image"]
     for start in range(0, len(products), 1000):
         Product.objects.bulk_create(
             products[start : start + 1000], update_conflicts=True, unique_fields=["id"], update_fields=fields

@@ -14,6 +14,8 @@ class Product(models.Model):
     image = models.ImageField(upload_to="products/", blank=True)
     category = models.CharField(max_length=100, db_index=True)
     colour = models.CharField(max_length=60, blank=True)
+    # The product its variants share (H&M's product_code: one garment in several colours).
+    family = models.CharField(max_length=32, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2)
     stock = models.PositiveIntegerField(default=10)
 

@@ -16,12 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.behaviour.codes import PURCHASE
-from recommender.behaviour.cooccurrence import recency_weights
+from recommender.behaviour.cooccurrence import CooccurrenceTable, recency_weights
 from recommender.behaviour.repurchase import own_purchase_scores
 
 __all__ = [
     "ALS",
     "CoocKNN",
+    "FamilyVariants",
     "LastItemVector",
     "Popularity",
     "ProfileVector",
@@ -88,6 +89,22 @@ class Repurchase:
             bought = [item for item, t in zip(history, kinds, strict=True) if t == PURCHASE]
             for item, score in own_purchase_scores(bought, self.last).items():
                 out[row, item] = score
+        return out
+
+
+class FamilyVariants:
+    """Other variants of the shopper's recent items (a family table's scores), then popularity:
+    the heuristic a fashion shop would try first ("the same top in another colour")."""
+
+    def __init__(self, table: CooccurrenceTable, counts: np.ndarray) -> None:
+        self.table = table
+        self.pop = TIE * _unit(np.asarray(counts, dtype=np.float64))
+
+    def __call__(self, histories, types=None) -> np.ndarray:
+        out = np.tile(self.pop.astype(np.float32), (len(histories), 1))
+        for row, history in enumerate(histories):
+            items, scores = self.table.scores(history)
+            out[row, items] += scores.astype(np.float32)
         return out
 
 

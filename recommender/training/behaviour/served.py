@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from recommender.behaviour import serving
 from recommender.behaviour.config import behaviour_config
-from recommender.behaviour.cooccurrence import load_table
+from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, family_table, load_table
 from recommender.behaviour.model import load_artifact
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
 from recommender.models import Event, EventType, ModelVersion, ProductVector, RecommenderSettings
@@ -51,6 +51,7 @@ from recommender.recommend import recommend
 from recommender.training.behaviour.baselines import (
     ALS,
     CoocKNN,
+    FamilyVariants,
     Popularity,
     Repurchase,
     item_counts,
@@ -61,7 +62,7 @@ from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluat
 from recommender.training.behaviour.fit import ModelScorer
 from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k, recall_at_k
 from recommender.training.behaviour.shop import load_shop
-from recommender.training.behaviour.train import train_behaviour
+from recommender.training.behaviour.train import item_families, train_behaviour
 from recommender.versions import serving_version
 
 __all__ = ["LEAVE_ONE_OUT", "LEAVE_ONE_OUT_K", "SERVED_K", "TIME_SPLIT", "served_evaluation", "served_metrics"]
@@ -151,22 +152,26 @@ def _newest_products(cfg: dict[str, Any]) -> dict[str, tuple[Any, str, list[str]
 
 def _baselines(data: SequenceData, cut: datetime | None) -> dict[str, Any]:
     """The simple baselines, fitted on every sequence the shop kept; popularity over the last
-    days before the cut on a time split, over everything leave-one-out."""
+    days before the cut on a time split, over everything leave-one-out. Where the catalog names
+    product families, their other variants then popularity too."""
     counts = item_counts(data.sequences, data.n_items)
-    out = {
+    out: dict[str, Any] = {
         "own purchases, then popularity": Repurchase(counts),
         "item co-occurrence kNN": CoocKNN(data.sequences, data.n_items, counts),
         "ALS (implicit)": ALS(data.sequences, data.n_items),
     }
-    if cut is None:
-        return {**out, "popularity": Popularity(counts.astype(float))}
-    recent = np.zeros(data.n_items)
-    since = cut.timestamp() - RECENT_DAYS * 86_400.0
-    for seq, times in zip(data.sequences, data.times or [], strict=False):
-        for item, t in zip(seq, times, strict=True):
-            if t >= since:
-                recent[item] += 1.0
-    return {**out, f"popularity, last {RECENT_DAYS} days": Popularity(recent)}
+    popular, name = counts.astype(float), "popularity"
+    if cut is not None:
+        popular, name = np.zeros(data.n_items), f"popularity, last {RECENT_DAYS} days"
+        since = cut.timestamp() - RECENT_DAYS * 86_400.0
+        for seq, times in zip(data.sequences, data.times or [], strict=False):
+            for item, t in zip(seq, times, strict=True):
+                if t >= since:
+                    popular[item] += 1.0
+    siblings = family_table(item_families(data.item_keys), counts)
+    if siblings.pairs:
+        out["other variants of their products, then popularity"] = FamilyVariants(siblings, popular)
+    return {**out, name: Popularity(popular)}
 
 
 def served_evaluation(
@@ -274,6 +279,7 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         "version": {
             "validation": metrics.get("validation"),
             "cooccurrence_weight": metrics.get("cooccurrence_weight"),
+            "family_weight": metrics.get("family_weight"),
             "repurchase_weight": metrics.get("repurchase_weight"),
             "repurchase_rate": metrics.get("repurchase_rate"),
             "best_epoch": metrics.get("best_epoch"),
@@ -304,13 +310,14 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
 
 def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend:
     """The version's blend over the whole catalogue, as the offline evaluation scores it:
-    ``Blend(Blend(model, co-occurrence, w_c), own purchases, w_r)``."""
+    ``Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r)``."""
     model, _, _ = load_artifact(folder, data.features)
-    table = load_table(folder)
-    cooc_weight = float(metrics.get("cooccurrence_weight") or 0.0) if table is not None else 0.0
-    scorer = ModelScorer(model)
-    inner = Blend(scorer, TableScorer(table), cooc_weight) if cooc_weight else Blend(scorer, None, 0.0)
-    return Blend(inner, OwnPurchases(Repurchase(np.ones(data.n_items))), float(metrics.get("repurchase_weight") or 0.0))
+    blend: Any = ModelScorer(model)
+    for filename, name in ((FILENAME, "cooccurrence_weight"), (FAMILY_FILENAME, "family_weight")):
+        table = load_table(folder, filename)
+        weight = float(metrics.get(name) or 0.0) if table is not None else 0.0
+        blend = Blend(blend, TableScorer(table), weight) if weight else Blend(blend, None, 0.0)
+    return Blend(blend, OwnPurchases(Repurchase(np.ones(data.n_items))), float(metrics.get("repurchase_weight") or 0.0))
 
 
 def _offline(scorer, evalset: EvalSet, k: int, *, mask: bool) -> dict[str, float]:

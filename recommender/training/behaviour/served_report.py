@@ -24,7 +24,8 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
     version = report.get("version", {})
     lines.append(
         f"Trained version: validation {version.get('validation')}, co-occurrence weight "
-        f"{version.get('cooccurrence_weight')}, repurchase weight {version.get('repurchase_weight')}, "
+        f"{version.get('cooccurrence_weight')}, family weight {version.get('family_weight')}, "
+        f"repurchase weight {version.get('repurchase_weight')}, "
         f"repurchase rate {version.get('repurchase_rate')}."
     )
     lines.append(f"Purchase policy: {report.get('purchase_policy')}; in-process latency {report.get('latency_ms')}.")

@@ -3,9 +3,9 @@
     version = train_behaviour(activate=True)    # manage.py recommender_train; Celery task
 
 The model is fitted by :func:`.fit.fit` (early stopping on validation NDCG@10); ``train_behaviour``
-then builds the item co-occurrence table and tunes its weight (``tune_cooccurrence``), then, on
-top of that blend, the weight of the shopper's own purchases (``tune_repurchase``): the blend
-serving ranks "for you" with.
+then builds the item co-occurrence table and tunes its weight (``tune_cooccurrence``), then on top
+of that the product families' (``tune_family``: other variants of what the shopper had), then the
+weight of the shopper's own purchases (``tune_repurchase``): the blend serving ranks "for you" with.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from recommender.behaviour.codes import PURCHASE
 from recommender.behaviour.config import behaviour_config
-from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
+from recommender.behaviour.cooccurrence import FAMILY_FILENAME, NEIGHBOURS, CooccurrenceTable, family_table
 from recommender.behaviour.item_vectors import activate_item_vectors
 from recommender.behaviour.model import save_artifact
 from recommender.behaviour.repurchase import repeat_purchases
+from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
 from recommender.training.behaviour.baselines import ProfileVector, Repurchase, Scorer, item_counts
 from recommender.training.behaviour.cooccurrence import TableScorer, build_table
@@ -42,6 +43,7 @@ __all__ = [
     "purchase_counts",
     "train_behaviour",
     "tune_cooccurrence",
+    "tune_family",
     "tune_repurchase",
 ]
 
@@ -69,18 +71,47 @@ def tune_cooccurrence(
     """
     started = time.perf_counter()
     table = build_table(split.train, len(counts))
+    return _tune_table(model_scorer, table, split, cfg, counts, started), (table if table.pairs else None)
+
+
+def item_families(item_keys: list[str]) -> list[str]:
+    """Each item's family (``CatalogAdapter.families``), '' for none, in ``item_keys`` order."""
+    families = get_adapter().families(item_keys)
+    return [families.get(key, "") for key in item_keys]
+
+
+def tune_family(
+    scorer: Scorer, split: Split, cfg: dict[str, Any], counts: np.ndarray, families: list[str]
+) -> tuple[dict[str, Any], CooccurrenceTable | None]:
+    """The family table (each item's other variants, :func:`~recommender.behaviour.cooccurrence.family_table`)
+    and its weight in ``log_softmax(scorer) + weight * family``, tuned as :func:`tune_cooccurrence`
+    tunes its own, on top of ``scorer`` (the model, or its blend with co-occurrence).
+
+    Skipped (weight 0, no table, no passes) when no two products share a family, as in a shop
+    whose catalog adapter names none.
+    """
+    started = time.perf_counter()
+    table = family_table(families, counts)
+    out = _tune_table(scorer, table, split, cfg, counts, started)
+    out["families"] = len({family for family in families if family})
+    return out, (table if table.pairs else None)
+
+
+def _tune_table(scorer: Scorer, table: CooccurrenceTable, split: Split, cfg, counts, started: float) -> dict[str, Any]:
+    """A neighbour table's weight on validation: on a time split MAP@12 of the products new to the
+    shopper (history masked), else the early-stopping metric; weight 0 without a pair."""
     out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
     if not table.pairs:
-        return {**out, "seconds": round(time.perf_counter() - started, 2)}, None
+        return {**out, "seconds": round(time.perf_counter() - started, 2)}
     other = TableScorer(table)
     if split.info.get("protocol") == "time split":
         new = split.valid.only_new()
         metric, ks = TIME_SPLIT_COOCCURRENCE_METRIC, (12,)
-        out.update(_tune(model_scorer, other, new, cfg, counts, metric, ks, started, mask_history=True))
+        out.update(_tune(scorer, other, new, cfg, counts, metric, ks, started, mask_history=True))
         out["metric"] = f"valid_new_{metric}"
     else:
-        out.update(_tune(model_scorer, other, split.valid, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
-    return out, table
+        out.update(_tune(scorer, other, split.valid, cfg, counts, COOCCURRENCE_METRIC, (10,), started))
+    return out
 
 
 def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -147,8 +178,9 @@ def train_behaviour(
     the last ``valid_days`` days, as "for you" is served, or for a shop with few buyers in that
     window the newest product of every sequence (``leave_last_out``); either way the model learns
     from everything else, and the test metrics are the validation set's. Early stopping, then :func:`tune_cooccurrence` (its table is saved as
-    ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``) and,
-    on top of that blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
+    ``cooccurrence.npz`` with the model, its weight as ``metrics["cooccurrence_weight"]``), on top
+    of it :func:`tune_family` (``families.npz``, ``metrics["family_weight"]``) and, on top of that
+    blend, :func:`tune_repurchase` (``metrics["repurchase_weight"]``, used when
     the shop keeps purchased products in recommendations); "for you" serves the blend.
     ``activate=True`` activates the new version;
     ``activate=None`` activates it when ``auto_activate`` is set and its validation NDCG@10
@@ -190,6 +222,9 @@ def train_behaviour(
         blend = (
             Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
         )
+        family, families = tune_family(blend, split, cfg, counts, item_families(data.item_keys))
+        if family["weight"]:
+            blend = Blend(blend, TableScorer(families), family["weight"])
         repurchase = tune_repurchase(blend, data, split, cfg)
         if table is not None:
             # Tuned; now serve the co-occurrence of every event, the validation days' (or
@@ -208,6 +243,8 @@ def train_behaviour(
             "items": data.n_items,
             "cooccurrence_weight": cooccurrence["weight"],
             "cooccurrence": cooccurrence,
+            "family_weight": family["weight"],
+            "family": family,
             "repurchase_weight": repurchase["weight"],
             "repurchase": repurchase,
             "validation": split.info,
@@ -221,6 +258,8 @@ def train_behaviour(
         )
         if table is not None:  # saved even with weight 0: an admin may set the weight later
             table.save(folder)
+        if families is not None:
+            families.save(folder, FAMILY_FILENAME)
         plot_epochs(result.history, folder / "training_curves.png", title=version.name)
     except Exception as exc:
         version.state, version.message = ModelVersion.State.FAILED, f"{type(exc).__name__}: {exc}"
@@ -236,7 +275,8 @@ def train_behaviour(
     version.state, version.progress = ModelVersion.State.READY, 1.0
     version.message = (
         f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
-        f"co-occurrence weight {cooccurrence['weight']:g}, repurchase weight {repurchase['weight']:g}"
+        f"co-occurrence weight {cooccurrence['weight']:g}, family weight {family['weight']:g}, "
+        f"repurchase weight {repurchase['weight']:g}"
     )
     version.save()
     if activate is None and cfg["auto_activate"]:

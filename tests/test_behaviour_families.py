@@ -1,0 +1,227 @@
+"""Product families in "for you": the catalog's ``family`` role, the family table a behaviour version
+keeps, its tuned weight, and serving it as the offline blend ranks it.
+
+A family is what a product's variants share (H&M: one garment in several colours). Uses the conftest
+``vector_shop`` and the helpers of tests/test_behaviour_shop.py (tiny model, 4-d vectors).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recommender.behaviour import serving
+from recommender.behaviour.cooccurrence import (
+    FAMILY_DECAY,
+    FAMILY_FILENAME,
+    FAMILY_RECENT,
+    family_table,
+    load_table,
+)
+from recommender.catalog import get_adapter
+from recommender.catalog.field_map import FieldMapAdapter
+from recommender.storage import nearest
+from recommender.versions import serving_version
+from tests.test_behaviour_shop import (
+    SMALL,
+    _buy_and_view,
+    _diversity_off,
+    _events,
+    _exclude_purchased,
+    _pairs,
+    _set_weights,
+    _view,
+    _wide_shop,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _family_of(product) -> str:
+    """bag-b and "odd" are one family (two colours of one bag, say); the rest by category."""
+    return "bag-odd" if product.name in ("bag-b", "odd") else product.category
+
+
+@pytest.fixture
+def behaviour_settings(settings, tmp_path):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
+    serving.clear_cache()
+    yield tmp_path / "models"
+    serving.clear_cache()
+
+
+@pytest.fixture
+def families(settings):
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "FIELDS": {**settings.RECOMMENDER["FIELDS"], "family": "tests.test_behaviour_families:_family_of"},
+    }
+    yield
+    get_adapter.cache_clear()
+
+
+def test_family_table_links_each_item_to_its_siblings_most_popular_first(tmp_path):
+    families = ["a", "a", "", "b", "a", "b", "c"]
+    counts = np.array([1.0, 5.0, 9.0, 0.0, 5.0, 2.0, 3.0])
+    table = family_table(families, counts)
+    siblings = {i: table.neighbours(i)[0].tolist() for i in range(len(families))}
+    # never itself, the more popular first (ties: lower index), none for no family or a family of one
+    assert siblings == {0: [1, 4], 1: [4, 0], 2: [], 3: [5], 4: [1, 0], 5: [3], 6: []}
+    assert table.similarities.tolist() == [1.0] * table.pairs
+    assert (table.recent, table.decay) == (FAMILY_RECENT, FAMILY_DECAY)
+    assert family_table(families, counts, neighbours=1).neighbours(0)[0].tolist() == [1]
+    assert family_table(["", "x", "y"], np.ones(3)).pairs == 0
+
+    # a shopper's score: the recency-weighted sum over their newest items' siblings, max 1
+    items, scores = table.scores([0, 3])  # newest: 3 (weight 1), then 0 (weight 0.8)
+    assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == pytest.approx({5: 1.0, 1: 0.8, 4: 0.8})
+    items, _ = table.scores([4, 1])  # each other's sibling: both count
+    assert sorted(items.tolist()) == [0, 1, 4]
+
+    # saved beside the co-occurrence table under its own name, read back equal
+    table.save(tmp_path, FAMILY_FILENAME)
+    loaded = load_table(tmp_path, FAMILY_FILENAME)
+    assert load_table(tmp_path) is None  # no co-occurrence file
+    for name in ("indptr", "indices", "similarities"):
+        assert np.array_equal(getattr(loaded, name), getattr(table, name)), name
+
+
+def test_the_field_map_reads_families_and_skips_unknown_keys(vector_shop, families):
+    adapter = get_adapter()
+    keys = [vector_shop["bag-b"], vector_shop["dress-a"], "999999", "not-a-key"]
+    assert adapter.families(keys) == {vector_shop["bag-b"]: "bag-odd", vector_shop["dress-a"]: "dress"}
+    # the default field map names no family: no product has one
+    assert FieldMapAdapter(fields={"family": None}).families(list(vector_shop.values())) == {}
+
+
+def test_training_tunes_the_family_weight_and_saves_its_table(vector_shop, behaviour_settings, families):
+    from recommender.behaviour.config import behaviour_config
+    from recommender.training.behaviour.baselines import item_counts
+    from recommender.training.behaviour.evaluate import BLEND_GRID
+    from recommender.training.behaviour.shop import load_shop
+    from recommender.training.behaviour.shop_split import shop_split
+    from recommender.training.behaviour.train import item_families, train_behaviour
+    from tests.testapp.models import Product
+
+    _events(vector_shop)
+    version = train_behaviour(activate=False)
+    tuned, weight = version.metrics["family"], version.metrics["family_weight"]
+    assert weight in BLEND_GRID and tuned["weight"] == weight and tuned["metric"] == "valid_ndcg@10"
+    assert set(tuned["by_weight"]) == {str(w) for w in BLEND_GRID}
+    assert tuned["by_weight"][str(weight)] == max(tuned["by_weight"].values())
+    assert tuned["families"] == 5 and f"family weight {weight:g}" in version.message
+
+    # the saved table is the catalog's families over the version's items, in items.json order
+    folder = serving.artifact_path(version)
+    keys = json.loads((folder / "items.json").read_text())
+    products = Product.objects.in_bulk([int(k) for k in keys])
+    assert item_families(keys) == [_family_of(products[int(k)]) for k in keys]
+    cfg = behaviour_config()
+    split = shop_split(load_shop(cfg), cfg)
+    expected = family_table(item_families(keys), item_counts(split.train, len(keys)))
+    saved = load_table(folder, FAMILY_FILENAME)
+    assert saved is not None and saved.pairs == tuned["pairs"] == expected.pairs > 0
+    for name in ("indptr", "indices", "similarities"):
+        assert np.array_equal(getattr(saved, name), getattr(expected, name)), name
+
+
+def test_a_catalog_without_families_trains_without_them(vector_shop, behaviour_settings):
+    from recommender.training.behaviour.train import train_behaviour
+
+    _events(vector_shop)
+    version = train_behaviour(activate=True)
+    family = version.metrics["family"]
+    assert version.metrics["family_weight"] == family["weight"] == 0.0
+    assert family["pairs"] == family["families"] == 0 and "by_weight" not in family  # no validation pass
+    assert not (serving.artifact_path(version) / FAMILY_FILENAME).exists()
+    _view(vector_shop, "fan", ["bag-b", "dress-b"])
+    query = serving.behaviour_query(None, "fan")
+    assert query is not None and query.family_weight == 0.0 and not query.family
+
+
+def _offline_blend(version, session: str) -> dict[str, float]:
+    """Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r) over the
+    whole catalogue, from the artifact alone, by product key."""
+    from recommender.behaviour.codes import EVENT_TYPES
+    from recommender.behaviour.cooccurrence import FILENAME
+    from recommender.behaviour.model import load_artifact
+    from recommender.profiles import product_vectors
+    from recommender.training.behaviour.baselines import Repurchase
+    from recommender.training.behaviour.cooccurrence import TableScorer
+    from recommender.training.behaviour.evaluate import Blend, OwnPurchases
+    from recommender.training.behaviour.fit import ModelScorer
+
+    folder = serving.artifact_path(version)
+    keys = json.loads((folder / "items.json").read_text())
+    vectors = product_vectors(serving_version(), keys)
+    model, keys, config = load_artifact(folder, np.stack([vectors[k] for k in keys]))
+    hyper = config["hyperparameters"]
+    history = serving.recent_history(None, session, list(hyper["event_types"]), int(hyper["max_len"]))
+    index = {k: i for i, k in enumerate(keys)}
+    items, types = [[index[k] for k, _ in history]], [[EVENT_TYPES[t] for _, t in history]]
+    m = version.metrics
+    blend = Blend(ModelScorer(model), TableScorer(load_table(folder, FILENAME)), m["cooccurrence_weight"])
+    blend = Blend(blend, TableScorer(load_table(folder, FAMILY_FILENAME)), m["family_weight"])
+    scores = Blend(blend, OwnPurchases(Repurchase(np.ones(len(keys)))), m["repurchase_weight"])(items, types)[0]
+    return {k: float(scores[i]) for i, k in enumerate(keys)}
+
+
+def test_for_you_offers_other_variants_in_the_offline_blend_order(vector_shop, behaviour_settings, families):
+    from recommender.recommend import recommend
+    from recommender.strategies import Context
+    from recommender.strategies.personal import BUY_AGAIN, for_you
+    from recommender.training.behaviour.train import train_behaviour
+
+    keys = _wide_shop(vector_shop)
+    _events(keys)
+    _pairs(keys, ("odd", "dress-c"))
+    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    folder = serving.artifact_path(version)
+    assert (folder / FAMILY_FILENAME).exists()
+    _set_weights(version, cooccurrence_weight=8.0, family_weight=64.0, repurchase_weight=2.0)
+    _exclude_purchased(False)
+    _diversity_off()
+    # bought shoes-b, then viewed bag-b and a dress
+    _buy_and_view(keys, "fan", [("purchase", "shoes-b"), ("view", "bag-b"), ("view", "dress-b")])
+    back = {v: k for k, v in keys.items()}
+    ctx = Context(version=serving_version(), limit=8, session_key="fan")
+    query = serving.behaviour_query(None, "fan")
+    hits = {k for k, _ in nearest(query.vector, version=version, k=ctx.fetch)}
+    # bag-b's other colour: a product neither the model nor co-occurrence suggests (the table
+    # rewritten with that family, as training would write it)
+    items = json.loads((folder / "items.json").read_text())
+    far = next(
+        k for k in items if k not in hits and k not in query.cooccurrence and back[k] not in ("dress-out", "bag-b")
+    )
+    names = [back[k] for k in items]
+    family_table(["bag" if n in ("bag-b", back[far]) else "" for n in names], np.ones(len(items))).save(
+        folder, FAMILY_FILENAME
+    )
+    serving.clear_cache()
+
+    query = serving.behaviour_query(None, "fan")
+    assert query is not None and query.family_weight == 64.0
+    assert dict(query.family) == pytest.approx({far: 1.0})  # bag-b's only sibling
+    served = for_you(ctx)
+    # candidates: the hits, what co-occurrence and the family suggest, what the shopper bought
+    assert {c.key for c in served} == hits | set(query.cooccurrence) | {far, keys["shoes-b"]}
+    offline = _offline_blend(version, "fan")
+    expected = sorted((c.key for c in served), key=lambda k: -offline[k])
+    assert [back[c.key] for c in served] == [back[k] for k in expected]
+    reasons = {c.key: c.reason for c in served}
+    assert reasons[keys["shoes-b"]] == BUY_AGAIN and reasons[far].startswith("Because you")
+
+    recs = recommend("for_you", session_key="fan", limit=8)
+    assert far in recs.keys and recs.keys == [k for k in expected if k != keys["dress-out"]][:8]
+
+    # weight 0, or a version without the file: the sibling is not offered
+    for change in (
+        lambda: _set_weights(version, family_weight=0.0),
+        lambda: ((folder / FAMILY_FILENAME).unlink(), _set_weights(version, family_weight=64.0)),
+    ):
+        change()
+        query = serving.behaviour_query(None, "fan")
+        assert query.family_weight == 0.0 and not query.family
+        assert far not in {c.key for c in for_you(ctx)}
