@@ -348,6 +348,35 @@ def test_cooccurrence_table_scores_like_row_scaled_cooc_knn():
     assert table.scores([])[0].size == 0
 
 
+def test_count_similarity_counts_the_shoppers_of_each_pair():
+    from recommender.training.behaviour.cooccurrence import build_table
+
+    counts = item_counts(COOC_TRAIN, 8)
+    cosine = CoocKNN(COOC_TRAIN, 8, counts).S.toarray()
+    count = CoocKNN(COOC_TRAIN, 8, counts, similarity="count").S.toarray()
+    shoppers = np.zeros((8, 8))
+    for seq in COOC_TRAIN:
+        for a in set(seq):
+            for b in set(seq) - {a}:
+                shoppers[a, b] += 1
+    assert np.array_equal(count, shoppers)
+    # the same pairs, weighed differently: cosine divides by both items' shoppers
+    assert np.array_equal(count > 0, cosine > 0)
+    assert cosine[0, 1] == pytest.approx(count[0, 1] / np.sqrt(counts_of(COOC_TRAIN, 0) * counts_of(COOC_TRAIN, 1)))
+    table = build_table(COOC_TRAIN, 8, neighbours=8, similarity="count")
+    for item in range(8):
+        neighbours, similarities = table.neighbours(item)
+        assert similarities.tolist() == sorted(count[item][count[item] > 0].tolist(), reverse=True)
+        assert set(neighbours.tolist()) == set(np.flatnonzero(count[item]).tolist())
+    with pytest.raises(ValueError, match="Unknown co-occurrence similarity"):
+        CoocKNN(COOC_TRAIN, 8, counts, similarity="jaccard")
+
+
+def counts_of(sequences, item: int) -> int:
+    """How many sequences hold ``item``."""
+    return sum(1 for seq in sequences if item in seq)
+
+
 def test_cooccurrence_table_keeps_each_items_top_neighbours(tmp_path):
     from recommender.behaviour.cooccurrence import FILENAME, load_table
     from recommender.training.behaviour.cooccurrence import TableScorer, build_table

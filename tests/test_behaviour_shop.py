@@ -412,8 +412,13 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
     data = load_shop(cfg)
     split = shop_split(data, cfg)
     assert version.metrics["validation"]["protocol"] == split.info["protocol"] == "leave-last-out"
-    assert tuned["pairs"] == build_table(split.train, data.n_items).pairs
-    expected = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
+    # both similarities were tried; the one with the better validation score serves
+    scores = tuned["by_similarity"]
+    assert set(scores) == {"cosine", "count"} and tuned["similarity"] == max(scores, key=scores.get)
+    assert scores[tuned["similarity"]] == max(tuned["by_weight"].values())
+    similarity = tuned["similarity"]
+    assert tuned["pairs"] == build_table(split.train, data.n_items, similarity=similarity).pairs
+    expected = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items, similarity=similarity)
     assert table is not None and table.pairs == tuned["served_pairs"]
     for name in ("indptr", "indices", "similarities"):
         assert np.array_equal(getattr(table, name), getattr(expected, name)), name

@@ -4,43 +4,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0012_search_document'),
+        ("recommender", "0012_search_document"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NeighbourBuild',
+            name="NeighbourBuild",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('bought_together', 'frequently bought together'), ('also_viewed', 'customers also viewed')], max_length=24, unique=True, verbose_name='kind')),
-                ('built_at', models.DateTimeField(verbose_name='built at')),
-                ('seconds', models.FloatField(default=0.0, help_text='How long the count took.', verbose_name='seconds')),
-                ('pairs', models.PositiveBigIntegerField(default=0, verbose_name='pairs kept')),
-                ('products', models.PositiveIntegerField(default=0, verbose_name='products with neighbours')),
-                ('min_support', models.PositiveIntegerField(default=2, verbose_name='minimum support')),
-                ('kept', models.PositiveIntegerField(default=200, verbose_name='neighbours kept per product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("bought_together", "frequently bought together"),
+                            ("also_viewed", "customers also viewed"),
+                        ],
+                        max_length=24,
+                        unique=True,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("built_at", models.DateTimeField(verbose_name="built at")),
+                (
+                    "seconds",
+                    models.FloatField(default=0.0, help_text="How long the count took.", verbose_name="seconds"),
+                ),
+                ("pairs", models.PositiveBigIntegerField(default=0, verbose_name="pairs kept")),
+                ("products", models.PositiveIntegerField(default=0, verbose_name="products with neighbours")),
+                ("min_support", models.PositiveIntegerField(default=2, verbose_name="minimum support")),
+                ("kept", models.PositiveIntegerField(default=200, verbose_name="neighbours kept per product")),
             ],
             options={
-                'verbose_name': 'neighbour table build',
-                'verbose_name_plural': 'neighbour table builds',
-                'ordering': ['kind'],
+                "verbose_name": "neighbour table build",
+                "verbose_name_plural": "neighbour table builds",
+                "ordering": ["kind"],
             },
         ),
         migrations.CreateModel(
-            name='ProductNeighbour',
+            name="ProductNeighbour",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('bought_together', 'frequently bought together'), ('also_viewed', 'customers also viewed')], max_length=24, verbose_name='kind')),
-                ('product_key', models.CharField(max_length=64, verbose_name='product key')),
-                ('neighbour_key', models.CharField(max_length=64, verbose_name='neighbour key')),
-                ('support', models.PositiveIntegerField(help_text='Distinct baskets (bought together) or shoppers (also viewed) holding both.', verbose_name='support')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("bought_together", "frequently bought together"),
+                            ("also_viewed", "customers also viewed"),
+                        ],
+                        max_length=24,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("product_key", models.CharField(max_length=64, verbose_name="product key")),
+                ("neighbour_key", models.CharField(max_length=64, verbose_name="neighbour key")),
+                (
+                    "support",
+                    models.PositiveIntegerField(
+                        help_text="Distinct baskets (bought together) or shoppers (also viewed) holding both.",
+                        verbose_name="support",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'product neighbour',
-                'verbose_name_plural': 'product neighbours',
-                'indexes': [models.Index(fields=['kind', 'product_key', '-support', 'neighbour_key'], name='recommender_pn_serving_idx')],
+                "verbose_name": "product neighbour",
+                "verbose_name_plural": "product neighbours",
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "product_key", "-support", "neighbour_key"], name="recommender_pn_serving_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -15,17 +15,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
-from recommender.training.behaviour.baselines import CoocKNN
+from recommender.training.behaviour.baselines import COSINE, CoocKNN
 
 __all__ = ["TableScorer", "build_table"]
 
 
-def build_table(sequences: Sequence[Sequence[int]], n_items: int, neighbours: int = NEIGHBOURS) -> CooccurrenceTable:
-    """CoocKNN's item-item similarities over ``sequences``, each item's ``neighbours`` best kept.
+def build_table(
+    sequences: Sequence[Sequence[int]], n_items: int, neighbours: int = NEIGHBOURS, similarity: str = COSINE
+) -> CooccurrenceTable:
+    """CoocKNN's item-item similarities (``similarity``: cosine or count) over ``sequences``, each
+    item's ``neighbours`` best kept.
 
     Ties at the cut keep the lower item index, so a table does not depend on sparse-matrix order.
     """
-    knn = CoocKNN(sequences, n_items, np.zeros(n_items))  # the popularity tie-breaker is not stored
+    knn = CoocKNN(sequences, n_items, np.zeros(n_items), similarity=similarity)  # no popularity tie-breaker stored
     S = knn.S.tocsr()
     indptr, indices, similarities = [0], [], []
     for item in range(n_items):

@@ -26,7 +26,7 @@ from recommender.behaviour.model import save_artifact
 from recommender.behaviour.repurchase import repeat_purchases
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
-from recommender.training.behaviour.baselines import ProfileVector, Repurchase, Scorer, item_counts
+from recommender.training.behaviour.baselines import COSINE, COUNT, ProfileVector, Repurchase, Scorer, item_counts
 from recommender.training.behaviour.cooccurrence import TableScorer, build_table
 from recommender.training.behaviour.data import SequenceData, Split
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
@@ -39,6 +39,7 @@ from recommender.versions import model_dir
 
 __all__ = [
     "COOCCURRENCE_METRIC",
+    "COOCCURRENCE_SIMILARITIES",
     "REPURCHASE_METRIC",
     "purchase_counts",
     "train_behaviour",
@@ -52,6 +53,8 @@ __all__ = [
 # masked), the part of "for you" that co-occurrence is for (own purchases are tuned next).
 COOCCURRENCE_METRIC = "ndcg@10"
 TIME_SPLIT_COOCCURRENCE_METRIC = "map@12"
+# The co-occurrence similarities training tries, the first winning ties (CoocKNN's similarity).
+COOCCURRENCE_SIMILARITIES = (COSINE, COUNT)
 # The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
 REPURCHASE_METRIC = "map@12"
 
@@ -65,13 +68,26 @@ def tune_cooccurrence(
     or None). The weight is tuned on exactly what serving computes (each item's ``NEIGHBOURS``
     best, through :class:`~recommender.training.behaviour.cooccurrence.TableScorer`) with the offline
     evaluation's search (``tune_blend`` over ``BLEND_GRID``) on the validation users early
-    stopping used, so it costs at most nine validation passes. ``counts`` (item popularity in
-    ``split.train``) sizes the table. Skipped (weight 0, no table, no passes) when no two
-    products share a shopper: there is no co-occurrence to weigh.
+    stopping used, for each of ``COOCCURRENCE_SIMILARITIES`` (cosine or count: which predicts a
+    shop's next products better differs by shop), so it costs at most eighteen validation passes;
+    the similarity with the best validation score is kept (``similarity``; ties: cosine).
+    ``counts`` (item popularity in ``split.train``) sizes the table. Skipped (weight 0, no table,
+    one pass of building) when no two products share a shopper: there is no co-occurrence to weigh.
     """
-    started = time.perf_counter()
-    table = build_table(split.train, len(counts))
-    return _tune_table(model_scorer, table, split, cfg, counts, started), (table if table.pairs else None)
+    best: tuple[dict[str, Any], CooccurrenceTable] | None = None
+    by_similarity = {}
+    for similarity in COOCCURRENCE_SIMILARITIES:
+        started = time.perf_counter()
+        table = build_table(split.train, len(counts), similarity=similarity)
+        out = {**_tune_table(model_scorer, table, split, cfg, counts, started), "similarity": similarity}
+        score = max(out.get("by_weight", {}).values(), default=0.0)
+        by_similarity[similarity] = score
+        if best is None or score > max(best[0].get("by_weight", {}).values(), default=0.0):
+            best = (out, table)
+        if not table.pairs:
+            break  # no pair: no similarity has one either
+    out, table = best
+    return {**out, "by_similarity": by_similarity}, (table if table.pairs else None)
 
 
 def item_families(item_keys: list[str]) -> list[str]:
@@ -230,7 +246,9 @@ def train_behaviour(
             # Tuned; now serve the co-occurrence of every event, the validation days' (or
             # products') included: they are the newest, and a shop's newest pairs are what the
             # next purchases follow.
-            table = build_table([seq for seq in data.sequences if len(seq) >= 2], data.n_items)
+            table = build_table(
+                [seq for seq in data.sequences if len(seq) >= 2], data.n_items, similarity=cooccurrence["similarity"]
+            )
             cooccurrence["served_pairs"] = table.pairs
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
