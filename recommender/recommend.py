@@ -34,7 +34,7 @@ from recommender.experiments.exposure import record_exposure
 from recommender.impressions import count_impressions
 from recommender.memo import remembered
 from recommender.models import MerchandisingRule, ModelVersion, RecommenderSettings
-from recommender.rules import apply_rules, eligible, pin_candidates, product_facts, rules_in_window, servable_keys
+from recommender.rules import apply_rules, eligible, pin_candidates, rules_in_window, servable_keys
 from recommender.shoppers import ShopperFacts, shopper_facts
 from recommender.strategies import PERSONAL_STRATEGIES, PRODUCT_STRATEGIES, STRATEGIES, Candidate, Context
 from recommender.strategies.similar import similar_options
@@ -264,7 +264,7 @@ def _finish(
     rules: list[MerchandisingRule],
     choice: VariantChoice | None = None,
 ) -> list[Recommendation]:
-    facts = product_facts(ctx.version, [c.key for c in candidates] + pin_candidates(rules))
+    facts = ctx.facts([c.key for c in candidates] + pin_candidates(rules))
     pool = eligible(
         candidates,
         facts,

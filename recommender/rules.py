@@ -9,12 +9,9 @@ strength, highest first).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
-import numpy as np
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
@@ -22,6 +19,7 @@ from django.utils.translation import gettext
 
 from recommender.cache import PREFIX, global_generation
 from recommender.models import MerchandisingRule, ModelVersion, ProductVector
+from recommender.product_facts import ProductFacts
 from recommender.strategies.base import Candidate
 
 # Pinned products never number more than this per slot, whatever the rules say.
@@ -47,30 +45,6 @@ def rules_in_window(at: datetime | None = None) -> list[MerchandisingRule]:
         cache.set(key, enabled, RULES_CACHE_SECONDS)
     at = at or timezone.now()
     return [rule for rule in enabled if rule.is_live(at)]
-
-
-@dataclass(frozen=True)
-class ProductFacts:
-    key: str
-    title: str
-    category: str
-    price: Decimal | None
-    eligible: bool
-    vector: np.ndarray | None
-
-
-def product_facts(version: ModelVersion | None, keys: Iterable[str]) -> dict[str, ProductFacts]:
-    """Filter fields and fused vectors of ``keys`` in one query."""
-    if version is None:
-        return {}
-    from recommender.storage import vector_rows
-
-    fields = ("title", "category", "price", "in_stock", "sellable")
-    rows = vector_rows(version, keys, fields, with_vector_only=False)
-    return {
-        key: ProductFacts(key, title, category, price, bool(stock and sellable), vec)
-        for key, (title, category, price, stock, sellable, vec) in rows.items()
-    }
 
 
 def servable_keys(version: ModelVersion | None, keys: Sequence[str]) -> set[str]:

@@ -187,3 +187,34 @@ def test_for_you_reads_the_serving_versions_in_one_statement(vector_shop):
             recommend("for_you", user=user, limit=3)
         version_reads = [q["sql"] for q in queries.captured_queries if '"recommender_modelversion"' in q["sql"]]
         assert len(version_reads) == 1, (shop, version_reads)
+
+
+def test_for_you_reads_each_products_vector_row_once(vector_shop, monkeypatch):
+    """The reasons need the hits' and the history's vectors, eligibility and diversity the hits'
+    again: one read of the vector rows for all of them (was three), with the reasons as before."""
+    import numpy as np
+
+    import recommender.product_facts as facts_module
+    from recommender.recommend import recommend
+    from recommender.storage import fetch_vectors
+
+    user = _shopper("one-read", [vector_shop["dress-b"], vector_shop["coat-a"], vector_shop["bag-b"]])
+    _set_cache(0)
+    reads: list[list[str]] = []
+    real = facts_module.vector_rows
+
+    def counted(version, keys, *args, **kwargs):
+        keys = list(keys)
+        reads.append(keys)
+        return real(version, keys, *args, **kwargs)
+
+    monkeypatch.setattr(facts_module, "vector_rows", counted)
+    recs = recommend("for_you", user=user, limit=5)
+    assert len(reads) == 1 and len(recs) == 5, reads
+    # every reason names the past product closest to the recommended one (never itself)
+    past = {vector_shop[n]: n for n in ("dress-b", "coat-a", "bag-b")}
+    vectors = fetch_vectors(serving_version(), [*past, *recs.keys])
+    for item in recs.items:
+        others = [k for k in past if k != item.product_key]
+        closest = others[int(np.argmax([vectors[k] @ vectors[item.product_key] for k in others]))]
+        assert item.reason == f"Because you viewed {past[closest]}", (item.product_key, item.reason)

@@ -27,7 +27,8 @@ from django.utils.translation import gettext
 from recommender.conf import app_settings
 from recommender.events import records_events, shopper, shopper_session_id
 from recommender.models import MerchandisingRule, ModelVersion
-from recommender.rules import ProductFacts, apply_rules, rules_in_window
+from recommender.product_facts import ProductFacts
+from recommender.rules import apply_rules, rules_in_window
 from recommender.search.boosts import personal_ranking, popularity_ranking, popularity_statement, stored_profile
 from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean

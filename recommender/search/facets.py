@@ -24,7 +24,7 @@ from django.core.exceptions import FieldDoesNotExist
 
 from recommender.catalog import get_adapter
 from recommender.conf import app_settings
-from recommender.rules import ProductFacts
+from recommender.product_facts import ProductFacts
 
 __all__ = ["facets", "price_ranges", "product_attribute"]
 

@@ -7,12 +7,13 @@ afterwards by ``recommender.recommend``, the same way for every strategy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from recommender.models import ModelVersion
+from recommender.product_facts import ProductFacts, product_facts
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Context:
     personalisation: bool | None = None
     # An experiment variant's behaviour model: None the active one, False off, a version pinned.
     behaviour: Any = None
+    # Product facts read during this computation (see ``facts``), and the keys found to have none.
+    known_facts: dict[str, ProductFacts] = field(default_factory=dict, repr=False)
+    unknown_keys: set[str] = field(default_factory=set, repr=False)
 
     @property
     def has_shopper(self) -> bool:
@@ -52,6 +56,18 @@ class Context:
         if not self.has_shopper:
             return False
         return self.personalisation if self.personalisation is not None else personalisation_enabled(self.user_id)
+
+    def facts(self, keys: Iterable[str]) -> dict[str, ProductFacts]:
+        """:func:`~recommender.product_facts.product_facts` of ``keys`` in ``version``, each product
+        read once per computation: a strategy that reads its candidates' vectors (for reasons)
+        leaves them for eligibility, rules and diversity after it, which then read only the rest."""
+        keys = list(dict.fromkeys(keys))
+        missing = [k for k in keys if k not in self.known_facts and k not in self.unknown_keys]
+        if missing:
+            found = product_facts(self.version, missing)
+            self.known_facts.update(found)
+            self.unknown_keys.update(k for k in missing if k not in found)
+        return {k: self.known_facts[k] for k in keys if k in self.known_facts}
 
     @property
     def fetch(self) -> int:

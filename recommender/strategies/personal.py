@@ -8,11 +8,12 @@ result carries the reason: the past product it is closest to.
 The active behaviour model's candidates are blended as the offline evaluation proved best
 (:func:`recommender.behaviour.serving.blend_scores`): when its version has a positive
 co-occurrence weight, the products that co-occur with the shopper's recent ones join the
-model's candidates; when the shop also keeps purchased products in recommendations
+model's candidates, and with a positive family weight the other variants of them (their product
+families: another colour of a top they bought); when the shop also keeps purchased products in recommendations
 (``exclude_purchased`` off, or on auto where re-buying is common: fashion basics, groceries;
 :mod:`recommender.behaviour.purchase_policy`) and the version has a positive
-repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With both
-weights 0 (or purchases excluded and no co-occurrence weight) the model's order stands alone.
+repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With every
+weight 0 (or purchases excluded and no other weight) the model's order stands alone.
 
 A user who opted out of personalisation is treated as a shopper without history: "for you"
 is trending and "recently viewed" is empty, whatever events are stored.
@@ -28,7 +29,7 @@ from django.utils.translation import gettext, gettext_lazy
 from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.models import Event, EventType, RecommenderSettings
 from recommender.profiles import get_profile_vector, product_vectors
-from recommender.storage import VectorFilter, nearest, vector_rows
+from recommender.storage import VectorFilter, nearest
 from recommender.strategies.base import Candidate, Context
 from recommender.strategies.popularity import trending
 
@@ -138,24 +139,29 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
     """Attach "because you viewed X" to each hit: its nearest *other* product in the shopper's
     history (a product the shopper viewed is never recommended because of itself)."""
     past = history(ctx, tuple(REASON_VERBS), REASON_HISTORY)
-    # Titles and vectors of the past products in one read.
-    past_rows = vector_rows(ctx.version, [k for k, _ in past], ("title",)) if past and hits else {}
-    past_vectors = {key: vector for key, (_, vector) in past_rows.items()}
-    titles = {key: title for key, (title, _) in past_rows.items()}
-    past = [(k, t) for k, t in past if k in past_vectors]
+    # Titles and vectors of the past products and the hits in one read, kept in ctx for the
+    # filters and diversity that follow.
+    facts = ctx.facts([*(k for k, _ in past), *(k for k, _ in hits)]) if past and hits else {}
+    past = [(k, t) for k, t in past if k in facts and facts[k].vector is not None]
     if not past or not hits:
         return [Candidate(key, score, gettext("Picked for you")) for key, score in hits]
-    hit_vectors = product_vectors(ctx.version, [k for k, _ in hits])
-    matrix = np.stack([past_vectors[k] for k, _ in past])
-    past_keys = [k for k, _ in past]
+    past_keys = np.array([k for k, _ in past], dtype=object)
+    with_vector = [key for key, _ in hits if key in facts and facts[key].vector is not None]
+    anchors: dict[str, int] = {}
+    if with_vector:
+        # Each hit's most similar past product other than itself: one matrix product for all.
+        similarity = np.stack([facts[k].vector for k in with_vector]) @ np.stack([facts[k].vector for k, _ in past]).T
+        similarity[np.array(with_vector, dtype=object)[:, None] == past_keys[None, :]] = -np.inf
+        best = similarity.argmax(axis=1)
+        anchors = {
+            key: int(best[row]) for row, key in enumerate(with_vector) if np.isfinite(similarity[row, best[row]])
+        }
     out = []
     for key, score in hits:
-        vec = hit_vectors.get(key)
-        others = [i for i, past_key in enumerate(past_keys) if past_key != key]
-        if vec is None or not others:
+        if key not in anchors:
             out.append(Candidate(key, score, gettext("Picked for you")))
             continue
-        anchor, type_ = past[others[int(np.argmax(matrix[others] @ vec))]]
-        reason = BECAUSE_YOU[REASON_VERBS.get(type_, "viewed")] % {"title": titles.get(anchor) or anchor}
-        out.append(Candidate(key, score, reason))
+        anchor, type_ = past[anchors[key]]
+        title = facts[anchor].title or anchor
+        out.append(Candidate(key, score, BECAUSE_YOU[REASON_VERBS.get(type_, "viewed")] % {"title": title}))
     return out

@@ -69,7 +69,7 @@ def tune_cooccurrence(
     best, through :class:`~recommender.training.behaviour.cooccurrence.TableScorer`) with the offline
     evaluation's search (``tune_blend`` over ``BLEND_GRID``) on the validation users early
     stopping used, for each of ``COOCCURRENCE_SIMILARITIES`` (cosine or count: which predicts a
-    shop's next products better differs by shop), so it costs at most eighteen validation passes;
+    shop's next products better differs by shop), so it costs at most 22 validation passes;
     the similarity with the best validation score is kept (``similarity``; ties: cosine).
     ``counts`` (item popularity in ``split.train``) sizes the table. Skipped (weight 0, no table,
     one pass of building) when no two products share a shopper: there is no co-occurrence to weigh.
