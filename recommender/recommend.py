@@ -192,6 +192,8 @@ def recommend(
             personalisation=opted_in()
             if has_shopper and (request is not None or strategy in PERSONAL_STRATEGIES)
             else None,
+            # Their newest events too, for the personal strategies: read in the same statement.
+            shopper=facts() if has_shopper and strategy in PERSONAL_STRATEGIES else None,
             # A variant's own (pinned, or False: off); else the active one, read with the encoder (False: none).
             behaviour=choice.behaviour if choice is not None and choice.behaviour is not None else (behaviour or False),
         )

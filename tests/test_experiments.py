@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -44,7 +45,9 @@ def _ab(**fields) -> Experiment:
 
 def test_assignment_is_sticky_balanced_and_follows_the_weights(db):
     experiment = _ab()
-    units = [uuid.uuid4().hex for _ in range(4000)]
+    # Fixed ids: random ones made the +-3 sigma bounds fail about once in 200 runs.
+    rng = random.Random(17)
+    units = [f"{rng.getrandbits(128):032x}" for _ in range(4000)]
     first = [choose_variant(SLOT, session_key=u).variant_name for u in units]
     assert first == [choose_variant(SLOT, session_key=u).variant_name for u in units]  # sticky
     share = Counter(first)["coats"] / len(units)

@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from recommender.events import record_event
-from recommender.models import Event, Profile, RecommenderSettings
+from recommender.models import Event, EventType, Profile, RecommenderSettings
 from recommender.profiles import get_profile_vector, rebuild_profiles, update_profile
 from recommender.versions import serving_version
 
@@ -218,3 +218,43 @@ def test_for_you_reads_each_products_vector_row_once(vector_shop, monkeypatch):
         others = [k for k in past if k != item.product_key]
         closest = others[int(np.argmax([vectors[k] @ vectors[item.product_key] for k in others]))]
         assert item.reason == f"Because you viewed {past[closest]}", (item.product_key, item.reason)
+
+
+def test_the_newest_events_come_with_the_shopper_facts(vector_shop, monkeypatch):
+    """ "For you" (reasons) and "recently viewed" read the shopper's newest events from the facts
+    statement, and get what the events table gives; past what was read, the table answers."""
+    from recommender import shoppers
+    from recommender.recommend import recommend
+    from recommender.strategies import Context
+    from recommender.strategies.personal import REASON_VERBS, history
+
+    keys = list(vector_shop.values())
+    user = _shopper("newest", [keys[i % 5] for i in range(9)], [keys[7]])
+    facts = shoppers.shopper_facts(user.pk, "")
+    table = list(Event.objects.of_shopper(user.pk, "").product_history(shoppers.RECENT_TYPES, 200))
+    assert facts.recent == tuple(table) and facts.recent_complete and len(table) == 10
+    for types, rows in (((EventType.VIEW, EventType.CLICK), 6), (tuple(REASON_VERBS), 4), (tuple(REASON_VERBS), 50)):
+        expected = list(Event.objects.of_shopper(user.pk, "").product_history(types, rows))
+        assert facts.newest(types, rows) == expected, (types, rows)
+    assert facts.newest(("search",), 5) is None  # not among the types read
+
+    _set_cache(0)
+    for strategy in ("for_you", "recently_viewed"):
+        with CaptureQueriesContext(connection) as queries:
+            recs = recommend(strategy, user=user, limit=4)
+        assert len(recs) == 4
+        history_reads = [
+            q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "recommender_event"')
+        ]
+        assert not history_reads, (strategy, history_reads)
+
+    # a shopper with more events than the statement reads: the events table answers the rest
+    monkeypatch.setattr(shoppers, "RECENT_EVENTS", 3)
+    few = shoppers.shopper_facts(user.pk, "")
+    assert len(few.recent) == 3 and not few.recent_complete and few.recent[0][1] == "purchase"  # bought last
+    assert few.newest((EventType.VIEW,), 2) == table[1:3]  # enough views among the three read
+    assert few.newest((EventType.VIEW,), 5) is None  # not enough: the caller asks the table
+    views = (EventType.VIEW, EventType.CLICK)
+    with_facts = Context(version=serving_version(), limit=4, user_id=user.pk, shopper=few, personalisation=True)
+    from_table = Context(version=serving_version(), limit=4, user_id=user.pk, personalisation=True)
+    assert history(with_facts, views, 4) == history(from_table, views, 4) and len(history(from_table, views, 4)) == 4

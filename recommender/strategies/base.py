@@ -14,6 +14,7 @@ from typing import Any
 
 from recommender.models import ModelVersion
 from recommender.product_facts import ProductFacts, product_facts
+from recommender.shoppers import ShopperFacts
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Context:
     personalisation: bool | None = None
     # An experiment variant's behaviour model: None the active one, False off, a version pinned.
     behaviour: Any = None
+    # What was read about the shopper for this request (opt-out, purchases, newest events), if it was.
+    shopper: ShopperFacts | None = None
     # Product facts read during this computation (see ``facts``), and the keys found to have none.
     known_facts: dict[str, ProductFacts] = field(default_factory=dict, repr=False)
     unknown_keys: set[str] = field(default_factory=set, repr=False)

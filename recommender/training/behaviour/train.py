@@ -137,7 +137,7 @@ def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[
     with co-occurrence that serving ranks with, which the weight is then tuned on top of.
     Exactly the offline evaluation's search (:func:`~recommender.training.behaviour.evaluate.tune_blend`
     over ``BLEND_GRID`` with :class:`~recommender.training.behaviour.evaluate.OwnPurchases`, purchases only),
-    on the validation users early stopping used (``valid_max_users``), so it costs at most nine
+    on the validation users early stopping used (``valid_max_users``), so it costs at most eleven
     validation passes. Skipped (weight 0, no passes) when nobody in ``data`` bought a product
     twice: there is no re-buying for the weight to predict.
     """
