@@ -21,11 +21,11 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Exists
 from django.utils import timezone
 
 from recommender.models import Event, EventType, ModelVersion, Profile, RecommenderSettings
 from recommender.privacy import personalisation_enabled
+from recommender.storage import decode_vector, fetch_binary, fetch_vectors
 from recommender.versions import encoder_for, serving_version
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ def event_weights(events: Iterable[Event], settings: RecommenderSettings) -> lis
 
 def product_vectors(version: ModelVersion, keys: Iterable[str], column: str = "embedding") -> dict[str, np.ndarray]:
     """Product key -> stored vector (float32) in ``version``; keys without one are absent."""
-    from recommender.storage import fetch_vectors
-
     return fetch_vectors(version, keys, column)
 
 
@@ -120,6 +118,26 @@ def update_profile(user_id: Any = None, session_key: str = "", version: ModelVer
     return profile
 
 
+def _stored_profile_statement(user_id: Any, session_key: str, version: ModelVersion) -> tuple[str, list[Any]]:
+    """The shopper's stored profile vector and whether events wait to be folded into it.
+
+    Written out rather than built with the ORM: compiling the queryset took three quarters of
+    the read (1.9 of 2.6 ms), and "for you" asks it on every request. The owner conditions are
+    ``Event.objects.of_shopper`` and the Profile constraints' (a user's, or an anonymous session's).
+    """
+    profile, event = Profile._meta.db_table, Event._meta.db_table
+    if user_id is not None:
+        owner, event_owner, params = "p.user_id = %s", "e.user_id = %s", [user_id, version.pk, user_id]
+    else:
+        owner = "p.user_id IS NULL AND p.session_key = %s"
+        event_owner, params = "e.user_id IS NULL AND e.session_key = %s", [session_key, version.pk, session_key]
+    sql = (
+        f"SELECT p.vector, EXISTS(SELECT 1 FROM {event} e WHERE {event_owner} AND NOT e.processed) "
+        f"FROM {profile} p WHERE p.version_id = %s AND {owner} LIMIT 1"
+    )
+    return sql, params
+
+
 def get_profile_vector(
     user_id: Any, session_key: str, version: ModelVersion, *, opted_in: bool | None = None
 ) -> np.ndarray | None:
@@ -132,16 +150,11 @@ def get_profile_vector(
     """
     if not (opted_in if opted_in is not None else personalisation_enabled(user_id)):
         return None
-    owner = {"user_id": user_id} if user_id is not None else {"user": None, "session_key": session_key}
-    pending = Event.objects.of_shopper(user_id, session_key).filter(processed=False)
-    row = (
-        Profile.objects.filter(version=version, **owner)
-        .annotate(behind=Exists(pending))
-        .values_list("vector", "behind")
-        .first()
-    )
-    if row is not None and not row[1]:
-        return np.asarray(row[0], dtype=np.float32)
+    if user_id is None and not session_key:
+        return None  # nobody: no events, no profile
+    rows = fetch_binary(*_stored_profile_statement(user_id, session_key, version))
+    if rows and not rows[0][1] and rows[0][0] is not None:
+        return decode_vector(rows[0][0])
     profile = update_profile(user_id, session_key, version)
     return np.asarray(profile.vector, dtype=np.float32) if profile else None
 

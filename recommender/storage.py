@@ -212,24 +212,31 @@ def vector_rows(
     keys = list(set(keys))
     if not keys:
         return {}
-    import psycopg
-
     sql = (
         f"SELECT {', '.join(['product_key', *fields, column or 'NULL'])} FROM {ProductVector._meta.db_table} "
         "WHERE version_id = %s AND product_key = ANY(%s)"
         + (f" AND {column} IS NOT NULL" if column and with_vector_only else "")
     )
+    rows = fetch_binary(sql, [version.pk, keys])
+    return {row[0]: (*row[1:-1], decode_vector(row[-1])) for row in rows}
+
+
+def fetch_binary(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Rows of ``sql`` in PostgreSQL's binary format (pgvector columns as bytes: :func:`decode_vector`).
+
+    Django's cursors bind on the client side, which has no binary results: a plain psycopg
+    cursor on the same connection (and transaction) does; its errors become Django's, so a
+    database outage is handled like any other query's (503 in the API, an empty slot on pages).
+    """
+    import psycopg
+
     connection.ensure_connection()
-    # Django's cursors bind on the client side, which has no binary results: a plain psycopg
-    # cursor on the same connection (and transaction) does; its errors become Django's, so a
-    # database outage is handled like any other query's (503 in the API, an empty slot on pages).
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [version.pk, keys], binary=True)
-        rows = cursor.fetchall()
-    return {row[0]: (*row[1:-1], _vector(row[-1])) for row in rows}
+        cursor.execute(sql, list(params), binary=True)
+        return cursor.fetchall()
 
 
-def _vector(data: bytes | None) -> np.ndarray | None:
+def decode_vector(data: bytes | None) -> np.ndarray | None:
     """pgvector's binary form (vector_send): int16 dimensions, int16 unused, big-endian float4s."""
     return None if data is None else np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 

@@ -3,6 +3,7 @@ shopper, and no profile update inside the page (it happens later, and "for you" 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -258,3 +259,23 @@ def test_the_newest_events_come_with_the_shopper_facts(vector_shop, monkeypatch)
     with_facts = Context(version=serving_version(), limit=4, user_id=user.pk, shopper=few, personalisation=True)
     from_table = Context(version=serving_version(), limit=4, user_id=user.pk, personalisation=True)
     assert history(with_facts, views, 4) == history(from_table, views, 4) and len(history(from_table, views, 4)) == 4
+
+
+def test_the_stored_profile_is_read_in_one_statement_and_rebuilt_when_behind(vector_shop):
+    """A user's or an anonymous session's profile: served as stored while no event waits, rebuilt
+    when one does; another owner's profile is never read."""
+    version = serving_version()
+    record_event("view", session_key="anon-profile", product_key=vector_shop["dress-b"])
+    update_profile(None, "anon-profile")
+    stored = Profile.objects.get(user=None, session_key="anon-profile", version=version)
+    with CaptureQueriesContext(connection) as queries:  # the binary read is not a Django query
+        vector = get_profile_vector(None, "anon-profile", version)
+    assert not queries.captured_queries and np.allclose(vector, np.asarray(stored.vector, dtype=np.float32))
+    record_event("view", session_key="anon-profile", product_key=vector_shop["shoes-a"])  # left unprocessed
+    rebuilt = get_profile_vector(None, "anon-profile", version)
+    assert Profile.objects.get(pk=stored.pk).event_count == 2 and not np.allclose(rebuilt, vector)
+    # a user whose id reads like that session key has no profile of it; nobody has none at all
+    user = get_user_model().objects.create(username="anon-profile")
+    assert get_profile_vector(user.pk, "anon-profile", version) is None
+    assert get_profile_vector(None, "", version) is None
+    assert get_profile_vector(None, "other-session", version) is None
