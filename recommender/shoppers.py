@@ -4,7 +4,7 @@ what did they buy, and what did they do last.
 Each product slot asks the first two (opted-out shoppers are never personalised, not even by
 leaving out their purchases; the others' purchases are left out of product slots); "for you"
 (its reasons) and "recently viewed" read the shopper's newest product events. As ORM queries that
-was three round trips per page; here they are one statement built from the same querysets.
+was three round trips per page; here they are one statement.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Func
 
 from recommender.models import Event, EventType, PersonalisationOptOut
 
@@ -42,31 +41,40 @@ class ShopperFacts:
         return found if len(found) == rows or self.recent_complete else None
 
 
+def _facts_statement(user_id: Any, session_key: str) -> tuple[str, list[Any]]:
+    """The one statement of :func:`shopper_facts`, written out: compiling its three querysets with
+    the ORM cost more than running it. The owner conditions are ``Event.objects.of_shopper``'s."""
+    event, opt_out = Event._meta.db_table, PersonalisationOptOut._meta.db_table
+    if user_id is not None:
+        owner, owner_params = "user_id = %s", [user_id]
+        opted_sql, opted_params = f"EXISTS(SELECT 1 FROM {opt_out} WHERE user_id = %s)", [user_id]
+    else:  # anonymous shoppers cannot opt out: only a known user can (recommender.privacy)
+        owner, owner_params = "user_id IS NULL AND session_key = %s", [session_key]
+        opted_sql, opted_params = "false", []
+    sql = (
+        f"SELECT {opted_sql}, "
+        f"ARRAY(SELECT product_key FROM {event} WHERE {owner} AND type = %s), "
+        f"ARRAY(SELECT ARRAY[product_key, type] FROM {event} WHERE {owner} AND type = ANY(%s) "
+        "AND product_key <> '' ORDER BY created_at DESC, id DESC LIMIT %s)"
+    )
+    params = [
+        *opted_params,
+        *owner_params,
+        EventType.PURCHASE.value,
+        *owner_params,
+        [str(t) for t in RECENT_TYPES],
+        RECENT_EVENTS,
+    ]
+    return sql, params
+
+
 def shopper_facts(user_id: Any, session_key: str) -> ShopperFacts:
     """Opt-out, purchases and newest product events of a user (by primary key) or an anonymous
     session, in one statement."""
     if user_id is None and not session_key:
         return ShopperFacts(personalised=True, bought=())
-    events = Event.objects.of_shopper(user_id, session_key)
-    sql, params = events.filter(type=EventType.PURCHASE).values("product_key").query.sql_with_params()
-    recent = (
-        events.filter(type__in=RECENT_TYPES)
-        .exclude(product_key="")
-        .newest_first()
-        .annotate(pair=Func(F("product_key"), F("type"), function="ARRAY", template="%(function)s[%(expressions)s]"))
-        .values("pair")[:RECENT_EVENTS]
-    )
-    recent_sql, recent_params = recent.query.sql_with_params()
-    if user_id is None:  # anonymous shoppers cannot opt out: only a known user can (recommender.privacy)
-        opted_sql, opted_params = "false", ()
-    else:
-        opt_outs = PersonalisationOptOut.objects.filter(user_id=user_id).values("pk")
-        opted_sql, opted_params = opt_outs.query.sql_with_params()
-        opted_sql = f"EXISTS({opted_sql})"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {opted_sql}, ARRAY({sql}), ARRAY({recent_sql})", [*opted_params, *params, *recent_params]
-        )
+        cursor.execute(*_facts_statement(user_id, session_key))
         opted_out, bought, rows = cursor.fetchone()
     if opted_out:
         return ShopperFacts(personalised=False, bought=())
