@@ -6,6 +6,8 @@ The model is fitted by :func:`.fit.fit` (early stopping on validation NDCG@10); 
 then builds the item co-occurrence table and tunes its weight (``tune_cooccurrence``), then on top
 of that the product families' (``tune_family``: other variants of what the shopper had), then the
 weight of the shopper's own purchases (``tune_repurchase``): the blend serving ranks "for you" with.
+``tune_blend_chain`` runs that chain once per co-occurrence similarity and keeps the one whose
+whole blend validates best.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "REPURCHASE_METRIC",
     "purchase_counts",
     "train_behaviour",
+    "tune_blend_chain",
     "tune_cooccurrence",
     "tune_family",
     "tune_repurchase",
@@ -53,41 +56,68 @@ __all__ = [
 # masked), the part of "for you" that co-occurrence is for (own purchases are tuned next).
 COOCCURRENCE_METRIC = "ndcg@10"
 TIME_SPLIT_COOCCURRENCE_METRIC = "map@12"
-# The co-occurrence similarities training tries, the first winning ties (CoocKNN's similarity).
+# The co-occurrence similarities training tries (a whole blend each), the first winning ties.
 COOCCURRENCE_SIMILARITIES = (COSINE, COUNT)
 # The validation metric the repurchase weight is tuned on: MAP@12, as on H&M (behaviour_hm.md).
 REPURCHASE_METRIC = "map@12"
 
 
 def tune_cooccurrence(
-    model_scorer: Scorer, split: Split, cfg: dict[str, Any], counts: np.ndarray
+    model_scorer: Scorer, split: Split, cfg: dict[str, Any], counts: np.ndarray, similarity: str = COSINE
 ) -> tuple[dict[str, Any], CooccurrenceTable | None]:
-    """The item co-occurrence table of ``split.train`` and its weight in ``log_softmax(model) + weight * cooc``.
+    """The item co-occurrence table of ``split.train`` (``similarity``: cosine or count) and its
+    weight in ``log_softmax(model) + weight * cooc``.
 
     Returns (how it was found, the :class:`~recommender.behaviour.cooccurrence.CooccurrenceTable`
     or None). The weight is tuned on exactly what serving computes (each item's ``NEIGHBOURS``
     best, through :class:`~recommender.training.behaviour.cooccurrence.TableScorer`) with the offline
     evaluation's search (``tune_blend`` over ``BLEND_GRID``) on the validation users early
-    stopping used, for each of ``COOCCURRENCE_SIMILARITIES`` (cosine or count: which predicts a
-    shop's next products better differs by shop), so it costs at most 22 validation passes;
-    the similarity with the best validation score is kept (``similarity``; ties: cosine).
-    ``counts`` (item popularity in ``split.train``) sizes the table. Skipped (weight 0, no table,
-    one pass of building) when no two products share a shopper: there is no co-occurrence to weigh.
+    stopping used, so it costs at most eleven validation passes. ``counts`` (item popularity in
+    ``split.train``) sizes the table. Skipped (weight 0, no table, no passes) when no two
+    products share a shopper: there is no co-occurrence to weigh.
     """
-    best: tuple[dict[str, Any], CooccurrenceTable] | None = None
-    by_similarity = {}
+    started = time.perf_counter()
+    table = build_table(split.train, len(counts), similarity=similarity)
+    out = {**_tune_table(model_scorer, table, split, cfg, counts, started), "similarity": similarity}
+    return out, (table if table.pairs else None)
+
+
+def tune_blend_chain(
+    model_scorer: Scorer, data: SequenceData, split: Split, cfg: dict[str, Any], counts: np.ndarray
+) -> dict[str, Any]:
+    """The whole blend serving ranks with, tuned part by part on validation: co-occurrence, then
+    product families on top, then the shopper's own purchases on top of that.
+
+    Once for each of ``COOCCURRENCE_SIMILARITIES`` (which predicts a shop's next products better
+    differs by shop: H&M's new purchases follow counts, niche catalogues cosine), keeping the
+    chain whose last tuned part scored best on validation: the blend as it will be served, so a
+    similarity that wins on new products but crowds out "Buy again" loses. Ties: cosine.
+    Returns ``{"cooccurrence": (info, table), "family": (info, table), "repurchase": info}``,
+    the co-occurrence info with ``by_similarity`` (each chain's final validation score).
+    """
+    families = item_families(data.item_keys)
+    best, by_similarity = None, {}
     for similarity in COOCCURRENCE_SIMILARITIES:
-        started = time.perf_counter()
-        table = build_table(split.train, len(counts), similarity=similarity)
-        out = {**_tune_table(model_scorer, table, split, cfg, counts, started), "similarity": similarity}
-        score = max(out.get("by_weight", {}).values(), default=0.0)
-        by_similarity[similarity] = score
-        if best is None or score > max(best[0].get("by_weight", {}).values(), default=0.0):
-            best = (out, table)
-        if not table.pairs:
+        cooccurrence, table = tune_cooccurrence(model_scorer, split, cfg, counts, similarity)
+        blend = (
+            Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
+        )
+        family, siblings = tune_family(blend, split, cfg, counts, families)
+        if family["weight"]:
+            blend = Blend(blend, TableScorer(siblings), family["weight"])
+        repurchase = tune_repurchase(blend, data, split, cfg)
+        last = next((part for part in (repurchase, family, cooccurrence) if part.get("by_weight")), {})
+        by_similarity[similarity] = score = max(last.get("by_weight", {}).values(), default=0.0)
+        if best is None or score > best[0]:
+            best = (
+                score,
+                {"cooccurrence": (cooccurrence, table), "family": (family, siblings), "repurchase": repurchase},
+            )
+        if table is None:
             break  # no pair: no similarity has one either
-    out, table = best
-    return {**out, "by_similarity": by_similarity}, (table if table.pairs else None)
+    chain = best[1]
+    chain["cooccurrence"] = ({**chain["cooccurrence"][0], "by_similarity": by_similarity}, chain["cooccurrence"][1])
+    return chain
 
 
 def item_families(item_keys: list[str]) -> list[str]:
@@ -234,14 +264,9 @@ def train_behaviour(
         model_scorer = ModelScorer(result.model)
         test = evaluate(model_scorer, split.test, ks=(10, 50), counts=counts)
         profile = evaluate(ProfileVector(data.features), split.test, ks=(10, 50), counts=counts)
-        cooccurrence, table = tune_cooccurrence(model_scorer, split, cfg, counts)
-        blend = (
-            Blend(model_scorer, TableScorer(table), cooccurrence["weight"]) if cooccurrence["weight"] else model_scorer
-        )
-        family, families = tune_family(blend, split, cfg, counts, item_families(data.item_keys))
-        if family["weight"]:
-            blend = Blend(blend, TableScorer(families), family["weight"])
-        repurchase = tune_repurchase(blend, data, split, cfg)
+        chain = tune_blend_chain(model_scorer, data, split, cfg, counts)
+        (cooccurrence, table), (family, families) = chain["cooccurrence"], chain["family"]
+        repurchase = chain["repurchase"]
         if table is not None:
             # Tuned; now serve the co-occurrence of every event, the validation days' (or
             # products') included: they are the newest, and a shop's newest pairs are what the
