@@ -168,3 +168,35 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# A behaviour model small enough to train in seconds (hidden 16, one layer, 12 epochs).
+TINY_BEHAVIOUR = {
+    "hidden": 16,
+    "layers": 1,
+    "heads": 1,
+    "batch_size": 8,
+    "lr": 1e-2,
+    "dropout": 0.0,
+    "feature_dropout": 0.0,
+    "epochs": 12,
+    "patience": 12,
+    "torch_threads": 1,
+    "valid_max_users": 0,
+}
+
+
+@pytest.fixture
+def behaviour_settings(settings, tmp_path, request):
+    """MODEL_DIR in a temporary folder and a tiny behaviour model (the requesting test module's
+    ``SMALL``, else ``TINY_BEHAVIOUR``); the loaded-model cache cleared before and after. Yields MODEL_DIR."""
+    from recommender.behaviour import serving
+
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "MODEL_DIR": str(tmp_path / "models"),
+        "BEHAVIOUR": getattr(request.module, "SMALL", TINY_BEHAVIOUR),
+    }
+    serving.clear_cache()
+    yield tmp_path / "models"
+    serving.clear_cache()

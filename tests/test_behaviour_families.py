@@ -25,11 +25,11 @@ from recommender.catalog.field_map import FieldMapAdapter
 from recommender.storage import nearest
 from recommender.versions import serving_version
 from tests.test_behaviour_shop import (
-    SMALL,
     _buy_and_view,
     _diversity_off,
     _events,
     _exclude_purchased,
+    _offline_blend,
     _pairs,
     _set_weights,
     _view,
@@ -42,14 +42,6 @@ pytestmark = pytest.mark.django_db
 def _family_of(product) -> str:
     """bag-b and "odd" are one family (two colours of one bag, say); the rest by category."""
     return "bag-odd" if product.name in ("bag-b", "odd") else product.category
-
-
-@pytest.fixture
-def behaviour_settings(settings, tmp_path):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
-    serving.clear_cache()
-    yield tmp_path / "models"
-    serving.clear_cache()
 
 
 @pytest.fixture
@@ -141,33 +133,6 @@ def test_a_catalog_without_families_trains_without_them(vector_shop, behaviour_s
     assert query is not None and query.family_weight == 0.0 and not query.family
 
 
-def _offline_blend(version, session: str) -> dict[str, float]:
-    """Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r) over the
-    whole catalogue, from the artifact alone, by product key."""
-    from recommender.behaviour.codes import EVENT_TYPES
-    from recommender.behaviour.cooccurrence import FILENAME
-    from recommender.behaviour.model import load_artifact
-    from recommender.profiles import product_vectors
-    from recommender.training.behaviour.baselines import Repurchase
-    from recommender.training.behaviour.cooccurrence import TableScorer
-    from recommender.training.behaviour.evaluate import Blend, OwnPurchases
-    from recommender.training.behaviour.fit import ModelScorer
-
-    folder = serving.artifact_path(version)
-    keys = json.loads((folder / "items.json").read_text())
-    vectors = product_vectors(serving_version(), keys)
-    model, keys, config = load_artifact(folder, np.stack([vectors[k] for k in keys]))
-    hyper = config["hyperparameters"]
-    history = serving.recent_history(None, session, list(hyper["event_types"]), int(hyper["max_len"]))
-    index = {k: i for i, k in enumerate(keys)}
-    items, types = [[index[k] for k, _ in history]], [[EVENT_TYPES[t] for _, t in history]]
-    m = version.metrics
-    blend = Blend(ModelScorer(model), TableScorer(load_table(folder, FILENAME)), m["cooccurrence_weight"])
-    blend = Blend(blend, TableScorer(load_table(folder, FAMILY_FILENAME)), m["family_weight"])
-    scores = Blend(blend, OwnPurchases(Repurchase(np.ones(len(keys)))), m["repurchase_weight"])(items, types)[0]
-    return {k: float(scores[i]) for i, k in enumerate(keys)}
-
-
 def test_for_you_offers_other_variants_in_the_offline_blend_order(vector_shop, behaviour_settings, families):
     from recommender.recommend import recommend
     from recommender.strategies import Context
@@ -207,7 +172,7 @@ def test_for_you_offers_other_variants_in_the_offline_blend_order(vector_shop, b
     served = for_you(ctx)
     # candidates: the hits, what co-occurrence and the family suggest, what the shopper bought
     assert {c.key for c in served} == hits | set(query.cooccurrence) | {far, keys["shoes-b"]}
-    offline = _offline_blend(version, "fan")
+    offline, _ = _offline_blend(version, "fan")
     expected = sorted((c.key for c in served), key=lambda k: -offline[k])
     assert [back[c.key] for c in served] == [back[k] for k in expected]
     reasons = {c.key: c.reason for c in served}

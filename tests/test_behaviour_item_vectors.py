@@ -20,18 +20,10 @@ from recommender.models import Event, ModelVersion, ProductVector
 from recommender.storage import VectorFilter, index_name, nearest
 from recommender.versions import serving_version
 from tests.factories import product_with_image
-from tests.test_behaviour_shop import SMALL, _events
+from tests.test_behaviour_shop import _events
 from tests.test_indexing import BLACK, RED, _catalog
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def behaviour_settings(settings, tmp_path):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
-    serving.clear_cache()
-    yield
-    serving.clear_cache()
 
 
 def _browse(products, sessions: int = 30) -> None:

@@ -22,31 +22,12 @@ from recommender.behaviour.serving import behaviour_user_vector
 from recommender.models import Event, ModelVersion
 from recommender.storage import nearest
 from recommender.versions import serving_version
+from tests.conftest import TINY_BEHAVIOUR
 
 pytestmark = pytest.mark.django_db
 
 CYCLE = ["dress-a", "coat-a", "shoes-a", "bag-a"]
-SMALL = {
-    "hidden": 16,
-    "layers": 1,
-    "heads": 1,
-    "batch_size": 8,
-    "lr": 1e-2,
-    "dropout": 0.0,
-    "feature_dropout": 0.0,
-    "epochs": 12,
-    "patience": 12,
-    "torch_threads": 1,
-    "valid_max_users": 0,
-}
-
-
-@pytest.fixture
-def behaviour_settings(settings, tmp_path):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
-    serving.clear_cache()
-    yield tmp_path / "models"
-    serving.clear_cache()
+SMALL = TINY_BEHAVIOUR  # the behaviour_settings fixture's default
 
 
 def _events(keys: dict[str, str], sessions: int = 40) -> None:
@@ -354,12 +335,13 @@ def _diversity_off() -> None:
 
 
 def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float], list[str]]:
-    """Blend(Blend(ModelScorer, TableScorer, w_c), OwnPurchases, w_r) of the shopper's history over
-    the whole catalogue, by product key, computed from the artifact alone; and the history."""
+    """Blend(Blend(Blend(ModelScorer, co-occurrence, w_c), families, w_f), OwnPurchases, w_r) of the
+    shopper's history over the whole catalogue, by product key, computed from the artifact alone
+    (a part without its table or weight left out); and the history."""
     import json
 
     from recommender.behaviour.codes import EVENT_TYPES
-    from recommender.behaviour.cooccurrence import load_table
+    from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, load_table
     from recommender.behaviour.model import load_artifact
     from recommender.profiles import product_vectors
     from recommender.training.behaviour.baselines import Repurchase
@@ -375,9 +357,13 @@ def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float
     history = serving.recent_history(None, session, list(hyper["event_types"]), int(hyper["max_len"]))
     index = {k: i for i, k in enumerate(keys)}
     items, types = [[index[k] for k, _ in history]], [[EVENT_TYPES[t] for _, t in history]]
-    with_cooc = Blend(ModelScorer(model), TableScorer(load_table(folder)), version.metrics["cooccurrence_weight"])
+    blend = ModelScorer(model)
+    for filename, weight in ((FILENAME, "cooccurrence_weight"), (FAMILY_FILENAME, "family_weight")):
+        table = load_table(folder, filename)
+        if table is not None and version.metrics.get(weight):
+            blend = Blend(blend, TableScorer(table), version.metrics[weight])
     own = OwnPurchases(Repurchase(np.ones(len(keys))))
-    scores = Blend(with_cooc, own, version.metrics["repurchase_weight"])(items, types)[0]
+    scores = Blend(blend, own, version.metrics["repurchase_weight"])(items, types)[0]
     return {k: float(scores[i]) for i, k in enumerate(keys)}, [k for k, _ in history]
 
 

@@ -17,7 +17,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from recommender.behaviour import serving
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
 from recommender.models import Event, ModelVersion, ProductVector, RecommenderSettings
 from recommender.recommend import recommend
@@ -40,14 +39,6 @@ SMALL = {
     "valid_max_users": 0,
     "time_split_min_users": 5,
 }
-
-
-@pytest.fixture
-def behaviour_settings(settings, tmp_path):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "MODEL_DIR": str(tmp_path / "models"), "BEHAVIOUR": SMALL}
-    serving.clear_cache()
-    yield tmp_path / "models"
-    serving.clear_cache()
 
 
 def _shop_settings(**values) -> None:
