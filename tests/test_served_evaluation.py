@@ -21,24 +21,13 @@ from recommender.behaviour.purchase_policy import excludes_purchased, repurchase
 from recommender.models import Event, ModelVersion, ProductVector, RecommenderSettings
 from recommender.recommend import recommend
 from recommender.training.behaviour.served import LEAVE_ONE_OUT, served_evaluation, served_metrics
+from tests.conftest import TINY_BEHAVIOUR
 
 pytestmark = pytest.mark.django_db
 
 CYCLE = ["dress-a", "coat-a", "shoes-a", "bag-a", "dress-b", "coat-b", "shoes-b", "bag-b"]
-SMALL = {
-    "hidden": 16,
-    "layers": 1,
-    "heads": 1,
-    "batch_size": 8,
-    "lr": 1e-2,
-    "dropout": 0.0,
-    "feature_dropout": 0.0,
-    "epochs": 6,
-    "patience": 6,
-    "torch_threads": 1,
-    "valid_max_users": 0,
-    "time_split_min_users": 5,
-}
+# Fewer epochs, and a time split from 5 buyers in the window (this shop has 40).
+SMALL = {**TINY_BEHAVIOUR, "epochs": 6, "patience": 6, "time_split_min_users": 5}
 
 
 def _shop_settings(**values) -> None:
