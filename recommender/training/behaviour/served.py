@@ -50,6 +50,7 @@ from recommender.models.config import CACHE_KEY
 from recommender.recommend import recommend
 from recommender.training.behaviour.baselines import (
     ALS,
+    COUNT,
     CoocKNN,
     FamilyVariants,
     Popularity,
@@ -158,6 +159,7 @@ def _baselines(data: SequenceData, cut: datetime | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "own purchases, then popularity": Repurchase(counts),
         "item co-occurrence kNN": CoocKNN(data.sequences, data.n_items, counts),
+        "item co-occurrence kNN (count)": CoocKNN(data.sequences, data.n_items, counts, similarity=COUNT),
         "ALS (implicit)": ALS(data.sequences, data.n_items),
     }
     popular, name = counts.astype(float), "popularity"
@@ -279,6 +281,8 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         "version": {
             "validation": metrics.get("validation"),
             "cooccurrence_weight": metrics.get("cooccurrence_weight"),
+            "cooccurrence_similarity": (metrics.get("cooccurrence") or {}).get("similarity"),
+            "by_similarity": (metrics.get("cooccurrence") or {}).get("by_similarity"),
             "family_weight": metrics.get("family_weight"),
             "repurchase_weight": metrics.get("repurchase_weight"),
             "repurchase_rate": metrics.get("repurchase_rate"),

@@ -24,7 +24,8 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
     version = report.get("version", {})
     lines.append(
         f"Trained version: validation {version.get('validation')}, co-occurrence weight "
-        f"{version.get('cooccurrence_weight')}, family weight {version.get('family_weight')}, "
+        f"{version.get('cooccurrence_weight')} ({version.get('cooccurrence_similarity')}; whole blend "
+        f"validated per similarity: {version.get('by_similarity')}), family weight {version.get('family_weight')}, "
         f"repurchase weight {version.get('repurchase_weight')}, "
         f"repurchase rate {version.get('repurchase_rate')}."
     )
