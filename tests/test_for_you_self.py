@@ -19,7 +19,7 @@ from recommender.events import record_event
 from recommender.models import Event, ModelVersion
 from recommender.recommend import recommend
 from tests.foreign_shop import foreign_settings, foreign_shop  # noqa: F401 - fixtures
-from tests.test_behaviour_shop import _events, _view, behaviour_settings  # noqa: F401 - fixtures, helpers
+from tests.test_behaviour_shop import _events, _view
 from tests.test_template_tags import _request
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.shop_pages")]
@@ -100,7 +100,7 @@ def test_shopper_and_shop_slots_after_record_view_leave_the_pages_product_out(fo
 SMALL_MODEL = ["--epochs", "6", "--lr", "0.02"]
 
 
-def test_the_behaviour_models_for_you_never_names_a_product_as_its_own_reason(vector_shop, behaviour_settings):  # noqa: F811
+def test_the_behaviour_models_for_you_never_names_a_product_as_its_own_reason(vector_shop, behaviour_settings):
     from django.core.management import call_command
 
     _events(vector_shop)

@@ -26,7 +26,7 @@ from recommender.recommend import recommend
 from recommender.search.boosts import stored_profile
 from recommender.versions import serving_version
 from tests.factories import names
-from tests.test_behaviour_shop import _events, _view, behaviour_settings  # noqa: F401 - fixture
+from tests.test_behaviour_shop import _events, _view
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +201,7 @@ def test_opting_back_in_rebuilds_the_profile(vector_shop, django_capture_on_comm
 
 def test_opted_out_user_gets_no_behaviour_model_vector(
     vector_shop,
-    behaviour_settings,  # noqa: F811 - the fixture imported above
+    behaviour_settings,
     django_capture_on_commit_callbacks,
 ):
     from recommender.behaviour.serving import behaviour_user_vector
