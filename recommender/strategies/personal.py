@@ -8,11 +8,11 @@ result carries the reason: the past product it is closest to.
 The active behaviour model's candidates are blended as the offline evaluation proved best
 (:func:`recommender.behaviour.serving.blend_scores`): when its version has a positive
 co-occurrence weight, the products that co-occur with the shopper's recent ones join the
-model's candidates, and with a positive family weight the other variants of them (their product
-families: another colour of a top they bought); when the shop also keeps purchased products in recommendations
-(``exclude_purchased`` off, or on auto where re-buying is common: fashion basics, groceries;
-:mod:`recommender.behaviour.purchase_policy`) and the version has a positive
-repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With every
+model's candidates, and with a positive family weight the other variants of them (their
+product families: another colour of a top they bought); when the shop also keeps purchased
+products in recommendations (``exclude_purchased`` off, or on auto where re-buying is common:
+fashion basics, groceries; :mod:`recommender.behaviour.purchase_policy`) and the version has a
+positive repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With every
 weight 0 (or purchases excluded and no other weight) the model's order stands alone.
 
 A user who opted out of personalisation is treated as a shopper without history: "for you"
@@ -115,9 +115,9 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
     order; purchases carry "Buy again".
 
     Co-occurrence and families each add their ``ctx.fetch`` best products (the query's scores,
-    empty when a weight is 0). A candidate that is not a hit gets its model score, the cosine of the query vector and
-    its stored output vector, as pgvector computes it for ``hits``; candidates without a row in
-    the behaviour version cannot be scored and are left out. Category and stock filters apply later
+    empty when a weight is 0). A candidate that is not a hit gets its model score, the cosine of
+    the query vector and its stored output vector, as pgvector computes it for ``hits``;
+    candidates without a row in the behaviour version cannot be scored and are left out. Category and stock filters apply later
     (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
     """
     from recommender.behaviour.serving import blend_scores, own_purchases

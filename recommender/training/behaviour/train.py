@@ -89,7 +89,7 @@ def tune_blend_chain(
     product families on top, then the shopper's own purchases on top of that.
 
     Once for each of ``COOCCURRENCE_SIMILARITIES`` (which predicts a shop's next products better
-    differs by shop: H&M's new purchases follow counts, niche catalogues cosine), keeping the
+    differs by shop; on H&M counts predict new purchases better, cosine the whole list), keeping the
     chain whose last tuned part scored best on validation: the blend as it will be served, so a
     similarity that wins on new products but crowds out "Buy again" loses. Ties: cosine.
     Returns ``{"cooccurrence": (info, table), "family": (info, table), "repurchase": info}``,
@@ -143,7 +143,9 @@ def tune_family(
     return out, (table if table.pairs else None)
 
 
-def _tune_table(scorer: Scorer, table: CooccurrenceTable, split: Split, cfg, counts, started: float) -> dict[str, Any]:
+def _tune_table(
+    scorer: Scorer, table: CooccurrenceTable, split: Split, cfg: dict[str, Any], counts: np.ndarray, started: float
+) -> dict[str, Any]:
     """A neighbour table's weight on validation: on a time split MAP@12 of the products new to the
     shopper (history masked), else the early-stopping metric; weight 0 without a pair."""
     out: dict[str, Any] = {"weight": 0.0, "neighbours": NEIGHBOURS, "pairs": table.pairs}
