@@ -37,12 +37,14 @@ def random_history(seed: int = 7) -> None:
     rng = random.Random(seed)
     users = [get_user_model().objects.create_user(f"shopper{i}") for i in range(26)]
     owners = [{"user": u} for u in users] + [{"session_key": f"anon{i}"} for i in range(14)]
-    now = timezone.now()
+    # Baskets are UTC days: anchored at 23:00 UTC yesterday, an event up to 10 hours earlier stays
+    # on its day whatever the hour the test runs (anchored at now, the baskets split near midnight).
+    now = timezone.now().replace(hour=23, minute=0, second=0, microsecond=0) - timedelta(days=1)
     events = []
     for owner in owners:
         taste = rng.sample(KEYS, 6)  # shoppers share products: pairs get support
         for _ in range(rng.randint(2, 14)):
-            kind = rng.choice(["view", "view", "click", "purchase"])
+            kind = rng.choice(["view", "view", "click", "purchase", "purchase"])
             day = rng.choice([0, 0, 1, 2, 30, 100, 119])  # some views fall outside the 90-day window
             events.append(
                 Event(
