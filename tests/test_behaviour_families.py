@@ -11,6 +11,8 @@ import json
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from recommender.behaviour import serving
 from recommender.behaviour.cooccurrence import (
@@ -84,8 +86,11 @@ def test_the_field_map_reads_families_and_skips_unknown_keys(vector_shop, famili
     adapter = get_adapter()
     keys = [vector_shop["bag-b"], vector_shop["dress-a"], "999999", "not-a-key"]
     assert adapter.families(keys) == {vector_shop["bag-b"]: "bag-odd", vector_shop["dress-a"]: "dress"}
-    # the default field map names no family: no product has one
-    assert FieldMapAdapter(fields={"family": None}).families(list(vector_shop.values())) == {}
+    # the default field map names no family: no product has one, and none is read to tell
+    without = FieldMapAdapter(fields={"family": None})
+    with CaptureQueriesContext(connection) as queries:
+        assert without.families(list(vector_shop.values())) == {}
+    assert not queries.captured_queries
 
 
 def test_training_tunes_the_family_weight_and_saves_its_table(vector_shop, behaviour_settings, families):

@@ -18,6 +18,7 @@ when the adapter is built, so a wrong one is an error, never silently empty valu
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -77,6 +78,13 @@ class FieldMapAdapter(CatalogAdapter):
 
     def family(self, product: models.Model) -> str:
         return str(self._get(product, "family") or "")
+
+    def families(self, keys: Sequence[str], batch: int = 2000) -> dict[str, str]:
+        """No product has a family when the field map names none: nothing is read (training asks
+        for every product's)."""
+        if self._spec("family") is None:
+            return {}
+        return super().families(keys, batch)
 
     def price(self, product: models.Model) -> Decimal | None:
         return to_decimal(self._get(product, "price"))
