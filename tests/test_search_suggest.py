@@ -140,6 +140,16 @@ def test_did_you_mean_from_popular_logged_queries(catalog):
     assert results.did_you_mean == "linen shirt"
 
 
+def test_did_you_mean_offers_only_popular_logged_queries_similar_enough_and_never_the_query_itself(catalog):
+    searched("zorblax jacket", range(3), product_key=catalog["Silk blouse"])
+    searched("quimbly coat", range(2), product_key=catalog["Silk blouse"])  # below the privacy threshold
+    refresh_suggestions()
+    assert search("zorblux jacket", record=False).did_you_mean == "zorblax jacket"
+    assert search("zorblax jacket", record=False).did_you_mean != "zorblax jacket"
+    assert search("quimbli coat", record=False).did_you_mean is None
+    assert search("zzzzzz", record=False).did_you_mean is None  # nothing logged is similar enough
+
+
 def test_refresh_task_and_the_look_back_window(catalog, settings):
     from datetime import timedelta
 

@@ -219,7 +219,7 @@ def _search(
             explain=lambda hit: text_reason(parsed, hit),
         )
         if parsed.unknown_words or results.total < app_settings.SEARCH_DID_YOU_MEAN_BELOW:
-            results.did_you_mean = did_you_mean(parsed, filters.rows(version))
+            results.did_you_mean = did_you_mean(parsed, filters, version)
     if record and (request is not None or user is not None or session_key):
         log_search(parsed.raw, results.total, request=request, user=user, session_key=session_key)
         count_search_impressions(results)

@@ -14,7 +14,6 @@ named attribute of the result rows' host products through the catalog adapter, i
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
@@ -105,19 +104,22 @@ def _is_value_field(model: Any, path: str) -> bool:
 
 
 def _by_pks(adapter: Any, pks: list[Any]) -> Any:
-    """The adapter's products with these primary keys, the keys bound as one array: ``pk__in``
-    prepared each of a search's few hundred keys separately (issue 18)."""
+    """The adapter's products with these primary keys, the keys bound as one array (``pk__in``
+    prepared each of a search's few hundred keys separately, issue 18), unordered: the host
+    model's default ordering sorted every result row for nothing."""
     meta = adapter.model._meta
     column = f'"{meta.db_table}"."{meta.pk.column}"'
-    return adapter.get_queryset().extra(where=[f"{column} = ANY(%s)"], params=[pks])
+    return adapter.get_queryset().extra(where=[f"{column} = ANY(%s)"], params=[pks]).order_by()
 
 
 def _pks(adapter: Any, keys: list[str]) -> list[Any]:
     """The host primary keys of ``keys``; malformed keys are unknown products."""
     pks = []
     for key in keys:
-        with contextlib.suppress(Exception):
+        try:
             pks.append(adapter.to_pk(key))
+        except Exception:  # noqa: BLE001, S112 - a key the adapter cannot read is no product
+            continue
     return pks
 
 

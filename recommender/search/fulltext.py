@@ -1,7 +1,6 @@
 """The full-text list: Postgres text search over title (A), category (B) and document (C).
 
     fulltext_ranking(parsed, filters.rows(version), k=200)    # [(key, score), ...] best first
-    typed_match_count(parsed, filters.rows(version))         # matches of the query as typed
 
 A product matches when it contains any word of the query or an alternative of it (lexicon
 expansion, spelling correction). Products that contain every word (or match the shopper's
@@ -36,7 +35,7 @@ __all__ = [
     "partial_queryset",
     "search_vector",
     "stored_or_computed_vector",
-    "typed_match_count",
+    "typed_match_queryset",
 ]
 
 # ts_rank weights for D, C, B, A labels: a title hit counts most, then the category.
@@ -223,11 +222,6 @@ def fill_template(template: tuple[str, list] | None, parsed: ParsedQuery) -> tup
     return sql, [strings[p] if isinstance(p, _Slot) else p for p in params]
 
 
-def typed_match_count(text: str, rows: QuerySet[ProductVector], cap: int = 1000) -> int:
-    """How many products match ``text`` as written (websearch syntax, no expansion), up to ``cap``."""
-    if not text.strip():
-        return 0
-    query = SearchQuery(text, search_type="websearch", config=app_settings.SEARCH_TEXT_CONFIG)
-    vector = stored_or_computed_vector(app_settings.SEARCH_TEXT_CONFIG)
-    qs = rows.annotate(search=vector).filter(search=query).values_list("pk", flat=True)[:cap]
-    return len(qs)
+def typed_match_queryset(query: SearchQuery, rows: QuerySet[ProductVector], config: str) -> QuerySet[ProductVector]:
+    """The ``rows`` that match ``query`` on the row's tsvector (stored, else computed)."""
+    return rows.annotate(search=stored_or_computed_vector(config)).filter(search=query)
