@@ -104,3 +104,29 @@ def test_a_slot_rendered_after_the_write_still_counts(vector_shop):
     assert write_impressions(request) == 2
     count_impressions(request, "late", "similar", 3)
     assert _counts() == {("late", "similar"): 5}
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_commit_without_waiting_for_the_flush_and_leave_the_session_as_it_was():
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as queries:
+        SlotStat.bump_impressions({("late", "similar"): 3})
+    assert "set_config('synchronous_commit', 'off', true)" in queries.captured_queries[-1]["sql"]
+    SlotStat.bump_impressions({("late", "similar"): 2})
+    assert _counts() == {("late", "similar"): 5}
+    assert _synchronous_commit() == "on"  # the setting lasted for the upsert's own transaction only
+
+
+def test_inside_the_hosts_transaction_its_writes_keep_synchronous_commit():
+    assert connection.in_atomic_block  # the test's transaction, as with ATOMIC_REQUESTS
+    with CaptureQueriesContext(connection) as queries:
+        SlotStat.bump_impressions({("late", "similar"): 1})
+    assert _counts() == {("late", "similar"): 1}
+    assert "synchronous_commit" not in queries.captured_queries[-1]["sql"]
+    assert _synchronous_commit() == "on"

@@ -62,9 +62,16 @@ class SlotStat(models.Model):
         params = [
             v for (slot, strategy), n in sorted(merged.items()) for v in (today, slot, strategy, n, clicks, conversions)
         ]
+        # Counters, not orders: outside a transaction the upsert commits without waiting for its
+        # WAL flush (a crash can lose the last fraction of a second of counts), so the hot row's
+        # lock, which every page of a slot takes, is held for the update only. Inside the host's
+        # transaction (ATOMIC_REQUESTS) the setting would cover its writes too: left alone there.
+        # (Server-side binding sends one statement per message: the upsert then commits as before.)
+        one_message = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+        prefix = "SELECT set_config('synchronous_commit', 'off', true); " if one_message and not connection.in_atomic_block else ""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "
+                f"{prefix}INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "
                 f"VALUES {values} ON CONFLICT (day, slot, strategy) DO UPDATE SET "
                 f"impressions = {table}.impressions + EXCLUDED.impressions, "
                 f"clicks = {table}.clicks + EXCLUDED.clicks, "
