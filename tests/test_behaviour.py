@@ -200,6 +200,29 @@ def test_own_purchases_count_only_purchases_newest_first():
     assert repeat_purchases([[1, 2, 3]], [[buy, buy, buy]]) == 0
 
 
+@pytest.mark.django_db
+def test_served_own_purchases_rank_one_orders_products_as_training_reads_them():
+    """Purchases of one order share a timestamp: the later-recorded one is the newer, as in the
+    (time, id) order training reads, never the product key's order."""
+    from datetime import UTC, datetime
+
+    from recommender.behaviour.repurchase import own_purchase_scores
+    from recommender.behaviour.serving import own_purchases
+    from recommender.models import Event
+
+    day1, day2 = datetime(2020, 9, 1, 12, tzinfo=UTC), datetime(2020, 9, 2, 12, tzinfo=UTC)
+    bought = [(day1, "p-3"), (day1, "p-1"), (day1, "p-2"), (day2, "p-5"), (day2, "p-3"), (day2, "p-4")]
+    Event.objects.bulk_create(
+        [Event(type="purchase", session_key="s-1", product_key=key, created_at=at) for at, key in bought]
+        + [Event(type="view", session_key="s-1", product_key="p-9", created_at=day2)]
+    )
+    as_trained = Event.objects.filter(session_key="s-1", type="purchase").order_by("created_at", "pk")
+    expected = own_purchase_scores(as_trained.values_list("product_key", flat=True))
+    assert own_purchases(None, "s-1") == pytest.approx(expected)
+    # newest first: p-4, p-3 (bought again on day 2), p-5, then day 1's p-2 and p-1
+    assert sorted(expected, key=expected.get, reverse=True) == ["p-4", "p-3", "p-5", "p-2", "p-1"]
+
+
 def test_serving_blend_orders_like_the_offline_blend():
     """cos + (w / |q|) · own (serving, pgvector units) ranks like log_softmax(q · x + c) + w · own."""
     from recommender.behaviour.serving import BehaviourQuery, blend_scores

@@ -68,7 +68,11 @@ class SlotStat(models.Model):
         # transaction (ATOMIC_REQUESTS) the setting would cover its writes too: left alone there.
         # (Server-side binding sends one statement per message: the upsert then commits as before.)
         one_message = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
-        prefix = "SELECT set_config('synchronous_commit', 'off', true); " if one_message and not connection.in_atomic_block else ""
+        prefix = (
+            "SELECT set_config('synchronous_commit', 'off', true); "
+            if one_message and not connection.in_atomic_block
+            else ""
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{prefix}INSERT INTO {table} (day, slot, strategy, impressions, clicks, conversions) "
