@@ -240,16 +240,20 @@ def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
     """
     if user_id is None and not session_key:
         return {}
-    newest = (
+    newest_per_product = (
         Event.objects.of_shopper(user_id, session_key)
         .filter(type=EventType.PURCHASE)
         .exclude(product_key="")
         .order_by("product_key", "-created_at", "-pk")
-        .distinct("product_key")  # each product's newest purchase
-        .values_list("product_key", "created_at", "pk")
+        .distinct("product_key")
+        .values("pk")
     )
-    newest_first = [key for key, _, _ in sorted(newest, key=lambda row: (row[1], row[2]), reverse=True)]
-    return own_purchase_scores(reversed(newest_first[:OWN_LAST]))
+    newest_first = list(
+        Event.objects.filter(pk__in=newest_per_product)
+        .order_by("-created_at", "-pk")
+        .values_list("product_key", flat=True)[:OWN_LAST]
+    )
+    return own_purchase_scores(reversed(newest_first))
 
 
 def blend_scores(
