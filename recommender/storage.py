@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from recommender.conf import app_settings
+from recommender.db_binding import server_side_binding
 from recommender.models import ModelVersion, ProductVector
 
 VECTOR_COLUMNS = ("embedding", "image_embedding", "text_embedding")
@@ -278,11 +279,6 @@ def _where(version: ModelVersion, column: str, flt: VectorFilter) -> tuple[str, 
         clauses.append("product_key = ANY(%s)")
         params.append(list(flt.only_keys))
     return " AND ".join(clauses), params
-
-
-def server_side_binding() -> bool:
-    """Whether the host opted into psycopg's server-side binding (no multi-statement messages)."""
-    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
 
 
 def fetch_with_settings(sql: str, params: Sequence[Any], settings: Mapping[str, str]) -> list[tuple]:

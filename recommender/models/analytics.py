@@ -18,6 +18,8 @@ from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from recommender.db_binding import server_side_binding
+
 
 class SlotStat(models.Model):
     day = models.DateField(_("day"))
@@ -67,10 +69,9 @@ class SlotStat(models.Model):
         # lock, which every page of a slot takes, is held for the update only. Inside the host's
         # transaction (ATOMIC_REQUESTS) the setting would cover its writes too: left alone there.
         # (Server-side binding sends one statement per message: the upsert then commits as before.)
-        one_message = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
         prefix = (
             "SELECT set_config('synchronous_commit', 'off', true); "
-            if one_message and not connection.in_atomic_block
+            if not server_side_binding() and not connection.in_atomic_block
             else ""
         )
         with connection.cursor() as cursor:

@@ -26,6 +26,7 @@ from typing import Any
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, transaction
 
+from recommender.db_binding import server_side_binding
 from recommender.models import RecommenderSettings
 from recommender.models.suggestions import SuggestionPhrase
 from recommender.search.language import CJK_SCRIPTS, script_of
@@ -101,7 +102,7 @@ def _matches(typed: str, limit: int, min_sessions: int) -> list[tuple]:
         "set_config('enable_seqscan', 'off', true)"
     )
     params = {**params, "threshold": str(FUZZY_THRESHOLD)}
-    if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+    if server_side_binding():
         with transaction.atomic(), connection.cursor() as cursor:  # one statement per message there
             cursor.execute(settings, params)
             cursor.execute(sql, params)
