@@ -2,6 +2,13 @@
 
 Score of a pick = λ · relevance − (1 − λ) · (max cosine similarity to what is already picked),
 with relevance rescaled to [0, 1] within the list so λ means the same for every strategy.
+
+``repeat`` candidates (the shopper's own products, "Buy again") are not suggestions: they keep the
+place their score gives them and stay out of the rescaling, while the suggestions around them are
+spread (away from them too). Rescaled together, the blend's large own-purchase bonus squeezed
+every suggestion's relevance into a sliver, so the similarity penalty alone chose them: on H&M,
+"other colours of what you bought" gave way to unrelated products and served "for you" lost
+MAP@12 0.011 against diversity off (``bench/results/served_evaluation.md``).
 """
 
 from __future__ import annotations
@@ -14,20 +21,31 @@ from recommender.strategies.base import Candidate
 
 
 def mmr(candidates: Sequence[Candidate], vectors: dict[str, np.ndarray], k: int, lam: float) -> list[Candidate]:
-    """Pick ``k`` of ``candidates`` (best first) by MMR; λ = 1 keeps the original order."""
+    """Pick ``k`` of ``candidates`` (best first) by MMR; λ = 1 keeps the original order.
+
+    A ``repeat`` candidate is taken whenever it is the best-scored one left; the others are
+    chosen by MMR among themselves.
+    """
     candidates = list(candidates)
     if lam >= 1.0 or len(candidates) <= 1:
         return candidates[:k]
     scores = np.array([c.score for c in candidates], dtype=np.float64)
-    span = scores.max() - scores.min()
-    relevance = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    repeat = np.array([c.repeat for c in candidates], dtype=bool)
+    relevance = np.ones_like(scores)
+    if (~repeat).any():
+        low, high = scores[~repeat].min(), scores[~repeat].max()
+        if high > low:
+            relevance = (scores - low) / (high - low)
     dims = next((v.shape[0] for v in vectors.values()), 0)
     matrix = np.stack([vectors.get(c.key, np.zeros(dims, dtype=np.float32)) for c in candidates]) if dims else None
     chosen: list[int] = []
     max_sim = np.zeros(len(candidates))
     remaining = set(range(len(candidates)))
     while remaining and len(chosen) < k:
-        best = max(remaining, key=lambda i: lam * relevance[i] - (1 - lam) * max_sim[i])
+        best = max(remaining, key=lambda i: (scores[i], -i))
+        if not repeat[best]:
+            others = [i for i in remaining if not repeat[i]]
+            best = max(others, key=lambda i: lam * relevance[i] - (1 - lam) * max_sim[i])
         chosen.append(best)
         remaining.discard(best)
         if matrix is not None:

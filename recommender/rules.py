@@ -10,6 +10,7 @@ strength, highest first).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from django.core.cache import cache
@@ -112,7 +113,7 @@ def apply_rules(
             if rule_matches(r, f):
                 factor = 1.0 + max(r.strength, 0.0)
                 score = score * factor if r.action == MerchandisingRule.Action.BOOST else score / factor
-        ranked.append(Candidate(c.key, score, c.reason))
+        ranked.append(replace(c, score=score))
     ranked.sort(key=lambda c: -c.score)
     pinned = []
     for rule in sorted((r for r in rules if r.action == MerchandisingRule.Action.PIN), key=lambda r: -r.strength):

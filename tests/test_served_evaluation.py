@@ -21,6 +21,7 @@ from recommender.behaviour.purchase_policy import excludes_purchased, repurchase
 from recommender.models import Event, ModelVersion, ProductVector, RecommenderSettings
 from recommender.recommend import recommend
 from recommender.training.behaviour.served import LEAVE_ONE_OUT, served_evaluation, served_metrics
+from recommender.training.behaviour.served_report import served_markdown
 from tests.conftest import TINY_BEHAVIOUR
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +92,48 @@ def test_served_evaluation_equals_the_offline_blend_and_leaves_nothing_behind(ve
     assert Event.objects.count() == events and ModelVersion.objects.count() == versions
     assert RecommenderSettings.get().cache_seconds == 300
     assert not any(behaviour_settings.glob("behaviour-*")) if behaviour_settings.exists() else True
+
+
+def _dear_rebuyers(keys: dict[str, str], cut, shoppers: int = 40, days: int = 8) -> None:
+    """Each shopper buys four products on the first days, then on every later day buys again the
+    dearest product they have (an exchange for another size), never the newest one."""
+    prices = dict(ProductVector.objects.values_list("product_key", "price"))
+    rng = np.random.default_rng(5)
+    rows = []
+    names = [n for n in CYCLE if keys[n] in prices]
+    for s in range(shoppers):
+        mine = [keys[n] for n in rng.choice(names, size=4, replace=False)]
+        dearest = max(mine, key=lambda k: prices[k])
+        mine = [k for k in mine if k != dearest]
+        mine.insert(int(rng.integers(2)), dearest)  # first or second: never the newest of the four
+        for day in range(days):
+            key = mine[day] if day < 4 else dearest
+            when = cut - timedelta(days=days - 2 - day, hours=int(rng.integers(1, 20)))
+            rows.append(Event(type="purchase", session_key=f"d{s}", product_key=key, created_at=when))
+            if day >= 4:  # and something new, so the newest purchase is not always the dearest
+                other = keys[names[(s + day) % len(names)]]
+                rows.append(Event(type="purchase", session_key=f"d{s}", product_key=other, created_at=when))
+    Event.objects.bulk_create(rows)
+
+
+def test_served_equals_offline_with_a_learned_buy_again_order(vector_shop, behaviour_settings, settings):
+    """Shoppers re-buy their dearest product: training learns that order (price weight > 0) and
+    "for you" serves it exactly as the offline blend scores it."""
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "BEHAVIOUR": {**SMALL, "buy_again_min_shoppers": 10}}
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _dear_rebuyers(vector_shop, cut)
+    _all_in_stock()
+    _shop_settings(diversity_lambda=1.0, exclude_purchased=False)
+
+    report = served_evaluation(cut, baselines=False)
+
+    buy_again = report["version"]["buy_again"]
+    assert buy_again["used"] is True and buy_again["price_weight"] > 0, buy_again
+    assert buy_again["held_out_map@12"] > buy_again["recency_map@12"]
+    assert "Buy-again order: learned on" in served_markdown(report)
+    served, offline = report["all"]["served for you"], report["all"]["offline blend (same version)"]
+    assert served["map@12"] > 0
+    assert served == offline
 
 
 def test_leave_one_out_holds_out_each_newest_product_and_equals_the_offline_blend(vector_shop, behaviour_settings):

@@ -68,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     # on each shopper's newest product instead (leave-last-out); 0 days: always leave-last-out.
     "valid_days": 1.0,
     "time_split_min_users": 200,
+    # "Buy again" order: a ranker of each shopper's purchases (recency and price) is learned on the
+    # validation shoppers who bought something again, when at least this many did and it beats
+    # newest-first on held-out shoppers (recommender.training.behaviour.buy_again).
+    "buy_again_min_shoppers": 30,
     # recommender_train activates the new version when its validation NDCG@10 beats the active one's.
     "auto_activate": False,
 }

@@ -1,6 +1,8 @@
 """The shopper's own purchases as a score, shared by offline evaluation, training and serving.
 
     own_purchase_scores(["a", "b", "a"])        # {"a": 1.0, "b": 0.9}: newest distinct purchase first
+    own_purchase_scores(bought, ranker=BuyAgainRanker(-0.1, 0.4, 3.0), prices={"a": 20.0})
+                                                # the order the shop's buy-again ranker learned
     repeat_purchases(sequences, types)          # purchases of a product the shopper had bought before
 
 Offline, :class:`recommender.training.behaviour.baselines.Repurchase` ranks with this score and
@@ -14,12 +16,14 @@ No Django, torch or scipy here: the web process imports it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from typing import TypeVar
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 from recommender.behaviour.codes import PURCHASE
 
-__all__ = ["OWN_DECAY", "OWN_LAST", "own_purchase_scores", "repeat_purchases"]
+__all__ = ["OWN_DECAY", "OWN_LAST", "BuyAgainRanker", "own_purchase_scores", "repeat_purchases"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -30,12 +34,64 @@ OWN_DECAY = 0.9
 OWN_LAST = 50
 
 
-def own_purchase_scores(purchases: Iterable[K], last: int = OWN_LAST) -> dict[K, float]:
-    """Purchased items (oldest first, repeats allowed) -> ``OWN_DECAY ** recency rank``.
+@dataclass(frozen=True)
+class BuyAgainRanker:
+    """Which of a shopper's purchases they are likeliest to buy again, learned from the shop's events.
 
-    The rank counts distinct items by their newest purchase: the newest scores 1.0.
+    A conditional logit over each shopper's purchased products
+    (:mod:`recommender.training.behaviour.buy_again` fits it on the validation days): a product's
+    score is ``recency_weight · log(1 + recency rank) + price_weight · log(price)``, the shopper's
+    purchases are ranked by it (ties keep the newest first), and that rank replaces the recency
+    rank in ``OWN_DECAY ** rank``. Recency alone is what a repeat-purchase shop (groceries) wants;
+    on H&M the pricier purchases come back (exchanges for another size), which recency misses.
+    A product without a price takes ``default_log_price`` (the validation products' mean).
+    """
+
+    recency_weight: float
+    price_weight: float
+    default_log_price: float
+
+    def score(self, rank: int, price: float | None) -> float:
+        log_price = math.log(price) if price is not None and math.isfinite(price) and price > 0 else None
+        return self.recency_weight * math.log1p(rank) + self.price_weight * (
+            self.default_log_price if log_price is None else log_price
+        )
+
+    def order(self, newest_first: Sequence[K], prices: Mapping[K, float | None]) -> list[K]:
+        """``newest_first`` ranked by :meth:`score`, best first (stable: ties stay newest first)."""
+        scores = [self.score(rank, prices.get(item)) for rank, item in enumerate(newest_first)]
+        return [newest_first[i] for i in sorted(range(len(scores)), key=lambda i: -scores[i])]
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> BuyAgainRanker | None:
+        """The ranker stored in a version's metrics, or None (absent, or not three finite numbers)."""
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            values = [float(raw[name]) for name in ("recency_weight", "price_weight", "default_log_price")]
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(*values) if all(math.isfinite(v) for v in values) else None
+
+
+def own_purchase_scores(
+    purchases: Iterable[K],
+    last: int = OWN_LAST,
+    *,
+    ranker: BuyAgainRanker | None = None,
+    prices: Mapping[K, float | None] | None = None,
+) -> dict[K, float]:
+    """Purchased items (oldest first, repeats allowed) -> ``OWN_DECAY ** rank``.
+
+    The rank counts the newest ``last`` distinct items by their newest purchase (the newest scores
+    1.0), or with a ``ranker`` the order it gives them (``prices``: item -> price).
     """
     recent = list(dict.fromkeys(reversed(list(purchases))))[:last]
+    if ranker is not None:
+        recent = ranker.order(recent, prices or {})
     return {item: OWN_DECAY**rank for rank, item in enumerate(recent)}
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db.models import OuterRef, Subquery
 
 from recommender.behaviour.codes import EVENT_TYPES
 from recommender.behaviour.cooccurrence import CooccurrenceTable
@@ -53,8 +54,8 @@ from recommender.behaviour.loading import (
     clear_cache,
     load_version,
 )
-from recommender.behaviour.repurchase import OWN_LAST, own_purchase_scores
-from recommender.models import Event, EventType, ModelVersion
+from recommender.behaviour.repurchase import OWN_LAST, BuyAgainRanker, own_purchase_scores
+from recommender.models import Event, EventType, ModelVersion, ProductVector
 from recommender.privacy import personalisation_enabled
 from recommender.profiles import product_vectors
 from recommender.versions import serving_version
@@ -112,6 +113,7 @@ class BehaviourQuery:
     version: ModelVersion | None = None
     family_weight: float = 0.0
     family: Mapping[str, float] = field(default_factory=dict)
+    buy_again: BuyAgainRanker | None = None
 
 
 def _tuned_weight(version: ModelVersion, name: str) -> float:
@@ -226,17 +228,26 @@ def behaviour_query(
         version,
         fam_weight,
         cooccurrence_scores(loaded, history, loaded.families) if fam_weight > 0 else {},
+        BuyAgainRanker.from_dict(((version.metrics or {}).get("repurchase") or {}).get("ranker")),
     )
 
 
-def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
-    """The shopper's purchased product keys -> own-purchase score (newest 1.0, then 0.9, 0.81, ...).
+def own_purchases(
+    user_id: Any,
+    session_key: str,
+    *,
+    ranker: BuyAgainRanker | None = None,
+    price_version: ModelVersion | None = None,
+) -> dict[str, float]:
+    """The shopper's purchased product keys -> own-purchase score (best 1.0, then 0.9, 0.81, ...).
 
     The score of :func:`recommender.behaviour.repurchase.own_purchase_scores`, the one the
     weight was tuned with: distinct products ranked by their newest purchase, in the order
-    training reads events (time, then the order they were recorded). Purchases of one order
-    share a timestamp; ranking those by product key instead served "all" MAP@12 0.1657 where the
-    offline blend of the same version scores 0.1706 on H&M (``bench/results/served_evaluation.md``).
+    training reads events (time, then the order they were recorded), then by ``ranker`` with the
+    prices stored in ``price_version`` (the encoder version training read them from). Purchases
+    of one order share a timestamp; ranking those by product key instead served "all" MAP@12
+    0.1657 where the offline blend of the same version scores 0.1706 on H&M
+    (``bench/results/served_evaluation.md``).
     """
     if user_id is None and not session_key:
         return {}
@@ -248,12 +259,13 @@ def own_purchases(user_id: Any, session_key: str) -> dict[str, float]:
         .distinct("product_key")
         .values("pk")
     )
-    newest_first = list(
-        Event.objects.filter(pk__in=newest_per_product)
-        .order_by("-created_at", "-pk")
-        .values_list("product_key", flat=True)[:OWN_LAST]
-    )
-    return own_purchase_scores(reversed(newest_first))
+    rows = Event.objects.filter(pk__in=newest_per_product).order_by("-created_at", "-pk")
+    if ranker is None or price_version is None:
+        return own_purchase_scores(reversed(list(rows.values_list("product_key", flat=True)[:OWN_LAST])))
+    price = ProductVector.objects.filter(version=price_version, product_key=OuterRef("product_key")).values("price")
+    newest_first = list(rows.annotate(price=Subquery(price[:1])).values_list("product_key", "price")[:OWN_LAST])
+    prices = {key: float(value) for key, value in newest_first if value is not None}
+    return own_purchase_scores(reversed([key for key, _ in newest_first]), ranker=ranker, prices=prices)
 
 
 def blend_scores(

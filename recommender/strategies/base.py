@@ -19,9 +19,13 @@ from recommender.shoppers import ShopperFacts
 
 @dataclass(frozen=True)
 class Candidate:
+    """A product a strategy proposes; ``repeat``: the shopper's own product offered again ("Buy
+    again"), whose place diversity never changes."""
+
     key: str
     score: float
     reason: str = ""
+    repeat: bool = False
 
 
 @dataclass

@@ -124,7 +124,8 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
 
     own: dict[str, float] = {}
     if buy_again:
-        own = {k: s for k, s in own_purchases(ctx.user_id, ctx.session_key).items() if k not in ctx.exclude_keys}
+        bought = own_purchases(ctx.user_id, ctx.session_key, ranker=query.buy_again, price_version=ctx.version)
+        own = {k: s for k, s in bought.items() if k not in ctx.exclude_keys}
     related = [k for k in query.cooccurrence if k not in ctx.exclude_keys][: ctx.fetch]
     related += [k for k in query.family if k not in ctx.exclude_keys and k not in query.cooccurrence][: ctx.fetch]
     similarities = dict(hits)
@@ -135,7 +136,10 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
     own = {k: s for k, s in own.items() if k in similarities}
     ranked = blend_scores(query, similarities, own)
     explained = {c.key: c.reason for c in explain(ctx, [(k, s) for k, s in ranked if k not in own])}
-    return [Candidate(key, score, str(BUY_AGAIN) if key in own else explained[key]) for key, score in ranked]
+    return [
+        Candidate(key, score, str(BUY_AGAIN), repeat=True) if key in own else Candidate(key, score, explained[key])
+        for key, score in ranked
+    ]
 
 
 def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:

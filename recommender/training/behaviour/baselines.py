@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recommender.behaviour.codes import PURCHASE
 from recommender.behaviour.cooccurrence import CooccurrenceTable, recency_weights
-from recommender.behaviour.repurchase import own_purchase_scores
+from recommender.behaviour.repurchase import BuyAgainRanker, own_purchase_scores
 
 __all__ = [
     "ALS",
@@ -64,11 +64,24 @@ class Popularity:
 
 
 class Repurchase:
-    """The user's own items, newest first, then popularity."""
+    """The user's own items, newest first, then popularity.
 
-    def __init__(self, counts: np.ndarray, last: int = 50) -> None:
+    ``own`` (the score blended with the model) ranks the purchases with ``ranker`` when given
+    (``prices``: per item, NaN unknown), as serving does.
+    """
+
+    def __init__(
+        self,
+        counts: np.ndarray,
+        last: int = 50,
+        *,
+        ranker: BuyAgainRanker | None = None,
+        prices: np.ndarray | None = None,
+    ) -> None:
         self.pop = _unit(np.asarray(counts, dtype=np.float64))
         self.last = last
+        self.ranker = ranker
+        self.prices = prices
 
     def __call__(self, histories, types=None) -> np.ndarray:
         out = np.tile(self.pop.astype(np.float32), (len(histories), 1))
@@ -89,7 +102,8 @@ class Repurchase:
         for row, history in enumerate(histories):
             kinds = types[row] if types is not None else [PURCHASE] * len(history)
             bought = [item for item, t in zip(history, kinds, strict=True) if t == PURCHASE]
-            for item, score in own_purchase_scores(bought, self.last).items():
+            prices = {} if self.prices is None else {item: float(self.prices[item]) for item in set(bought)}
+            for item, score in own_purchase_scores(bought, self.last, ranker=self.ranker, prices=prices).items():
                 out[row, item] = score
         return out
 

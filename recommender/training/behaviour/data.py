@@ -30,6 +30,7 @@ class SequenceData:
     user_keys: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     times: list[list[float]] | None = None  # per user, each event's POSIX time (shop data only)
+    prices: np.ndarray | None = None  # (n_items,) the stored price, NaN when unknown (shop data only)
 
     @property
     def n_items(self) -> int:

@@ -45,6 +45,7 @@ from recommender.behaviour.config import behaviour_config
 from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, family_table, load_table
 from recommender.behaviour.model import load_artifact
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
+from recommender.behaviour.repurchase import BuyAgainRanker
 from recommender.models import Event, EventType, ModelVersion, ProductVector, RecommenderSettings
 from recommender.models.config import CACHE_KEY
 from recommender.recommend import recommend
@@ -286,6 +287,7 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "family_weight": metrics.get("family_weight"),
             "repurchase_weight": metrics.get("repurchase_weight"),
             "repurchase_rate": metrics.get("repurchase_rate"),
+            "buy_again": (metrics.get("repurchase") or {}).get("buy_again"),
             "best_epoch": metrics.get("best_epoch"),
             "train_seconds": round(train_seconds, 1),
         },
@@ -314,14 +316,17 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
 
 def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend:
     """The version's blend over the whole catalogue, as the offline evaluation scores it:
-    ``Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r)``."""
+    ``Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r)``, the
+    purchases in the order of the version's buy-again ranker."""
     model, _, _ = load_artifact(folder, data.features)
     blend: Any = ModelScorer(model)
     for filename, name in ((FILENAME, "cooccurrence_weight"), (FAMILY_FILENAME, "family_weight")):
         table = load_table(folder, filename)
         weight = float(metrics.get(name) or 0.0) if table is not None else 0.0
         blend = Blend(blend, TableScorer(table), weight) if weight else Blend(blend, None, 0.0)
-    return Blend(blend, OwnPurchases(Repurchase(np.ones(data.n_items))), float(metrics.get("repurchase_weight") or 0.0))
+    ranker = BuyAgainRanker.from_dict((metrics.get("repurchase") or {}).get("ranker"))
+    own = OwnPurchases(Repurchase(np.ones(data.n_items), ranker=ranker, prices=data.prices))
+    return Blend(blend, own, float(metrics.get("repurchase_weight") or 0.0))
 
 
 def _offline(scorer, evalset: EvalSet, k: int, *, mask: bool) -> dict[str, float]:

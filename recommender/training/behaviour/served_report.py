@@ -29,6 +29,7 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
         f"repurchase weight {version.get('repurchase_weight')}, "
         f"repurchase rate {version.get('repurchase_rate')}."
     )
+    lines.append(f"Buy-again order: {_buy_again(version.get('buy_again'))}.")
     lines.append(f"Purchase policy: {report.get('purchase_policy')}; in-process latency {report.get('latency_ms')}.")
     target = "purchased products" if report.get("cut") else "held-out products"
     for part, heading in (("all", f"all {target}"), ("new", "only products new to the shopper")):
@@ -38,3 +39,16 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
             cells = " | ".join(f"{row.get(c, 0.0):.4f}" for c in columns)
             lines.append(f"| {name} | {cells} | {row.get('users', 0)} |")
     return "\n".join(lines) + "\n"
+
+
+def _buy_again(info: dict[str, Any] | None) -> str:
+    """How the version orders the shopper's own purchases, in words."""
+    if not info:
+        return "newest first (nobody bought again)"
+    if not info.get("used"):
+        return f"newest first ({info.get('reason', 'not learned')}; {info.get('shoppers', 0)} shoppers bought again)"
+    return (
+        f"learned on {info['shoppers']} shoppers who bought again: recency weight {info['recency_weight']:.3f}, "
+        f"price weight {info['price_weight']:.3f}; held-out MAP@12 of their own purchases "
+        f"{info['held_out_map@12']:.4f} against {info['recency_map@12']:.4f} newest first"
+    )

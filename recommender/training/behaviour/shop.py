@@ -30,17 +30,19 @@ def load_shop(
 
     ``until``: only events before it (the served evaluation trains on what a shop had at a cut).
 
-    Items are the products with a fused vector in ``encoder_version`` (default: the serving one).
+    Items are the products with a fused vector in ``encoder_version`` (default: the serving one),
+    with their stored prices (what the buy-again ranker reads, as serving does).
     Consecutive repeats of one product (a view then its add-to-cart) collapse into the last event.
     """
     version = encoder_version or serving_version()
     if version is None:
         raise ValueError("No active encoder version: run recommender_reindex first.")
     rows = ProductVector.objects.filter(version=version, embedding__isnull=False).order_by("product_key")
-    keys, vectors = [], []
-    for key, vector in rows.values_list("product_key", "embedding"):
+    keys, vectors, prices = [], [], []
+    for key, vector, price in rows.values_list("product_key", "embedding", "price"):
         keys.append(key)
         vectors.append(np.asarray(vector, dtype=np.float32))
+        prices.append(float(price) if price is not None else np.nan)
     if not keys:
         raise ValueError(f"Encoder version {version.pk} has no product vectors.")
     index = {key: i for i, key in enumerate(keys)}
@@ -76,4 +78,5 @@ def load_shop(
         users,
         {"dataset": "shop", "encoder_version": version.pk},
         [owners[u][2][-limit:] for u in users],
+        np.asarray(prices, dtype=np.float64),
     )

@@ -29,6 +29,7 @@ from recommender.behaviour.repurchase import repeat_purchases
 from recommender.catalog import get_adapter
 from recommender.models import ModelVersion
 from recommender.training.behaviour.baselines import COSINE, COUNT, ProfileVector, Repurchase, Scorer, item_counts
+from recommender.training.behaviour.buy_again import fit_buy_again
 from recommender.training.behaviour.cooccurrence import TableScorer, build_table
 from recommender.training.behaviour.data import SequenceData, Split
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
@@ -172,13 +173,19 @@ def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[
     on the validation users early stopping used (``valid_max_users``), so it costs at most eleven
     validation passes. Skipped (weight 0, no passes) when nobody in ``data`` bought a product
     twice: there is no re-buying for the weight to predict.
+
+    The purchases are ranked first by the shop's buy-again ranker
+    (:func:`~recommender.training.behaviour.buy_again.fit_buy_again`, on the same validation
+    shoppers; ``out["ranker"]``, None: newest first), so the weight is tuned on the order served.
     """
     out: dict[str, Any] = {"repeat_purchases": repeat_purchases(data.sequences, data.types), "weight": 0.0}
     if not out["repeat_purchases"]:
         return out
     started = time.perf_counter()
     counts = item_counts(split.train, data.n_items)
-    other = OwnPurchases(Repurchase(counts))
+    ranker, out["buy_again"] = fit_buy_again(split.valid, data.prices, min_shoppers=int(cfg["buy_again_min_shoppers"]))
+    out["ranker"] = ranker.to_dict() if ranker is not None else None
+    other = OwnPurchases(Repurchase(counts, ranker=ranker, prices=data.prices))
     out.update(_tune(scorer, other, split.valid, cfg, counts, REPURCHASE_METRIC, (12,), started))
     return out
 
