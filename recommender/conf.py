@@ -158,10 +158,6 @@ DEFAULTS: dict[str, Any] = {
     },
     # Candidates fetched per ranked list before fusion; totals and pages stop there.
     "SEARCH_CANDIDATES": 200,
-    # A query whose vector is not cached is encoded on a worker thread while Postgres runs the
-    # lexical lists (one more round trip, the encoding's milliseconds off the wait). False: encode
-    # first, then one round trip (e.g. uWSGI without --enable-threads, where threads never run).
-    "SEARCH_ENCODE_WHILE_QUERYING": True,
     # Dense matches below this cosine similarity are not results (MiniLM: unrelated texts
     # score < 0.25); they still rank lexical matches. Keeps "few results" meaningful.
     "SEARCH_MIN_SIMILARITY": 0.3,

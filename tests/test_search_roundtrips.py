@@ -64,7 +64,7 @@ def test_a_misspelt_search_with_every_list_stays_bounded(catalog):
 
 def test_lists_and_facts_come_in_one_statement(catalog):
     version = serving_version()
-    dense.query_vector(version, parse_query("skrit").dense_text)  # a known query: its vector is cached
+    parse_query("skrit")
     with CaptureQueriesContext(connection) as captured:
         lists = ranked_lists(parse_query("skrit"), SearchFilters(), version, k=20, always_trigram=True)
     assert set(lists) == {"text_vector", "fused_vector", "fulltext", "trigram"}
@@ -161,94 +161,3 @@ def test_popularity_rides_in_the_list_statement_and_equals_its_own_query(catalog
     assert "popularity" not in got.lists  # a boost, never fused as a retrieval list
     assert popular == popularity_ranking(sorted(listed))
     assert dict(popular)[catalog["Strap dress"]] == 3.0  # a purchase counts three times
-
-
-def _retrieved(text: str, settings, *, overlap: bool):
-    """retrieve_lists of a query never encoded before, with or without encoding on a worker thread;
-    (Retrieved, the statements sent, the threads the encoder ran on)."""
-    import threading
-
-    from recommender.query_encoders import query_encoder_for
-    from recommender.search.engine import retrieve_lists
-
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_ENCODE_WHILE_QUERYING": overlap}
-    version = serving_version()
-    parsed = parse_query(text)
-    dense._cache.clear()
-    cache.delete(dense.query_vector_key(version, parsed.dense_text))
-    encoder = query_encoder_for(version)
-    threads: list[str] = []
-    real = encoder.encode_texts
-
-    def spied(texts):
-        threads.append(threading.current_thread().name)
-        return real(texts)
-
-    encoder.encode_texts = spied
-    try:
-        with CaptureQueriesContext(connection) as captured:
-            got = retrieve_lists(parsed, SearchFilters(), version, k=20, always_trigram=True)
-    finally:
-        del encoder.encode_texts
-    sent = [q["sql"] for q in captured.captured_queries if "recommender_productvector" in q["sql"]]
-    return got, sent, threads
-
-
-@pytest.mark.parametrize("text", ["skrit", "black dress", "dress -red"])
-def test_a_new_query_is_encoded_while_the_lexical_lists_run_and_gets_the_same_lists(catalog, settings, text):
-    """A query whose vector is not cached: the encoder runs on a worker thread during the lexical
-    lists' round trip, the vector lists follow in a second; lists (in their order), facts and the
-    popularity ranking are those of the one round trip."""
-    from recommender.events import record_event
-
-    for key in (catalog["Midi dress"], catalog["Denim skirt"]):
-        record_event("purchase", session_key="overlap-shopper", product_key=key, update_profile=False)
-    together, one, one_threads = _retrieved(text, settings, overlap=False)
-    overlapped, two, two_threads = _retrieved(text, settings, overlap=True)
-    assert len(one) == 1 and len(two) == 2, (one, two)
-    assert one_threads == [threading_name()] and two_threads and two_threads[0].startswith("recommender-query-encoder")
-    assert list(overlapped.lists) == list(together.lists) == ["fulltext", "trigram", "text_vector", "fused_vector"]
-    assert overlapped.lists == together.lists and overlapped.facts == together.facts
-    assert overlapped.derived == together.derived and together.derived["popularity"]
-    assert any(together.lists["text_vector"])
-
-
-def threading_name() -> str:
-    import threading
-
-    return threading.current_thread().name
-
-
-def test_a_new_query_without_an_encoder_keeps_its_lexical_lists_and_popularity(catalog, settings, monkeypatch):
-    """The worker thread's encoder fails (no model files on this server): the lexical lists and the
-    popularity over their products still come back; the vector lists are empty."""
-    from recommender.search import engine
-    from recommender.search.boosts import popularity_ranking
-
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_ENCODE_WHILE_QUERYING": True}
-    monkeypatch.setattr(dense, "query_encoder_for", lambda version: (_ for _ in ()).throw(OSError("no model files")))
-    version = serving_version()
-    parsed = parse_query("denim skirt")
-    dense._cache.clear()
-    cache.delete(dense.query_vector_key(version, parsed.dense_text))
-    got = engine.retrieve_lists(parsed, SearchFilters(), version, k=20)
-    assert got.lists["fulltext"] and got.lists["text_vector"] == [] and got.lists["fused_vector"] == []
-    assert got.derived["popularity"] == popularity_ranking(list(got.facts))
-
-
-def test_the_encoding_threads_are_remade_in_a_forked_process(catalog):
-    """A pool made before a fork (a preloading server's parent) has no threads in the child: the
-    child makes its own instead of waiting forever."""
-    import os
-
-    version = serving_version()
-    assert dense.query_vector_soon(version, "wool coat").result(timeout=60) is not None
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
-            code = 0 if dense.query_vector_soon(version, "linen trousers").result(timeout=60) is not None else 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,7 +1,6 @@
 """The vector lists: the query's CLIP text vector against product text and fused vectors (pgvector).
 
     vector = query_vector(version, parsed.dense_text)        # None when the encoder cannot load
-    pending = query_vector_soon(version, text)               # the same on a worker thread (a Future)
     dense_statement(vector, version, filters, column="text_embedding", k=200)   # for fetch_lists
     dense_ranking(vector, version, filters, column="text_embedding", k=200)     # run it alone
 
@@ -20,9 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from threading import Lock
 
 import numpy as np
@@ -34,14 +31,7 @@ from recommender.search.filters import SearchFilters
 from recommender.search.retrieval import Statement, fetch_lists
 from recommender.storage import hnsw_settings, nearest_statement
 
-__all__ = [
-    "cached_query_vector",
-    "dense_ranking",
-    "dense_statement",
-    "query_vector",
-    "query_vector_key",
-    "query_vector_soon",
-]
+__all__ = ["dense_ranking", "dense_statement", "query_vector", "query_vector_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +41,6 @@ CACHE_SIZE = 2048
 QUERY_VECTOR_CACHE_SECONDS = 24 * 3600
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _lock = Lock()
-# Threads that encode a new query while the request's thread waits on Postgres (query_vector_soon);
-# more than the cores would only queue, and a threaded server's requests share them.
-ENCODING_THREADS = 4
-_encoders: tuple[int, ThreadPoolExecutor] | None = None  # (the process it was made in, the pool)
 
 
 def query_vector_key(version: ModelVersion, text: str) -> str:
@@ -64,9 +50,8 @@ def query_vector_key(version: ModelVersion, text: str) -> str:
     return f"recommender:search:qvec:{int(version.pk)}:{digest}"
 
 
-def cached_query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
-    """``text``'s vector for ``version`` if this process or the shared cache has it, else None
-    (nothing is encoded): whether :func:`query_vector` would have to run the encoder."""
+def query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
+    """The encoder's text vector of ``text`` for ``version``, or None when it cannot be computed."""
     if not text:
         return None
     key = query_vector_key(version, text)
@@ -76,42 +61,14 @@ def cached_query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
             return _cache[key]
     shared = cache.get(key)
     if isinstance(shared, bytes) and len(shared) == 4 * int(version.dimensions or 0):
-        return _remember(key, np.frombuffer(shared, dtype=np.float32))
-    return None
-
-
-def query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
-    """The encoder's text vector of ``text`` for ``version``, or None when it cannot be computed."""
-    if not text:
-        return None
-    vector = cached_query_vector(version, text)
-    if vector is not None:
-        return vector
-    try:
-        vector = np.asarray(query_encoder_for(version).encode_texts([text])[0], dtype=np.float32)
-    except Exception as exc:  # noqa: BLE001 - lexical search must survive a missing model
-        logger.warning("Search without vectors: the encoder of %s is unavailable (%s)", version, exc)
-        return None
-    key = query_vector_key(version, text)
-    cache.set(key, vector.tobytes(), QUERY_VECTOR_CACHE_SECONDS)
-    return _remember(key, vector)
-
-
-def query_vector_soon(version: ModelVersion, text: str) -> Future[np.ndarray | None]:
-    """:func:`query_vector` on a worker thread: ONNX Runtime (and torch) release the GIL while
-    they encode, so the caller can wait on Postgres meanwhile. The pool is made on first use in
-    each process (threads do not survive a fork: a pool inherited from a preloading parent is
-    replaced)."""
-    global _encoders
-    with _lock:
-        if _encoders is None or _encoders[0] != os.getpid():
-            pool = ThreadPoolExecutor(max_workers=ENCODING_THREADS, thread_name_prefix="recommender-query-encoder")
-            _encoders = (os.getpid(), pool)
-        pool = _encoders[1]
-    return pool.submit(query_vector, version, text)
-
-
-def _remember(key: str, vector: np.ndarray) -> np.ndarray:
+        vector = np.frombuffer(shared, dtype=np.float32)
+    else:
+        try:
+            vector = np.asarray(query_encoder_for(version).encode_texts([text])[0], dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - lexical search must survive a missing model
+            logger.warning("Search without vectors: the encoder of %s is unavailable (%s)", version, exc)
+            return None
+        cache.set(key, vector.tobytes(), QUERY_VECTOR_CACHE_SECONDS)
     with _lock:
         _cache[key] = vector
         while len(_cache) > CACHE_SIZE:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.translation import gettext
 
@@ -30,7 +30,7 @@ from recommender.models import MerchandisingRule, ModelVersion
 from recommender.product_facts import ProductFacts
 from recommender.rules import apply_rules, rules_in_window
 from recommender.search.boosts import personal_ranking, popularity_ranking, popularity_statement, stored_profile
-from recommender.search.dense import cached_query_vector, dense_statement, query_vector, query_vector_soon
+from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
@@ -48,9 +48,6 @@ from recommender.search.trigram import threshold_settings, trigram_statement
 from recommender.storage import fetch_vectors, hnsw_settings
 from recommender.strategies.base import Candidate
 from recommender.versions import one_serving_version
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = [
     "MAX_LIMIT",
@@ -93,36 +90,8 @@ def retrieve_lists(
     The trigram list only runs for queries with a word that neither product texts nor the
     lexicon contain (a typo, a partial word): for known words the other lists already match
     exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
-
-    A query whose vector is not cached yet is encoded on a worker thread while Postgres runs the
-    lexical lists; the vector lists follow in a second round trip (``SEARCH_ENCODE_WHILE_QUERYING``).
-    The lists, their order and the popularity ranking are those of the one round trip.
     """
     weights = leg_weights(parsed, app_settings.SEARCH_WEIGHTS if weights is None else weights)
-    lexical, settings = _lexical_statements(parsed, filters, version, k, weights, always_trigram)
-    popular = weights.get("popularity", 0) > 0
-    if weights.get("text_vector", 0) <= 0 and weights.get("fused_vector", 0) <= 0:
-        return _fetch(lexical, {}, version, settings, popular)
-    vector = cached_query_vector(version, parsed.dense_text)
-    if vector is None and app_settings.SEARCH_ENCODE_WHILE_QUERYING and any(lexical.values()):
-        return _overlapped(parsed, filters, version, k, weights, lexical, settings, popular)
-    if vector is None:
-        vector = query_vector(version, parsed.dense_text)
-    if vector is not None:
-        settings = {**settings, **hnsw_settings()}
-    return _fetch(lexical, _dense_statements(vector, version, filters, k, weights), version, settings, popular)
-
-
-def _lexical_statements(
-    parsed: ParsedQuery,
-    filters: SearchFilters,
-    version: ModelVersion,
-    k: int,
-    weights: Mapping[str, float],
-    always_trigram: bool,
-) -> tuple[dict[str, Statement | None], dict[str, str]]:
-    """The lists that need no MiniLM query vector (a foreign query's USE-m3 leg, full text,
-    trigram) and the settings they run with."""
     config = app_settings.SEARCH_TEXT_CONFIG
     statements: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
     settings: dict[str, str] = hnsw_settings() if statements else {}
@@ -139,79 +108,31 @@ def _lexical_statements(
             lambda: trigram_statement(parsed, filters.rows(version), k),
         )
         settings.update(threshold_settings())
-    return statements, settings
-
-
-def _dense_statements(
-    vector: np.ndarray | None, version: ModelVersion, filters: SearchFilters, k: int, weights: Mapping[str, float]
-) -> dict[str, Statement | None]:
-    """The MiniLM vector lists (None each when the query has no vector: the encoder is missing)."""
-    floor = float(app_settings.SEARCH_MIN_SIMILARITY)
-    margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
-    statements: dict[str, Statement | None] = {}
-    if weights.get("text_vector", 0) > 0:
-        statements["text_vector"] = (
-            None
-            if vector is None
-            else dense_statement(
-                vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
+    if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
+        vector = query_vector(version, parsed.dense_text)
+        floor = float(app_settings.SEARCH_MIN_SIMILARITY)
+        margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
+        if vector is not None:
+            settings.update(hnsw_settings())
+        if weights.get("text_vector", 0) > 0:
+            statements["text_vector"] = (
+                None
+                if vector is None
+                else dense_statement(
+                    vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
+                )
             )
-        )
-    if weights.get("fused_vector", 0) > 0:
-        # Text-to-fused similarities run lower than text-to-text (the image share): only the
-        # relative margin applies.
-        statements["fused_vector"] = (
-            None
-            if vector is None
-            else dense_statement(vector, version, filters, column="embedding", k=k, margin=margin)
-        )
-    return statements
-
-
-def _fetch(
-    lexical: Mapping[str, Statement | None],
-    dense: Mapping[str, Statement | None],
-    version: ModelVersion,
-    settings: Mapping[str, str],
-    popular: bool,
-) -> Retrieved:
-    """Every list in one round trip, with popularity over their products when ``popular``; a list
-    that could not run is empty, in its place."""
-    statements = {**lexical, **dense}
-    derived = {"popularity": popularity_statement} if popular else {}
+        if weights.get("fused_vector", 0) > 0:
+            # Text-to-fused similarities run lower than text-to-text (the image share): only the
+            # relative margin applies.
+            statements["fused_vector"] = (
+                None
+                if vector is None
+                else dense_statement(vector, version, filters, column="embedding", k=k, margin=margin)
+            )
+    derived = {"popularity": popularity_statement} if weights.get("popularity", 0) > 0 else {}
     got = fetch_lists({name: s for name, s in statements.items() if s is not None}, version, settings, derived=derived)
-    got.lists = {name: got.lists.get(name, []) for name in statements}
-    return got
-
-
-def _overlapped(
-    parsed: ParsedQuery,
-    filters: SearchFilters,
-    version: ModelVersion,
-    k: int,
-    weights: Mapping[str, float],
-    lexical: Mapping[str, Statement | None],
-    settings: Mapping[str, str],
-    popular: bool,
-) -> Retrieved:
-    """:func:`_fetch` for a query not encoded yet: the lexical lists run while a worker thread
-    encodes it, then the vector lists, with popularity over both rounds' products."""
-    pending = query_vector_soon(version, parsed.dense_text)
-    first = fetch_lists({name: s for name, s in lexical.items() if s is not None}, version, settings)
-    vector = pending.result()
-    dense = _dense_statements(vector, version, filters, k, weights)
-    live = {name: s for name, s in dense.items() if s is not None}
-    keys = list(first.facts)
-    if live:
-        # Popularity over the products of both rounds: this round's, and the first's bound as an array.
-        more = {"popularity": lambda sql: popularity_statement(f"{sql} UNION SELECT unnest(%s::varchar[])", [keys])}
-        second = fetch_lists(live, version, hnsw_settings(), derived=more if popular else {})
-    else:
-        second = Retrieved(derived={"popularity": popularity_ranking(keys)} if popular else {})
-    got = Retrieved(
-        lists={**first.lists, **second.lists}, facts={**first.facts, **second.facts}, derived=second.derived
-    )
-    got.lists = {name: got.lists.get(name, []) for name in {**lexical, **dense}}
+    got.lists = {name: got.lists.get(name, []) for name in statements}  # a list that could not run is empty
     return got
 
 
