@@ -38,16 +38,18 @@ def mmr(candidates: Sequence[Candidate], vectors: dict[str, np.ndarray], k: int,
             relevance = (scores - low) / (high - low)
     dims = next((v.shape[0] for v in vectors.values()), 0)
     matrix = np.stack([vectors.get(c.key, np.zeros(dims, dtype=np.float32)) for c in candidates]) if dims else None
-    chosen: list[int] = []
+    by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    taken = np.zeros(len(candidates), dtype=bool)
     max_sim = np.zeros(len(candidates))
-    remaining = set(range(len(candidates)))
-    while remaining and len(chosen) < k:
-        best = max(remaining, key=lambda i: (scores[i], -i))
-        if not repeat[best]:
-            others = [i for i in remaining if not repeat[i]]
-            best = max(others, key=lambda i: lam * relevance[i] - (1 - lam) * max_sim[i])
+    chosen: list[int] = []
+    while len(chosen) < min(k, len(candidates)):
+        best = next(i for i in by_score if not taken[i])
+        if not repeat[best]:  # the best-scored one left is a suggestion: MMR among the suggestions
+            value = lam * relevance - (1 - lam) * max_sim
+            value[taken | repeat] = -np.inf
+            best = int(np.argmax(value))  # ties: the earlier candidate, as before
         chosen.append(best)
-        remaining.discard(best)
+        taken[best] = True
         if matrix is not None:
             max_sim = np.maximum(max_sim, matrix @ matrix[best])
     return [candidates[i] for i in chosen]
