@@ -24,7 +24,8 @@ the co-occurrence neighbours and family siblings in its artifact
 
     query = behaviour_query(user_id, session_key)    # vector, scale, weights, co-occurrence, families
     hits = nearest(query.vector, version=query.version, ...)   # the model's candidates
-    own = own_purchases(user_id, session_key)        # product key -> 0.9 ** recency
+    own = own_purchases(user_id, session_key, ranker=query.buy_again, price_version=encoder_version)
+                                                     # product key -> 0.9 ** rank (learned order)
     ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring, sibling and purchased products
 
 A weight of 0 (untuned, or a version without a co-occurrence file) leaves its part out; a version
