@@ -42,8 +42,9 @@ class BuyAgainRanker:
     (:mod:`recommender.training.behaviour.buy_again` fits it on the validation days): a product's
     score is ``recency_weight · log(1 + recency rank) + price_weight · log(price)``, the shopper's
     purchases are ranked by it (ties keep the newest first), and that rank replaces the recency
-    rank in ``OWN_DECAY ** rank``. Recency alone is what a repeat-purchase shop (groceries) wants;
-    on H&M the pricier purchases come back (exchanges for another size), which recency misses.
+    rank in ``OWN_DECAY ** rank``. Recency alone may suit a repeat-purchase shop (groceries); on
+    H&M the pricier purchases come back more often (a size exchange is one likely reason), which
+    recency misses.
     A product without a price takes ``default_log_price`` (the validation products' mean).
     """
 

@@ -3,8 +3,8 @@
     ranker, info = fit_buy_again(split.valid, data.prices)    # BuyAgainRanker, or None
 
 "Buy again" used to list a shopper's purchases newest first. Which of them a shopper buys again
-depends on the shop: groceries come back by habit, fashion comes back when a size is exchanged,
-which happens to the dearer pieces. Each validation shopper with earlier purchases is one choice
+depends on the shop: groceries come back by habit; on H&M the dearer pieces come back more often
+(a size exchange is one likely reason). Each validation shopper with earlier purchases is one choice
 among their own products (those bought again in the window are the chosen ones); a conditional
 logit over two features, ``log(1 + recency rank)`` and ``log(price)``, learns the order
 (:class:`~recommender.behaviour.repurchase.BuyAgainRanker`, which serving applies).
@@ -23,14 +23,15 @@ from typing import Any
 import numpy as np
 
 from recommender.behaviour.codes import PURCHASE
+from recommender.behaviour.config import DEFAULTS
 from recommender.behaviour.repurchase import OWN_LAST, BuyAgainRanker
 from recommender.training.behaviour.data import EvalSet
 from recommender.training.behaviour.metrics import average_precision_at_k
 
 __all__ = ["MIN_SHOPPERS", "fit_buy_again", "purchase_choices"]
 
-# Shoppers who bought again in the validation window needed to learn anything.
-MIN_SHOPPERS = 30
+# Shoppers who bought again in the validation window needed to learn anything (the setting's default).
+MIN_SHOPPERS = int(DEFAULTS["buy_again_min_shoppers"])
 # Gradient descent on the standardised features: enough steps to converge on two weights.
 STEPS = 300
 LEARNING_RATE = 0.5
