@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from recommender.behaviour.codes import PURCHASE
 
-__all__ = ["OWN_DECAY", "OWN_LAST", "BuyAgainRanker", "own_purchase_scores", "repeat_purchases"]
+__all__ = ["OWN_DECAY", "OWN_LAST", "BuyAgainRanker", "buy_again_features", "own_purchase_scores", "repeat_purchases"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -32,6 +32,13 @@ K = TypeVar("K", bound=Hashable)
 OWN_DECAY = 0.9
 # Only the newest distinct purchases count (0.9 ** 50 < 0.01: older ones would not matter anyway).
 OWN_LAST = 50
+
+
+def buy_again_features(rank: int, price: float | None, default_log_price: float) -> tuple[float, float]:
+    """A purchase's features for :class:`BuyAgainRanker`, the same when fitting and serving:
+    ``log(1 + recency rank)`` and ``log(price)`` (``default_log_price`` without a positive price)."""
+    usable = price is not None and math.isfinite(price) and price > 0
+    return math.log1p(rank), (math.log(price) if usable else default_log_price)
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,8 @@ class BuyAgainRanker:
     default_log_price: float
 
     def score(self, rank: int, price: float | None) -> float:
-        log_price = math.log(price) if price is not None and math.isfinite(price) and price > 0 else None
-        return self.recency_weight * math.log1p(rank) + self.price_weight * (
-            self.default_log_price if log_price is None else log_price
-        )
+        recency, log_price = buy_again_features(rank, price, self.default_log_price)
+        return self.recency_weight * recency + self.price_weight * log_price
 
     def order(self, newest_first: Sequence[K], prices: Mapping[K, float | None]) -> list[K]:
         """``newest_first`` ranked by :meth:`score`, best first (stable: ties stay newest first)."""

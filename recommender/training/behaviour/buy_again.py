@@ -24,7 +24,7 @@ import numpy as np
 
 from recommender.behaviour.codes import PURCHASE
 from recommender.behaviour.config import DEFAULTS
-from recommender.behaviour.repurchase import OWN_LAST, BuyAgainRanker
+from recommender.behaviour.repurchase import OWN_LAST, BuyAgainRanker, buy_again_features
 from recommender.training.behaviour.data import EvalSet
 from recommender.training.behaviour.metrics import average_precision_at_k
 
@@ -56,26 +56,22 @@ def purchase_choices(evalset: EvalSet, last: int = OWN_LAST) -> list[Choice]:
     return out
 
 
-def _log_prices(prices: np.ndarray | None) -> np.ndarray | None:
-    if prices is None:
-        return None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(np.asarray(prices, dtype=np.float64))
-    return np.where(np.isfinite(logs), logs, np.nan)
+def _price(prices: np.ndarray | None, item: int) -> float | None:
+    return None if prices is None else float(prices[item])
 
 
-def _design(choices: list[Choice], log_prices: np.ndarray | None, default: float) -> np.ndarray:
-    rows = []
-    for items, _, _ in choices:
-        for rank, item in enumerate(items):
-            price = log_prices[item] if log_prices is not None else math.nan
-            rows.append((math.log1p(rank), default if math.isnan(price) else price))
+def _design(choices: list[Choice], prices: np.ndarray | None, default: float) -> np.ndarray:
+    rows = [
+        buy_again_features(rank, _price(prices, item), default)
+        for items, _, _ in choices
+        for rank, item in enumerate(items)
+    ]
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
 
 
-def _fit(choices: list[Choice], log_prices: np.ndarray | None, default: float) -> BuyAgainRanker:
+def _fit(choices: list[Choice], prices: np.ndarray | None, default: float) -> BuyAgainRanker:
     """The conditional logit's weights in the features' own units (standardised while fitting)."""
-    x = _design(choices, log_prices, default)
+    x = _design(choices, prices, default)
     sizes = np.array([len(items) for items, _, _ in choices])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     group = np.repeat(np.arange(len(choices)), sizes)
@@ -94,17 +90,11 @@ def _fit(choices: list[Choice], log_prices: np.ndarray | None, default: float) -
     return BuyAgainRanker(float(raw[0]), float(raw[1]), default)
 
 
-def _prices_of(items: list[int], log_prices: np.ndarray | None) -> dict[int, float]:
-    if log_prices is None:
-        return {}
-    return {item: math.exp(log_prices[item]) for item in items if not math.isnan(log_prices[item])}
-
-
-def _map(choices: list[Choice], ranker: BuyAgainRanker | None, log_prices: np.ndarray | None) -> float:
+def _map(choices: list[Choice], ranker: BuyAgainRanker | None, prices: np.ndarray | None) -> float:
     """Mean AP@12 of each shopper's own purchases in the ranker's order (recency without one)."""
     total = 0.0
     for items, _, targets in choices:
-        ranked = items if ranker is None else ranker.order(items, _prices_of(items, log_prices))
+        ranked = items if ranker is None else ranker.order(items, {item: _price(prices, item) for item in items})
         total += average_precision_at_k(ranked, targets, MAP_K)
     return total / max(len(choices), 1)
 
@@ -119,16 +109,16 @@ def fit_buy_again(
     info: dict[str, Any] = {"features": ["log1p(recency rank)", "log(price)"], "shoppers": len(choices)}
     if len(choices) < min_shoppers:
         return None, {**info, "used": False, "reason": f"fewer than {min_shoppers} shoppers bought again"}
-    log_prices = _log_prices(prices)
-    known = [log_prices[i] for items, _, _ in choices for i in items] if log_prices is not None else []
-    known = [v for v in known if not math.isnan(v)]
+    # The mean log price of the purchases that have one: what a product without a price counts as.
+    logs = [buy_again_features(0, _price(prices, i), math.nan)[1] for items, _, _ in choices for i in items]
+    known = [v for v in logs if not math.isnan(v)]
     default = float(np.mean(known)) if known else 0.0
     folds = [choices[0::2], choices[1::2]]
-    held_out = [_map(folds[1 - i], _fit(folds[i], log_prices, default), log_prices) for i in range(2)]
+    held_out = [_map(folds[1 - i], _fit(folds[i], prices, default), prices) for i in range(2)]
     ranked = (held_out[0] * len(folds[1]) + held_out[1] * len(folds[0])) / len(choices)
-    recency = _map(choices, None, log_prices)
+    recency = _map(choices, None, prices)
     info.update({"recency_map@12": round(recency, 6), "held_out_map@12": round(ranked, 6)})
     if not ranked > recency:
         return None, {**info, "used": False, "reason": "no better than recency on held-out shoppers"}
-    ranker = _fit(choices, log_prices, default)
+    ranker = _fit(choices, prices, default)
     return ranker, {**info, "used": True, **ranker.to_dict()}
