@@ -158,6 +158,7 @@ def http_pass(code: Path, texts: list[str]) -> list[float]:
     server = subprocess.Popen(
         [str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{PORT}", "--chdir", str(code), "shopdemo.wsgi"],
         env=env,
+        cwd=code,  # gunicorn puts the working directory on sys.path: the checkout's own shopdemo must win
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -513,3 +513,57 @@ def test_versions_without_cooccurrence_serve_the_model_alone(vector_shop, behavi
         assert for_you(ctx) == model_alone(), case
         assert keys["odd"] not in [c.key for c in for_you(ctx)], case
     assert "co-occurrence table unreadable" in caplog.text
+
+
+def test_serving_runs_the_model_on_one_thread_and_restores_torchs_count(vector_shop, behaviour_settings):
+    """A one-shopper forward pass runs on one intra-op thread (the pool's spinning workers cost
+    Postgres its cores), and the process's thread count is as before afterwards."""
+    import torch
+
+    from recommender.behaviour.loading import load_version
+    from recommender.behaviour.serving import behaviour_query
+    from recommender.training.behaviour.train import train_behaviour
+
+    keys = _wide_shop(vector_shop)
+    _events(keys)
+    version = train_behaviour(activate=True)
+    _view(keys, "fan", ["bag-b", "dress-b"])
+    seen: list[int] = []
+    hook = load_version(version).model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert behaviour_query(None, "fan") is not None
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        hook.remove()
+        torch.set_num_threads(previous)
+
+
+def test_the_models_history_comes_from_the_facts_the_request_read(vector_shop, behaviour_settings):
+    """With the shopper's facts (read once per request), the model's history is read from them,
+    not again from the events table, and it is the same history; without enough of them, the table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.behaviour.serving import recent_history
+    from recommender.shoppers import shopper_facts
+
+    keys = _wide_shop(vector_shop)
+    names = ["bag-b", "dress-b", "dress-b", "shoes-b", "bag-b"]
+    _view(keys, "fan", names)
+    later = timezone.now() + timedelta(minutes=1)
+    Event.objects.create(type="purchase", session_key="fan", product_key=keys["shoes-b"], created_at=later)
+    types = ["view", "add_to_cart", "purchase"]
+    from_table = recent_history(None, "fan", types, 10)
+    assert [k for k, _ in from_table] == [keys[n] for n in ("bag-b", "dress-b", "shoes-b", "bag-b", "shoes-b")]
+    facts = shopper_facts(None, "fan")
+    with CaptureQueriesContext(connection) as queries:
+        assert recent_history(None, "fan", types, 10, facts) == from_table
+    assert len(queries) == 0
+    # more rows wanted than the facts hold (and they are not all there are): the table answers
+    partial = type(facts)(facts.personalised, facts.bought, facts.recent[:2], recent_complete=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert recent_history(None, "fan", types, 10, partial) == from_table
+    assert len(queries) == 1

@@ -303,6 +303,34 @@ def test_training_falls_back_to_the_newest_product_with_few_buyers_in_the_window
     assert version.metrics["validation"]["protocol"] == "leave-last-out"
 
 
+def test_admin_settings_show_the_buy_again_order_training_chose(admin_client):
+    """The settings page says how "Buy again" orders purchases: newest first (nothing measured, or
+    no better order learned) or the learned order with its held-out result, as training stored it."""
+    from recommender.training.behaviour.buy_again import fit_buy_again
+    from recommender.training.behaviour.data import EvalSet
+
+    url = "/admin/recommender/recommendersettings/1/change/"
+    RecommenderSettings.objects.get_or_create(pk=1)
+    assert "newest first (not measured yet: train a behaviour model)" in admin_client.get(url).content.decode()
+
+    # 40 shoppers who each bought a dear product, then a cheap one, and came back for the dear one
+    evalset = EvalSet([[2 * i, 2 * i + 1] for i in range(40)], [[2 * i] for i in range(40)], None)
+    prices = np.tile([90.0, 10.0], 40)
+    for min_shoppers, expected in (
+        (1000, "newest first (40 shoppers bought again: no better order learned)"),
+        (10, "learned from 40 shoppers who bought again (recency and price): MAP@12 "),
+    ):
+        _ranker, info = fit_buy_again(evalset, prices, min_shoppers=min_shoppers)
+        version = _behaviour_version(0.5)
+        version.metrics = {**version.metrics, "repurchase": {"buy_again": info}}
+        version.save(update_fields=["metrics"])
+        html = admin_client.get(url).content.decode()
+        assert expected in html, html
+        version.delete()
+    assert f"MAP@12 {info['held_out_map@12']:.3f} on shoppers it was not fitted on" in html
+    assert info["held_out_map@12"] > info["recency_map@12"]
+
+
 def test_admin_settings_show_the_measured_repurchase_rate_and_the_decision(admin_client):
     url = "/admin/recommender/recommendersettings/1/change/"
     RecommenderSettings.objects.get_or_create(pk=1)

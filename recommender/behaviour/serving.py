@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,7 @@ from recommender.behaviour.repurchase import OWN_LAST, BuyAgainRanker, own_purch
 from recommender.models import Event, EventType, ModelVersion, ProductVector
 from recommender.privacy import personalisation_enabled
 from recommender.profiles import product_vectors
+from recommender.shoppers import ShopperFacts
 from recommender.versions import serving_version
 
 __all__ = [
@@ -79,12 +82,45 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Serialises the switch of torch's process-wide thread count (see ``_one_thread``).
+_THREADS_LOCK = threading.Lock()
 
-def recent_history(user_id: Any, session_key: str, event_types: list[str], limit: int) -> list[tuple[str, str]]:
-    """(product key, type) of the shopper's newest events, oldest first, repeats collapsed."""
+
+@contextmanager
+def _one_thread(torch: Any) -> Iterator[None]:
+    """Torch on one intra-op thread for the duration, then as before.
+
+    One shopper's forward pass is too small to gain from a thread pool, and the pool's workers,
+    spinning after each parallel region, take the cores Postgres and the other requests need: on
+    2 cores "for you" with the behaviour model took p50 16 ms with torch's default 2 threads and
+    13 ms with one (``bench/api_latency.py``'s data, alternating). The count is process-wide, so
+    the switch and the pass hold a lock: a concurrent request cannot restore it mid-pass or leave
+    it at one for the process's other torch work (training, eager embedding tasks).
+    """
+    with _THREADS_LOCK:
+        previous = torch.get_num_threads()
+        if previous != 1:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if previous != 1:
+                torch.set_num_threads(previous)
+
+
+def recent_history(
+    user_id: Any, session_key: str, event_types: list[str], limit: int, shopper: ShopperFacts | None = None
+) -> list[tuple[str, str]]:
+    """(product key, type) of the shopper's newest events, oldest first, repeats collapsed.
+
+    ``shopper``: what the request already read about them; its newest events answer when they
+    reach far enough back (no second read of the events), else the events table does.
+    """
     if user_id is None and not session_key:
         return []
-    rows = Event.objects.of_shopper(user_id, session_key).product_history(event_types, limit * 3)
+    rows = shopper.newest(tuple(event_types), limit * 3) if shopper is not None else None
+    if rows is None:
+        rows = Event.objects.of_shopper(user_id, session_key).product_history(event_types, limit * 3)
     out: list[tuple[str, str]] = []
     for key, type_ in reversed(rows):
         if out and out[-1][0] == key:
@@ -179,11 +215,13 @@ def behaviour_query(
     encoder_version: ModelVersion | None = None,
     version: ModelVersion | None = None,
     opted_in: bool | None = None,
+    shopper: ShopperFacts | None = None,
 ) -> BehaviourQuery | None:
     """:func:`behaviour_user_vector` with its scale, the version's blend weights and the shopper's
     co-occurrence scores (see :class:`BehaviourQuery`), or None. ``version``: a pinned behaviour
     version (an experiment variant's), else the active one; ``opted_in``: whether the shopper may
-    be personalised, when the caller already read it."""
+    be personalised, when the caller already read it; ``shopper``: their facts, when the caller
+    read them (their newest events spare a read: :func:`recent_history`)."""
     version = version or ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
     if version is None:
         return None
@@ -200,7 +238,7 @@ def behaviour_query(
         return None
     model, index = loaded.model, loaded.index
     hyper = loaded.config["hyperparameters"]
-    history = recent_history(user_id, session_key, list(hyper["event_types"]), int(hyper["max_len"]))
+    history = recent_history(user_id, session_key, list(hyper["event_types"]), int(hyper["max_len"]), shopper)
     if not history:
         return None
     vectors = product_vectors(encoder_version, [k for k, _ in history])
@@ -212,7 +250,7 @@ def behaviour_query(
     items = torch.tensor([[index.get(k, -1) + 1 for k, _ in history]])  # 0: a product the model never saw
     types = torch.tensor([[EVENT_TYPES.get(t, EVENT_TYPES["view"]) for _, t in history]])
     feats = torch.from_numpy(np.stack([vectors[k] for k, _ in history]))[None]
-    with torch.inference_mode():
+    with _one_thread(torch), torch.inference_mode():
         state = model(items, types, feats=feats, padding=torch.zeros_like(items, dtype=torch.bool))[0, -1]
     state = state.float().numpy()
     norm = float(np.linalg.norm(state))

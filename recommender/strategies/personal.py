@@ -89,7 +89,12 @@ def for_you(ctx: Context) -> list[Candidate]:
             None
             if ctx.behaviour is False
             else behaviour_query(
-                ctx.user_id, ctx.session_key, encoder_version=ctx.version, version=ctx.behaviour, opted_in=True
+                ctx.user_id,
+                ctx.session_key,
+                encoder_version=ctx.version,
+                version=ctx.behaviour,
+                opted_in=True,
+                shopper=ctx.shopper,
             )
         )
         vector = query.vector if query is not None else None
