@@ -157,23 +157,27 @@ def explain(ctx: Context, hits: list[tuple[str, float]]) -> list[Candidate]:
     past = [(k, t) for k, t in past if k in facts and facts[k].vector is not None]
     if not past or not hits:
         return [Candidate(key, score, gettext("Picked for you")) for key, score in hits]
-    past_keys = np.array([k for k, _ in past], dtype=object)
+    past_column = {k: column for column, (k, _) in enumerate(past)}
     with_vector = [key for key, _ in hits if key in facts and facts[key].vector is not None]
     anchors: dict[str, int] = {}
     if with_vector:
         # Each hit's most similar past product other than itself: one matrix product for all.
         similarity = np.stack([facts[k].vector for k in with_vector]) @ np.stack([facts[k].vector for k, _ in past]).T
-        similarity[np.array(with_vector, dtype=object)[:, None] == past_keys[None, :]] = -np.inf
+        for row, key in enumerate(with_vector):
+            if key in past_column:
+                similarity[row, past_column[key]] = -np.inf
         best = similarity.argmax(axis=1)
         anchors = {
             key: int(best[row]) for row, key in enumerate(with_vector) if np.isfinite(similarity[row, best[row]])
         }
+    # The sentences in the active language, translated once for all hits.
+    picked, because = gettext("Picked for you"), {verb: str(sentence) for verb, sentence in BECAUSE_YOU.items()}
     out = []
     for key, score in hits:
         if key not in anchors:
-            out.append(Candidate(key, score, gettext("Picked for you")))
+            out.append(Candidate(key, score, picked))
             continue
         anchor, type_ = past[anchors[key]]
         title = facts[anchor].title or anchor
-        out.append(Candidate(key, score, BECAUSE_YOU[REASON_VERBS.get(type_, "viewed")] % {"title": title}))
+        out.append(Candidate(key, score, because[REASON_VERBS.get(type_, "viewed")] % {"title": title}))
     return out
