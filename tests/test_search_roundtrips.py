@@ -161,3 +161,39 @@ def test_popularity_rides_in_the_list_statement_and_equals_its_own_query(catalog
     assert "popularity" not in got.lists  # a boost, never fused as a retrieval list
     assert popular == popularity_ranking(sorted(listed))
     assert dict(popular)[catalog["Strap dress"]] == 3.0  # a purchase counts three times
+
+
+def test_inside_the_hosts_transaction_the_lists_keep_the_shops_planner_settings(catalog):
+    """In a host transaction (tests run in one, as ATOMIC_REQUESTS would) a transaction-local
+    random_page_cost would outlive the search and re-plan the host's queries: none is sent."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        before = cursor.fetchone()[0]
+    search("white dress", record=False)
+    with CaptureQueriesContext(connection) as captured:
+        assert search("white dress", record=False).keys
+    assert not [q for q in captured.captured_queries if "random_page_cost" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_the_lists_plan_for_data_in_memory_for_their_statement_only():
+    """Outside a host transaction the list statement runs with random_page_cost 1.1 (a partial
+    match with a common word read through the GIN index), and the connection's own value is back
+    for the next statement: set_config(..., true) in the statement's own implicit transaction."""
+    from recommender.search.fulltext import RANDOM_PAGE_COST, fulltext_planner_settings
+    from recommender.storage import fetch_with_settings
+
+    assert not connection.in_atomic_block
+    settings = fulltext_planner_settings()
+    assert settings == {"random_page_cost": RANDOM_PAGE_COST}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        before = cursor.fetchone()[0]
+    assert before != RANDOM_PAGE_COST
+    assert fetch_with_settings("SELECT current_setting('random_page_cost')", [], settings) == [(RANDOM_PAGE_COST,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == before

@@ -34,7 +34,7 @@ from recommender.search.dense import dense_statement, query_vector
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
-from recommender.search.fulltext import fill_template, fulltext_shape, fulltext_template
+from recommender.search.fulltext import fill_template, fulltext_planner_settings, fulltext_shape, fulltext_template
 from recommender.search.fusion import reciprocal_rank_fusion
 from recommender.search.multilingual import leg_weights, multilingual_statements, parse_shopper_query, shown_text
 from recommender.search.phrases import ensure_phrases
@@ -102,6 +102,7 @@ def retrieve_lists(
             lambda: fulltext_template(parsed, filters.rows(version), k),
         )
         statements["fulltext"] = fill_template(template, parsed)
+        settings.update(fulltext_planner_settings())
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
         statements["trigram"] = compiled(
             ("trigram", parsed.typed_text, filters, version.pk, k),
