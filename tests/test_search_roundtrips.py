@@ -179,21 +179,26 @@ def test_inside_the_hosts_transaction_the_lists_keep_the_shops_planner_settings(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_autocommit_the_lists_plan_for_data_in_memory_for_their_statement_only():
-    """Outside a host transaction the list statement runs with random_page_cost 1.1 (a partial
-    match with a common word read through the GIN index), and the connection's own value is back
-    for the next statement: set_config(..., true) in the statement's own implicit transaction."""
-    from recommender.search.fulltext import RANDOM_PAGE_COST, fulltext_planner_settings
+def test_in_autocommit_the_lists_plan_for_data_in_memory_for_their_statement_only(catalog):
+    """Outside a host transaction search's list statement runs with random_page_cost 1.1 (a
+    partial match with a common word read through the GIN index), and the connection's own value
+    is back for the next statement: set_config(..., true) in the statement's own implicit
+    transaction. (Last in this module: a transactional test empties the tables when it ends.)"""
+    from recommender.search.fulltext import RANDOM_PAGE_COST
     from recommender.storage import fetch_with_settings
 
     assert not connection.in_atomic_block
-    settings = fulltext_planner_settings()
-    assert settings == {"random_page_cost": RANDOM_PAGE_COST}
     with connection.cursor() as cursor:
         cursor.execute("SHOW random_page_cost")
         before = cursor.fetchone()[0]
     assert before != RANDOM_PAGE_COST
-    assert fetch_with_settings("SELECT current_setting('random_page_cost')", [], settings) == [(RANDOM_PAGE_COST,)]
+    search("white dress", record=False)
+    with CaptureQueriesContext(connection) as captured:
+        assert search("white dress", record=False).keys
+    lists = [q["sql"] for q in captured.captured_queries if "ts_rank" in q["sql"]]
+    assert len(lists) == 1 and f"'random_page_cost', '{RANDOM_PAGE_COST}', true" in lists[0], lists
+    setting = {"random_page_cost": RANDOM_PAGE_COST}
+    assert fetch_with_settings("SELECT current_setting('random_page_cost')", [], setting) == [(RANDOM_PAGE_COST,)]
     with connection.cursor() as cursor:
         cursor.execute("SHOW random_page_cost")
         assert cursor.fetchone()[0] == before

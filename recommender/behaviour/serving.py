@@ -92,8 +92,9 @@ def _one_thread(torch: Any) -> Iterator[None]:
 
     One shopper's forward pass is too small to gain from a thread pool, and the pool's workers,
     spinning after each parallel region, take the cores Postgres and the other requests need: on
-    2 cores "for you" with the behaviour model took p50 16 ms with torch's default 2 threads and
-    13 ms with one (``bench/api_latency.py``'s data, alternating). The count is process-wide, so
+    2 cores, ``recommend("for_you")`` with the behaviour model on ``bench/api_latency.py``'s data
+    went from p50 8.0 / p95 about 15 ms to 7.4 / 11.5 ms with this switch (torch's default 2
+    threads otherwise; alternating, 6 rounds). The count is process-wide, so
     the switch and the pass hold a lock: a concurrent request cannot restore it mid-pass or leave
     it at one for the process's other torch work (training, eager embedding tasks).
     """
