@@ -158,6 +158,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Candidates fetched per ranked list before fusion; totals and pages stop there.
     "SEARCH_CANDIDATES": 200,
+    # Encode a new query on a background thread while Postgres runs the lexical lists (two list
+    # statements instead of one; the encoding is hidden on a machine with two or more cores).
+    "SEARCH_ENCODE_CONCURRENTLY": True,
     # Dense matches below this cosine similarity are not results (MiniLM: unrelated texts
     # score < 0.25); they still rank lexical matches. Keeps "few results" meaningful.
     "SEARCH_MIN_SIMILARITY": 0.3,

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection, transaction
 
-from recommender.models import ProductVector
+from recommender.models import ModelVersion, ProductVector
 from recommender.search import SearchFilters, parse_query
 from recommender.search.document import stored_document
 from recommender.search.fulltext import (
@@ -150,6 +150,39 @@ def test_trigram_query_uses_the_trigram_indexes(big_catalog):
             explained
         )
         assert qs.values_list("product_key", flat=True)[0] == "7"
+
+
+def test_the_trigram_statement_returns_exactly_the_trigram_querysets_rows(big_catalog):
+    """trigram_statement scores category matches once per category name; it must give the rows and
+    similarities of the plain queryset, with its filters, ties in the same order. The extra rows
+    have titles that share nothing with their category, so their scores come from the category
+    alone (the rows the statement no longer compares one by one)."""
+    from recommender.search.trigram import threshold_settings, trigram_statement
+    from recommender.storage import fetch_with_settings
+
+    other = encoder_version(name="other", state=ModelVersion.State.READY)
+    extra = [
+        ProductVector(version=big_catalog, product_key="s1", title="Lazer Razer Brief", category="Swimwear bottom"),
+        ProductVector(version=big_catalog, product_key="s2", title="Epic Padded Swimsuit", category="Swimwear set"),
+        ProductVector(version=big_catalog, product_key="s3", title="Swimwear top", category="Swimwear set"),
+        ProductVector(version=big_catalog, product_key="s4", title="Tide", category="Swimwear set", in_stock=False),
+        ProductVector(version=other, product_key="s5", title="Wave", category="Swimwear bottom"),
+    ]
+    ProductVector.objects.bulk_create(extra)
+    category_only = 0
+    for filters in (SearchFilters(), SearchFilters(categories=("Swimwear set", "Top"))):
+        rows = filters.rows(big_catalog)
+        for typed in ("swimwaer", "swimwear bottm", "cottn top", "jaket", "padded", "sweter"):
+            parsed = parse_query(typed, correct=False)
+            sql, params = (
+                trigram_queryset(parsed, rows).values_list("product_key", "similarity")[:200].query.sql_with_params()
+            )
+            expected = fetch_with_settings(sql, list(params), threshold_settings())
+            got = fetch_with_settings(*trigram_statement(parsed, rows, 200), threshold_settings())
+            assert got == expected, (typed, filters)
+            category_only += sum(key in ("s1", "s2") for key, _ in got)
+            assert not {"s4", "s5"} & {key for key, _ in got}  # out of stock, another version
+    assert category_only >= 3
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ cache shared by every process (keyed by encoder version and normalised text), on
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -94,6 +96,88 @@ def test_query_vectors_are_shared_through_the_cache(catalog):
     cache.set(dense.query_vector_key(version, text), planted.tobytes())
     dense._cache.clear()
     assert np.array_equal(dense.query_vector(version, text), planted)
+
+
+def _forget_query_vectors() -> None:
+    """As in a web process that never saw the query: no vector in this process nor the shared cache."""
+    dense._cache.clear()
+    cache.clear()
+
+
+def test_a_new_query_is_encoded_while_the_lexical_lists_run(catalog, monkeypatch):
+    """A query this process has not encoded: the encoder runs on a background thread while the
+    full-text and trigram lists go to Postgres; the vector lists follow in a second statement.
+    The lists, facts and popularity equal the one-statement answer of a remembered vector."""
+    from recommender.query_encoders import query_encoder_for
+    from recommender.search.engine import retrieve_lists
+
+    version = serving_version()
+    parsed = parse_query("skrit")
+    encoder = query_encoder_for(version)
+    threads = []
+    real_encode = encoder.encode_texts
+
+    def encode_and_note_the_thread(texts, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real_encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(encoder, "encode_texts", encode_and_note_the_thread)
+    _forget_query_vectors()
+    with CaptureQueriesContext(connection) as captured:
+        split = retrieve_lists(parsed, SearchFilters(), version, k=20, always_trigram=True)
+    assert threads and threads[0] != threading.current_thread().name, threads
+    sent = [q["sql"] for q in captured.captured_queries if "recommender_productvector" in q["sql"]]
+    assert len(sent) == 2, sent
+    assert "ts_rank" in sent[0] and "<=>" not in sent[0]  # the lexical lists, while encoding
+    assert "<=>" in sent[1] and "ts_rank" not in sent[1]  # the vector lists and the boosts
+    with CaptureQueriesContext(connection) as captured:
+        together = retrieve_lists(parsed, SearchFilters(), version, k=20, always_trigram=True)
+    assert len(threads) == 1  # remembered: not encoded again
+    assert len([q for q in captured.captured_queries if "recommender_productvector" in q["sql"]]) == 1
+    assert list(split.lists) == list(together.lists) == ["fulltext", "trigram", "text_vector", "fused_vector"]
+    assert all(split.lists.values())
+    assert split.lists == together.lists
+    assert list(split.facts.items()) == list(together.facts.items())
+    assert split.derived == together.derived
+
+
+def test_popularity_after_a_split_covers_the_lexical_lists_products(catalog):
+    """The boosts ride with the vector lists but count every listed product, the first
+    statement's too: "skirt" full-text matches that the vector lists do not return keep theirs."""
+    from recommender.events import record_event
+    from recommender.search.boosts import popularity_ranking
+    from recommender.search.engine import retrieve_lists
+
+    record_event("purchase", session_key="skirt-shopper", product_key=catalog["Denim skirt"], update_profile=False)
+    _forget_query_vectors()
+    weights = {"fulltext": 1.0, "fused_vector": 1.0, "popularity": 1.0}  # no text_vector list
+    got = retrieve_lists(parse_query("skirt"), SearchFilters(), serving_version(), k=20, weights=weights)
+    listed = {key for ranking in got.lists.values() for key, _ in ranking}
+    assert catalog["Denim skirt"] in {key for key, _ in got.lists["fulltext"]}
+    assert got.derived["popularity"] == popularity_ranking(sorted(listed))
+    assert dict(got.derived["popularity"])[catalog["Denim skirt"]] == 3.0
+
+
+def test_without_concurrent_encoding_a_new_query_sends_one_list_statement(catalog, settings):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_ENCODE_CONCURRENTLY": False}
+    _forget_query_vectors()
+    with CaptureQueriesContext(connection) as captured:
+        assert search("black dress", record=False).keys
+    lists = [q["sql"] for q in captured.captured_queries if "leg0 AS" in q["sql"]]
+    assert len(lists) == 1 and "ts_rank" in lists[0] and "<=>" in lists[0], lists
+
+
+def test_a_forked_worker_starts_without_its_parents_encoding_threads(catalog):
+    """gunicorn --preload forks workers from a master that may have searched: the child must not
+    inherit a pool whose threads did not survive the fork (its searches would wait forever)."""
+    _forget_query_vectors()
+    dense.query_vector_soon(serving_version(), "linen shirt").result()
+    assert dense._pool is not None
+    pid = os.fork()
+    if pid == 0:  # the child: report, never run the rest of the test session
+        os._exit(0 if dense._pool is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_query_vector_keys_follow_the_encoder_version(catalog):

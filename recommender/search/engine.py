@@ -30,7 +30,7 @@ from recommender.models import MerchandisingRule, ModelVersion
 from recommender.product_facts import ProductFacts
 from recommender.rules import apply_rules, rules_in_window
 from recommender.search.boosts import personal_ranking, popularity_ranking, popularity_statement, stored_profile
-from recommender.search.dense import dense_statement, query_vector
+from recommender.search.dense import dense_statement, query_vector_soon
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
@@ -42,9 +42,9 @@ from recommender.search.query import ParsedQuery
 from recommender.search.querylog import count_search_impressions, live_session, log_search
 from recommender.search.reasons import text_reason
 from recommender.search.results import SearchHit, SearchResults
-from recommender.search.retrieval import Retrieved, Statement, fetch_lists
+from recommender.search.retrieval import Retrieved, Statement, fetch_lists, joined
 from recommender.search.statements import compiled
-from recommender.search.trigram import threshold_settings, trigram_statement
+from recommender.search.trigram import fill_trigram_template, threshold_settings, trigram_template
 from recommender.storage import fetch_vectors, hnsw_settings
 from recommender.strategies.base import Candidate
 from recommender.versions import one_serving_version
@@ -66,6 +66,8 @@ MAX_LIMIT = 100
 MAX_OFFSET = 1000
 SLOT = "search"
 RETRIEVAL_LISTS = ("text_vector", "fused_vector", "fulltext", "trigram")
+# The vector lists and the product column each compares the query vector with.
+DENSE_COLUMNS = {"text_vector": "text_embedding", "fused_vector": "embedding"}
 
 # The ranked lists of one query under the given filters, with their products' facts.
 Retrieve = Callable[[SearchFilters], Retrieved]
@@ -87,54 +89,69 @@ def retrieve_lists(
     """Each retrieval list's top ``k`` (key, score), filtered, with their products' facts, in one
     round trip (``retrieval.py``); lists with weight 0 are skipped.
 
+    A query whose vector this process does not hold yet is encoded on a background thread while
+    the lexical lists run (``dense.query_vector_soon``); the vector lists then follow in a second
+    statement, with the boosts over every listed product. The answer is the same either way.
+
     The trigram list only runs for queries with a word that neither product texts nor the
     lexicon contain (a typo, a partial word): for known words the other lists already match
     exactly, and trigram scans are the costliest part of a query (``always_trigram`` forces it).
     """
     weights = leg_weights(parsed, app_settings.SEARCH_WEIGHTS if weights is None else weights)
+    dense_legs = [name for name in DENSE_COLUMNS if weights.get(name, 0) > 0]
+    pending = query_vector_soon(version, parsed.dense_text) if dense_legs else None
     config = app_settings.SEARCH_TEXT_CONFIG
-    statements: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
-    settings: dict[str, str] = hnsw_settings() if statements else {}
+    lexical: dict[str, Statement | None] = dict(multilingual_statements(parsed, filters, k, weights))
+    settings: dict[str, str] = hnsw_settings() if lexical or dense_legs else {}
     if weights.get("fulltext", 0) > 0:
         # Compiled once per query shape (an unseen query of a known shape compiles nothing).
         template = compiled(
             ("fulltext", fulltext_shape(parsed), filters, version.pk, k, config),
             lambda: fulltext_template(parsed, filters.rows(version), k),
         )
-        statements["fulltext"] = fill_template(template, parsed)
+        lexical["fulltext"] = fill_template(template, parsed)
         settings.update(fulltext_planner_settings())
     if weights.get("trigram", 0) > 0 and (parsed.unknown_words or always_trigram):
-        statements["trigram"] = compiled(
-            ("trigram", parsed.typed_text, filters, version.pk, k),
-            lambda: trigram_statement(parsed, filters.rows(version), k),
-        )
+        # Compiled once per filters, as the full-text list per shape.
+        template = compiled(("trigram", filters, version.pk, k), lambda: trigram_template(filters.rows(version), k))
+        lexical["trigram"] = fill_trigram_template(template, parsed)
         settings.update(threshold_settings())
-    if weights.get("text_vector", 0) > 0 or weights.get("fused_vector", 0) > 0:
-        vector = query_vector(version, parsed.dense_text)
-        floor = float(app_settings.SEARCH_MIN_SIMILARITY)
-        margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
-        if vector is not None:
-            settings.update(hnsw_settings())
-        if weights.get("text_vector", 0) > 0:
-            statements["text_vector"] = (
-                None
-                if vector is None
-                else dense_statement(
-                    vector, version, filters, column="text_embedding", k=k, min_similarity=floor, margin=margin
-                )
+    derived = {"popularity": popularity_statement} if weights.get("popularity", 0) > 0 else {}
+    if pending is not None and not pending.done() and _present(lexical):
+        first = fetch_lists(_present(lexical), version, settings)  # while the query is encoded
+        dense = _dense_statements(pending.result(), dense_legs, version, filters, k)
+        second = fetch_lists(_present(dense), version, settings, derived=derived, listed=list(first.facts))
+        got = joined(first, second)
+    else:
+        dense = _dense_statements(pending.result() if pending else None, dense_legs, version, filters, k)
+        got = fetch_lists(_present({**lexical, **dense}), version, settings, derived=derived)
+    got.lists = {name: got.lists.get(name, []) for name in (*lexical, *dense)}  # a list that could not run is empty
+    return got
+
+
+def _present(statements: Mapping[str, Statement | None]) -> dict[str, Statement]:
+    return {name: s for name, s in statements.items() if s is not None}
+
+
+def _dense_statements(
+    vector: Any, legs: list[str], version: ModelVersion, filters: SearchFilters, k: int
+) -> dict[str, Statement | None]:
+    """The vector lists ``legs`` of the query ``vector`` (None each when there is no vector)."""
+    floor = float(app_settings.SEARCH_MIN_SIMILARITY)
+    margin = float(app_settings.SEARCH_SIMILARITY_MARGIN)
+    out: dict[str, Statement | None] = {}
+    for leg in legs:
+        if vector is None:
+            out[leg] = None
+        elif leg == "text_vector":
+            out[leg] = dense_statement(
+                vector, version, filters, column=DENSE_COLUMNS[leg], k=k, min_similarity=floor, margin=margin
             )
-        if weights.get("fused_vector", 0) > 0:
+        else:
             # Text-to-fused similarities run lower than text-to-text (the image share): only the
             # relative margin applies.
-            statements["fused_vector"] = (
-                None
-                if vector is None
-                else dense_statement(vector, version, filters, column="embedding", k=k, margin=margin)
-            )
-    derived = {"popularity": popularity_statement} if weights.get("popularity", 0) > 0 else {}
-    got = fetch_lists({name: s for name, s in statements.items() if s is not None}, version, settings, derived=derived)
-    got.lists = {name: got.lists.get(name, []) for name in statements}  # a list that could not run is empty
-    return got
+            out[leg] = dense_statement(vector, version, filters, column=DENSE_COLUMNS[leg], k=k, margin=margin)
+    return out
 
 
 def ranked_lists(
