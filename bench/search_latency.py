@@ -246,8 +246,11 @@ def main() -> None:
         name: {"cached": [], "cold": [], "new_queries": [], "round_trips": [], "http": []} for name in codes
     }
     loads = [load_avg()]
-    for _ in range(args.rounds):
-        for name, code in codes.items():
+    # Checkouts take turns first (old, new; new, old; ...): a machine that drifts within a run, or
+    # a first worker that warms Postgres for the second, then favours neither.
+    orders = [list(codes.items()), list(reversed(codes.items()))]
+    for round_number in range(args.rounds):
+        for name, code in orders[round_number % 2]:
             result = run_worker(code, args.queries, args.sample)
             for key in ("cached", "cold", "new_queries", "round_trips"):
                 samples[name][key] += result.get(key, [])
@@ -255,8 +258,8 @@ def main() -> None:
             shown = [k for k in ("cached", "new_queries", "cold") if result.get(k)]
             print(name, {k: _stats(result[k]) for k in shown}, "load", loads[-1], flush=True)
     if args.http_requests:
-        for _ in range(max(1, args.rounds // 2)):
-            for name, code in codes.items():
+        for round_number in range(max(1, args.rounds // 2)):
+            for name, code in orders[round_number % 2]:
                 samples[name]["http"] += http_pass(code, texts[: args.http_requests])
                 loads.append(load_avg())
     report = {
