@@ -158,6 +158,22 @@ def test_popularity_after_a_split_covers_the_lexical_lists_products(catalog):
     assert dict(got.derived["popularity"])[catalog["Denim skirt"]] == 3.0
 
 
+def test_an_encoder_that_cannot_load_on_the_background_thread_leaves_the_lexical_lists(catalog, caplog):
+    """A web server without the model files: the background encoding fails, is logged, and the
+    search answers from the full-text list with its popularity boost, as the one-statement path did."""
+    from recommender.search.engine import retrieve_lists
+
+    version = serving_version()
+    version.config = {**version.config, "MODEL": "local-dir:/nonexistent/model", "encoder_version": "gone"}
+    _forget_query_vectors()
+    with caplog.at_level("WARNING", logger="recommender.search.dense"):
+        got = retrieve_lists(parse_query("skirt"), SearchFilters(), version, k=20)
+    assert "Search without vectors" in caplog.text
+    assert got.lists["text_vector"] == [] and got.lists["fused_vector"] == []
+    assert catalog["Denim skirt"] in {key for key, _ in got.lists["fulltext"]}
+    assert "popularity" in got.derived and catalog["Denim skirt"] in got.facts
+
+
 def test_without_concurrent_encoding_a_new_query_sends_one_list_statement(catalog, settings):
     settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_ENCODE_CONCURRENTLY": False}
     _forget_query_vectors()
