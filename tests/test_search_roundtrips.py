@@ -141,21 +141,29 @@ def test_a_new_query_is_encoded_while_the_lexical_lists_run(catalog, monkeypatch
     assert split.derived == together.derived
 
 
-def test_popularity_after_a_split_covers_the_lexical_lists_products(catalog):
+def test_popularity_after_a_split_covers_the_lexical_lists_products(catalog, settings):
     """The boosts ride with the vector lists but count every listed product, the first
-    statement's too: "skirt" full-text matches that the vector lists do not return keep theirs."""
+    statement's too: a full-text match the vector list leaves out keeps its popularity."""
     from recommender.events import record_event
     from recommender.search.boosts import popularity_ranking
     from recommender.search.engine import retrieve_lists
 
-    record_event("purchase", session_key="skirt-shopper", product_key=catalog["Denim skirt"], update_profile=False)
-    _forget_query_vectors()
+    # A margin of 0 keeps only the best vector match: the other skirt is a full-text match alone.
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SEARCH_SIMILARITY_MARGIN": 0.0}
     weights = {"fulltext": 1.0, "fused_vector": 1.0, "popularity": 1.0}  # no text_vector list
-    got = retrieve_lists(parse_query("skirt"), SearchFilters(), serving_version(), k=20, weights=weights)
+    version = serving_version()
+    _forget_query_vectors()
+    before = retrieve_lists(parse_query("skirt"), SearchFilters(), version, k=20, weights=weights)
+    lexical_only = {key for key, _ in before.lists["fulltext"]} - {key for key, _ in before.lists["fused_vector"]}
+    assert lexical_only, before.lists
+    bought = min(lexical_only)
+    record_event("purchase", session_key="skirt-shopper", product_key=bought, update_profile=False)
+    _forget_query_vectors()
+    got = retrieve_lists(parse_query("skirt"), SearchFilters(), version, k=20, weights=weights)
     listed = {key for ranking in got.lists.values() for key, _ in ranking}
-    assert catalog["Denim skirt"] in {key for key, _ in got.lists["fulltext"]}
+    assert bought not in {key for key, _ in got.lists["fused_vector"]}
     assert got.derived["popularity"] == popularity_ranking(sorted(listed))
-    assert dict(got.derived["popularity"])[catalog["Denim skirt"]] == 3.0
+    assert dict(got.derived["popularity"])[bought] == 3.0
 
 
 def test_an_encoder_that_cannot_load_on_the_background_thread_leaves_the_lexical_lists(catalog, caplog):

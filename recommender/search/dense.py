@@ -1,7 +1,7 @@
 """The vector lists: the query's CLIP text vector against product text and fused vectors (pgvector).
 
     vector = query_vector(version, parsed.dense_text)        # None when the encoder cannot load
-    pending = query_vector_soon(version, parsed.dense_text)  # a Future: encoded in the background
+    pending = query_vector_soon(version, parsed.dense_text)  # a Future (encoding in the background) or None
     dense_statement(vector, version, filters, column="text_embedding", k=200)   # for fetch_lists
     dense_ranking(vector, version, filters, column="text_embedding", k=200)     # run it alone
 
@@ -98,21 +98,17 @@ def query_vector(version: ModelVersion, text: str) -> np.ndarray | None:
     return vector
 
 
-def query_vector_soon(version: ModelVersion, text: str) -> Future[np.ndarray | None]:
-    """:func:`query_vector` as a Future: already done when this process remembers the vector (or
-    ``SEARCH_ENCODE_CONCURRENTLY`` is off), else computed on a background thread, so the caller
-    can send other statements meanwhile. ``result()`` raises what ``query_vector`` would."""
+def query_vector_soon(version: ModelVersion, text: str) -> Future[np.ndarray | None] | None:
+    """:func:`query_vector` computed on a background thread, so the caller can send other statements
+    meanwhile; None when there is nothing to wait for (no text, a vector this process remembers, or
+    ``SEARCH_ENCODE_CONCURRENTLY`` off): then :func:`query_vector` answers at once. ``result()``
+    raises what ``query_vector`` would."""
     if (
         not text
         or not app_settings.SEARCH_ENCODE_CONCURRENTLY
         or _remembered(query_vector_key(version, text)) is not None
     ):
-        done: Future[np.ndarray | None] = Future()
-        try:
-            done.set_result(query_vector(version, text))
-        except Exception as exc:  # noqa: BLE001 - raised again by result(), as from the thread
-            done.set_exception(exc)
-        return done
+        return None
     return _encoding_pool().submit(query_vector, version, text)
 
 

@@ -30,7 +30,7 @@ from recommender.models import MerchandisingRule, ModelVersion
 from recommender.product_facts import ProductFacts
 from recommender.rules import apply_rules, rules_in_window
 from recommender.search.boosts import personal_ranking, popularity_ranking, popularity_statement, stored_profile
-from recommender.search.dense import dense_statement, query_vector_soon
+from recommender.search.dense import dense_statement, query_vector, query_vector_soon
 from recommender.search.didyoumean import did_you_mean
 from recommender.search.facets import facets
 from recommender.search.filters import SearchFilters
@@ -117,13 +117,16 @@ def retrieve_lists(
         lexical["trigram"] = fill_trigram_template(template, parsed)
         settings.update(threshold_settings())
     derived = {"popularity": popularity_statement} if weights.get("popularity", 0) > 0 else {}
-    if pending is not None and not pending.done() and _present(lexical):
+    if pending is not None and _present(lexical):
         first = fetch_lists(_present(lexical), version, settings)  # while the query is encoded
         dense = _dense_statements(pending.result(), dense_legs, version, filters, k)
         second = fetch_lists(_present(dense), version, settings, derived=derived, listed=list(first.facts))
         got = joined(first, second)
     else:
-        dense = _dense_statements(pending.result() if pending else None, dense_legs, version, filters, k)
+        vector = None
+        if dense_legs:
+            vector = pending.result() if pending is not None else query_vector(version, parsed.dense_text)
+        dense = _dense_statements(vector, dense_legs, version, filters, k)
         got = fetch_lists(_present({**lexical, **dense}), version, settings, derived=derived)
     got.lists = {name: got.lists.get(name, []) for name in (*lexical, *dense)}  # a list that could not run is empty
     return got
