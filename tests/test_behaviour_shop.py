@@ -335,7 +335,7 @@ def _diversity_off() -> None:
 
 
 def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float], list[str]]:
-    """Blend(Blend(Blend(ModelScorer, co-occurrence, w_c), families, w_f), OwnPurchases, w_r) of the
+    """Blend(...Blend(ModelScorer, co-occurrence, w_c), families, w_f), popularity, w_p), OwnPurchases, w_r) of the
     shopper's history over the whole catalogue, by product key, computed from the artifact alone
     (a part without its table or weight left out); and the history."""
     import json
@@ -343,9 +343,10 @@ def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float
     from recommender.behaviour.codes import EVENT_TYPES
     from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, load_table
     from recommender.behaviour.model import load_artifact
+    from recommender.behaviour.popularity import load_popularity
     from recommender.profiles import product_vectors
     from recommender.training.behaviour.baselines import Repurchase
-    from recommender.training.behaviour.cooccurrence import TableScorer
+    from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer
     from recommender.training.behaviour.evaluate import Blend, OwnPurchases
     from recommender.training.behaviour.fit import ModelScorer
 
@@ -362,6 +363,9 @@ def _offline_blend(version: ModelVersion, session: str) -> tuple[dict[str, float
         table = load_table(folder, filename)
         if table is not None and version.metrics.get(weight):
             blend = Blend(blend, TableScorer(table), version.metrics[weight])
+    popular = load_popularity(folder)
+    if popular is not None and version.metrics.get("popularity_weight"):
+        blend = Blend(blend, PopularityScorer(popular), version.metrics["popularity_weight"])
     own = OwnPurchases(Repurchase(np.ones(len(keys))))
     scores = Blend(blend, own, version.metrics["repurchase_weight"])(items, types)[0]
     return {k: float(scores[i]) for i, k in enumerate(keys)}, [k for k, _ in history]

@@ -1,7 +1,7 @@
 """The active behaviour version and its artifact as serving holds it: one loaded model per process.
 
     version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)    # ModelVersion, or None
-    loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence, families)
+    loaded = load_version(version)          # LoadedVersion(model, index, config, keys, cooccurrence, families, popularity)
     clear_cache()                           # forget it (tests; a version's artifact changed)
 
 Torch is imported only when a model is actually loaded (:mod:`.model`), never at import, so the
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, CooccurrenceTable, load_table
+from recommender.behaviour.popularity import RecentPopularity, load_popularity
 from recommender.models import ModelVersion
 from recommender.versions import model_dir
 
@@ -36,6 +37,7 @@ class LoadedVersion(NamedTuple):
     keys: list[str]
     cooccurrence: CooccurrenceTable | None
     families: CooccurrenceTable | None = None
+    popularity: RecentPopularity | None = None
 
 
 _LOADED: dict[tuple[int, str], LoadedVersion] = {}
@@ -48,7 +50,8 @@ def artifact_path(version: ModelVersion) -> Path:
 
 
 def load_version(version: ModelVersion) -> LoadedVersion:
-    """The model in eval mode, its items, config, co-occurrence and family tables; cached per version and artifact."""
+    """The model in eval mode, its items, config, co-occurrence and family tables and recent
+    popularity; cached per version and artifact."""
     key = (int(version.pk), str(version.artifact))
     with _LOCK:
         if key not in _LOADED:
@@ -66,6 +69,7 @@ def load_version(version: ModelVersion) -> LoadedVersion:
                 list(keys),
                 _load_table(version, folder, len(keys), FILENAME, "co-occurrence"),
                 _load_table(version, folder, len(keys), FAMILY_FILENAME, "family"),
+                _load_popularity(version, folder, len(keys)),
             )
         return _LOADED[key]
 
@@ -89,6 +93,24 @@ def _load_table(
         )
         return None
     return table
+
+
+def _load_popularity(version: ModelVersion, folder: Path, n_items: int) -> RecentPopularity | None:
+    """The version's recent popularity; None (served without it) when missing or unusable."""
+    try:
+        popular = load_popularity(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("Behaviour model %s: popularity unreadable (%s); serving without it", version.pk, exc)
+        return None
+    if popular is not None and popular.n_items != n_items:
+        logger.warning(
+            "Behaviour model %s: popularity has %s items, the model %s; serving without it",
+            version.pk,
+            popular.n_items,
+            n_items,
+        )
+        return None
+    return popular
 
 
 def clear_cache() -> None:

@@ -14,19 +14,19 @@ vectors, or no history with vectors. A user who opted out of personalisation alw
 
 The blend: offline evaluation proved best on H&M the model's log-probabilities plus item
 co-occurrence ("bought with what you bought"), plus other variants of the products the shopper had
-(their product families), plus the shopper's own purchases, each weighted. Training tunes the
-weights on validation (:func:`recommender.training.behaviour.train.tune_cooccurrence`,
-:func:`~recommender.training.behaviour.train.tune_family`,
-:func:`recommender.training.behaviour.train.tune_repurchase`) and stores them in the version's
-``metrics["cooccurrence_weight"]``, ``metrics["family_weight"]`` and ``metrics["repurchase_weight"]``,
-the co-occurrence neighbours and family siblings in its artifact
-(:mod:`recommender.behaviour.cooccurrence`). "For you" blends::
+(their product families), plus what everybody bought in the last week (recent popularity), plus
+the shopper's own purchases, each weighted. Training tunes the weights on validation
+(:func:`recommender.training.behaviour.train.tune_blend_chain`) and stores them in the version's
+``metrics["cooccurrence_weight"]``, ``metrics["family_weight"]``, ``metrics["popularity_weight"]``
+and ``metrics["repurchase_weight"]``, the co-occurrence neighbours and family siblings in its
+artifact (:mod:`recommender.behaviour.cooccurrence`), the popularity beside them
+(:mod:`recommender.behaviour.popularity`). "For you" blends::
 
-    query = behaviour_query(user_id, session_key)    # vector, scale, weights, co-occurrence, families
+    query = behaviour_query(user_id, session_key)    # vector, scale, weights, co-occurrence, families, popularity
     hits = nearest(query.vector, version=query.version, ...)   # the model's candidates
     own = own_purchases(user_id, session_key, ranker=query.buy_again, price_version=encoder_version)
                                                      # product key -> 0.9 ** rank (learned order)
-    ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring, sibling and purchased products
+    ranked = blend_scores(query, similarities, own)  # cos of hits, co-occurring, sibling, popular, purchased products
 
 A weight of 0 (untuned, or a version without a co-occurrence file) leaves its part out; a version
 with neither serves the model's pgvector order alone.
@@ -50,7 +50,7 @@ import numpy as np
 from django.db.models import OuterRef, Subquery
 
 from recommender.behaviour.codes import EVENT_TYPES
-from recommender.behaviour.cooccurrence import CooccurrenceTable
+from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
 from recommender.behaviour.loading import (
     LoadedVersion,
     artifact_path,
@@ -77,6 +77,7 @@ __all__ = [
     "family_weight",
     "load_version",
     "own_purchases",
+    "popularity_weight",
     "repurchase_weight",
 ]
 
@@ -140,7 +141,8 @@ class BehaviourQuery:
     ``o_i``), so a pgvector similarity ``s_i`` is the logit divided by ``scale = 1 / temperature``.
     ``cooccurrence`` holds the shopper's co-occurrence scores (product key -> 0..1, best first;
     empty when its weight is 0), ``family`` their family scores (other variants of the products
-    they had, the same way).
+    they had, the same way), ``popularity`` every product's recent popularity (0..1, empty when
+    its weight is 0) and ``popular`` the most popular products, best first (its candidates).
     """
 
     vector: np.ndarray
@@ -152,6 +154,25 @@ class BehaviourQuery:
     family_weight: float = 0.0
     family: Mapping[str, float] = field(default_factory=dict)
     buy_again: BuyAgainRanker | None = None
+    popularity_weight: float = 0.0
+    popularity: Mapping[str, float] = field(default_factory=dict)
+    popular: tuple[str, ...] = ()
+
+
+class KeyedScores(Mapping[str, float]):
+    """Per-item scores (an array over a version's items) read by product key, without a dict per request."""
+
+    def __init__(self, index: Mapping[str, int], scores: np.ndarray) -> None:
+        self.index, self.scores = index, scores
+
+    def __getitem__(self, key: str) -> float:
+        return float(self.scores[self.index[key]])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 def _tuned_weight(version: ModelVersion, name: str) -> float:
@@ -178,6 +199,11 @@ def cooccurrence_weight(version: ModelVersion) -> float:
 def family_weight(version: ModelVersion) -> float:
     """The version's tuned weight of product families (0 when untuned, invalid or absent)."""
     return _tuned_weight(version, "family_weight")
+
+
+def popularity_weight(version: ModelVersion) -> float:
+    """The version's tuned weight of recent popularity (0 when untuned, invalid or absent)."""
+    return _tuned_weight(version, "popularity_weight")
 
 
 def cooccurrence_scores(
@@ -259,6 +285,8 @@ def behaviour_query(
         return None
     cooc_weight = cooccurrence_weight(version) if loaded.cooccurrence is not None else 0.0
     fam_weight = family_weight(version) if loaded.families is not None else 0.0
+    popular = loaded.popularity
+    pop_weight = popularity_weight(version) if popular is not None else 0.0
     return BehaviourQuery(
         (state / norm).astype(np.float32),
         1.0 / model.temperature,
@@ -269,6 +297,9 @@ def behaviour_query(
         fam_weight,
         cooccurrence_scores(loaded, history, loaded.families) if fam_weight > 0 else {},
         BuyAgainRanker.from_dict(((version.metrics or {}).get("repurchase") or {}).get("ranker")),
+        pop_weight,
+        KeyedScores(index, popular.scores) if popular is not None and pop_weight > 0 else {},
+        tuple(loaded.keys[i] for i in popular.top(NEIGHBOURS)) if popular is not None and pop_weight > 0 else (),
     )
 
 
@@ -315,29 +346,38 @@ def blend_scores(
 
     ``similarities`` holds ``cos(h, o_i)`` of every candidate (pgvector's for the model's
     nearest products, computed from the stored output vectors for the others), ``own`` the
-    own-purchase scores, ``query.cooccurrence`` the co-occurrence scores and ``query.family`` the
-    family scores. The offline blend, ``Blend(Blend(Blend(model, co-occurrence, w_c), families,
-    w_f), own purchases, w_r)``, is ``log_softmax(log_softmax(log_softmax(logits) + w_c · cooc) +
-    w_f · fam)_i + w_r · own_i`` with ``logits_i = scale · cos_i`` (``scale = 1 / temperature``);
-    each log-softmax subtracts one number per shopper, so::
+    own-purchase scores, ``query.cooccurrence`` the co-occurrence scores, ``query.family`` the
+    family scores and ``query.popularity`` the recent popularity. The offline blend nests one
+    ``Blend`` per part (model, then co-occurrence ``w_c``, families ``w_f``, recent popularity
+    ``w_p``, own purchases ``w_r``): ``log_softmax(... log_softmax(logits) + w_c · cooc ...)_i +
+    w_r · own_i`` with ``logits_i = scale · cos_i`` (``scale = 1 / temperature``); each
+    log-softmax subtracts one number per shopper, so::
 
-        blend_i = scale · (cos_i + (w_c · cooc_i + w_f · fam_i + w_r · own_i) / scale) + constant
+        blend_i = scale · (cos_i + (w_c · cooc_i + w_f · fam_i + w_p · pop_i + w_r · own_i) / scale) + constant
 
-    and the score returned is ``cos_i + (w_c · cooc_i + w_f · fam_i + w_r · own_i) / scale``: the
-    same order as the blend over the candidates, while a model candidate with no other part keeps
-    its pgvector similarity, the score the profile path gives. With every purchased product among
-    the candidates, a product outside them scores at most the lowest hit's cosine plus
-    ``w_c / scale`` times the best co-occurrence score left out plus ``w_f / scale`` times the
-    best family score left out, so the top of the list is the
-    catalogue's top too down to that score. Scores stay positive-scaled similarities rather than
-    log-probabilities because merchandising boosts multiply scores and diversity rescales them.
+    and the score returned is ``cos_i + (w_c · cooc_i + w_f · fam_i + w_p · pop_i + w_r · own_i) / scale``:
+    the same order as the blend over the candidates, while a model candidate with no other part
+    keeps its pgvector similarity, the score the profile path gives. With every purchased product
+    among the candidates, a product outside them scores at most the lowest hit's cosine plus, for
+    each table part, its weight over ``scale`` times the best score it left out, so the top of the
+    list is the catalogue's top too down to that score. Scores stay positive-scaled similarities
+    rather than log-probabilities because merchandising boosts multiply scores and diversity
+    rescales them.
     """
-    step_c = query.cooccurrence_weight / query.scale
-    step_f = query.family_weight / query.scale
-    step_r = query.repurchase_weight / query.scale
-    cooc, family = query.cooccurrence, query.family
-    scored = [
-        (key, float(sim) + step_c * cooc.get(key, 0.0) + step_f * family.get(key, 0.0) + step_r * own.get(key, 0.0))
-        for key, sim in similarities.items()
+    steps = [
+        (weight / query.scale, part)
+        for weight, part in (
+            (query.cooccurrence_weight, query.cooccurrence),
+            (query.family_weight, query.family),
+            (query.popularity_weight, query.popularity),
+            (query.repurchase_weight, own),
+        )
+        if weight > 0
     ]
+    scored = []
+    for key, sim in similarities.items():
+        score = float(sim)
+        for step, part in steps:  # left to right, as before popularity joined: the same floats
+            score += step * part.get(key, 0.0)
+        scored.append((key, score))
     return sorted(scored, key=lambda row: -row[1])

@@ -9,7 +9,8 @@ The active behaviour model's candidates are blended as the offline evaluation pr
 (:func:`recommender.behaviour.serving.blend_scores`): when its version has a positive
 co-occurrence weight, the products that co-occur with the shopper's recent ones join the
 model's candidates, and with a positive family weight the other variants of them (their
-product families: another colour of a top they bought); when the shop also keeps purchased
+product families: another colour of a top they bought), and with a positive popularity weight
+the products most bought in the week before training (what everybody buys now); when the shop also keeps purchased
 products in recommendations (``exclude_purchased`` off, or on auto where re-buying is common:
 fashion basics, groceries; :mod:`recommender.behaviour.purchase_policy`) and the version has a
 positive repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With every
@@ -109,18 +110,18 @@ def for_you(ctx: Context) -> list[Candidate]:
     hits = nearest(vector, version=space, k=ctx.fetch, filters=flt)
     if query is not None:
         buy_again = query.repurchase_weight > 0 and not excludes_purchased(RecommenderSettings.get())
-        if buy_again or query.cooccurrence_weight > 0 or query.family_weight > 0:
+        if buy_again or query.cooccurrence_weight > 0 or query.family_weight > 0 or query.popularity_weight > 0:
             return blended(ctx, query, hits, buy_again=buy_again)
     return explain(ctx, hits)
 
 
 def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], *, buy_again: bool) -> list[Candidate]:
     """The model's ``hits``, the top co-occurring products, the other variants of the shopper's
-    products (their families) and (``buy_again``) the shopper's own purchases, in the blended
-    order; purchases carry "Buy again".
+    products (their families), the products most bought lately and (``buy_again``) the shopper's
+    own purchases, in the blended order; purchases carry "Buy again".
 
-    Co-occurrence and families each add their ``ctx.fetch`` best products (the query's scores,
-    empty when a weight is 0). A candidate that is not a hit gets its model score, the cosine of
+    Co-occurrence, families and recent popularity each add their ``ctx.fetch`` best products (the
+    query's scores, empty when a weight is 0). A candidate that is not a hit gets its model score, the cosine of
     the query vector and its stored output vector, as pgvector computes it for ``hits``;
     candidates without a row in the behaviour version cannot be scored and are left out. Category and stock filters apply later
     (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
@@ -133,6 +134,8 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
         own = {k: s for k, s in bought.items() if k not in ctx.exclude_keys}
     related = [k for k in query.cooccurrence if k not in ctx.exclude_keys][: ctx.fetch]
     related += [k for k in query.family if k not in ctx.exclude_keys and k not in query.cooccurrence][: ctx.fetch]
+    related += [k for k in query.popular if k not in ctx.exclude_keys][: ctx.fetch]
+    related = list(dict.fromkeys(related))
     similarities = dict(hits)
     vectors = product_vectors(query.version or ctx.version, [k for k in (*related, *own) if k not in similarities])
     for key, vec in vectors.items():

@@ -3,6 +3,7 @@
     table = build_table(split.train, n_items)     # CoocKNN's similarities, NEIGHBOURS per item
     table.save(folder)                            # folder / "cooccurrence.npz", read by serving
     scorer = TableScorer(table)                   # scorer(histories, types) -> (B, n_items), for tune_blend
+    scorer = PopularityScorer(popular)            # recent popularity, the same for every shopper
 
 The table itself and how serving reads it: :mod:`recommender.behaviour.cooccurrence`. Building
 needs scipy (through :class:`~.baselines.CoocKNN`), so it lives here, apart from serving.
@@ -15,9 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from recommender.behaviour.cooccurrence import NEIGHBOURS, CooccurrenceTable
+from recommender.behaviour.popularity import RecentPopularity
 from recommender.training.behaviour.baselines import COSINE, CoocKNN
 
-__all__ = ["TableScorer", "build_table"]
+__all__ = ["PopularityScorer", "TableScorer", "build_table"]
 
 
 def build_table(
@@ -65,3 +67,14 @@ class TableScorer:
             items, scores = self.table.scores(history)
             out[row, items] = scores
         return out
+
+
+class PopularityScorer:
+    """``scorer(histories, types) -> (B, n_items)``: every shopper's row is the recent popularity,
+    the part of the blend serving adds (:mod:`recommender.behaviour.popularity`)."""
+
+    def __init__(self, popular: RecentPopularity) -> None:
+        self.popular = popular
+
+    def __call__(self, histories, types=None) -> np.ndarray:
+        return np.tile(self.popular.scores.astype(np.float32), (len(histories), 1))

@@ -44,6 +44,7 @@ from recommender.behaviour import serving
 from recommender.behaviour.config import behaviour_config
 from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, family_table, load_table
 from recommender.behaviour.model import load_artifact
+from recommender.behaviour.popularity import load_popularity
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
 from recommender.behaviour.repurchase import BuyAgainRanker
 from recommender.models import Event, EventType, ModelVersion, ProductVector, RecommenderSettings
@@ -58,7 +59,7 @@ from recommender.training.behaviour.baselines import (
     Repurchase,
     item_counts,
 )
-from recommender.training.behaviour.cooccurrence import TableScorer
+from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer
 from recommender.training.behaviour.data import EvalSet, SequenceData
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate
 from recommender.training.behaviour.fit import ModelScorer
@@ -285,6 +286,7 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "cooccurrence_similarity": (metrics.get("cooccurrence") or {}).get("similarity"),
             "by_similarity": (metrics.get("cooccurrence") or {}).get("by_similarity"),
             "family_weight": metrics.get("family_weight"),
+            "popularity_weight": metrics.get("popularity_weight"),
             "repurchase_weight": metrics.get("repurchase_weight"),
             "repurchase_rate": metrics.get("repurchase_rate"),
             "buy_again": (metrics.get("repurchase") or {}).get("buy_again"),
@@ -316,14 +318,17 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
 
 def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend:
     """The version's blend over the whole catalogue, as the offline evaluation scores it:
-    ``Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), own purchases, w_r)``, the
-    purchases in the order of the version's buy-again ranker."""
+    ``Blend(Blend(Blend(Blend(model, co-occurrence, w_c), families, w_f), recent popularity, w_p),
+    own purchases, w_r)``, the purchases in the order of the version's buy-again ranker."""
     model, _, _ = load_artifact(folder, data.features)
     blend: Any = ModelScorer(model)
     for filename, name in ((FILENAME, "cooccurrence_weight"), (FAMILY_FILENAME, "family_weight")):
         table = load_table(folder, filename)
         weight = float(metrics.get(name) or 0.0) if table is not None else 0.0
         blend = Blend(blend, TableScorer(table), weight) if weight else Blend(blend, None, 0.0)
+    popular = load_popularity(folder)
+    weight = float(metrics.get("popularity_weight") or 0.0) if popular is not None else 0.0
+    blend = Blend(blend, PopularityScorer(popular), weight) if weight else Blend(blend, None, 0.0)
     ranker = BuyAgainRanker.from_dict((metrics.get("repurchase") or {}).get("ranker"))
     own = OwnPurchases(Repurchase(np.ones(data.n_items), ranker=ranker, prices=data.prices))
     return Blend(blend, own, float(metrics.get("repurchase_weight") or 0.0))
@@ -332,4 +337,6 @@ def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend
 def _offline(scorer, evalset: EvalSet, k: int, *, mask: bool) -> dict[str, float]:
     """MAP@k, Recall@k, NDCG@k of ``scorer`` over the whole catalogue, ``mask``: history removed."""
     out = evaluate(scorer, evalset, ks=(k,), map_k=k, mask_history=mask)
+    if not out["users"]:  # nobody to score (no shopper bought anything new to them)
+        return {"users": 0}
     return {key: out[key] for key in (f"map@{k}", f"recall@{k}", f"ndcg@{k}", "users")}

@@ -26,7 +26,7 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
         f"Trained version: validation {version.get('validation')}, co-occurrence weight "
         f"{version.get('cooccurrence_weight')} ({version.get('cooccurrence_similarity')}; whole blend "
         f"validated per similarity: {version.get('by_similarity')}), family weight {version.get('family_weight')}, "
-        f"repurchase weight {version.get('repurchase_weight')}, "
+        f"popularity weight {version.get('popularity_weight')}, repurchase weight {version.get('repurchase_weight')}, "
         f"repurchase rate {version.get('repurchase_rate')}."
     )
     lines.append(f"Buy-again order: {_buy_again(version.get('buy_again'))}.")
