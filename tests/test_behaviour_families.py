@@ -147,7 +147,7 @@ def test_for_you_offers_other_variants_in_the_offline_blend_order(vector_shop, b
     keys = _wide_shop(vector_shop)
     _events(keys)
     _pairs(keys, ("odd", "dress-c"))
-    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    version = train_behaviour(overrides={"output_id": "", "refit": False}, activate=True)
     folder = serving.artifact_path(version)
     assert (folder / FAMILY_FILENAME).exists()
     _set_weights(version, cooccurrence_weight=8.0, family_weight=64.0, repurchase_weight=2.0)

@@ -235,3 +235,29 @@ def test_a_part_that_changes_no_ranking_keeps_weight_zero():
     info = {"weight": 0.0}
     assert retune_parts(_ordered, [(info, _flat)], split, {**behaviour_config(), "valid_max_users": 0}, None) == 1
     assert info["weight"] == 0.0 and len(set(info["by_weight"].values())) == 1
+
+
+def test_the_served_model_is_refitted_on_every_event_for_the_epochs_validation_chose(vector_shop, behaviour_settings):
+    import torch
+
+    from recommender.behaviour.model import load_artifact
+    from recommender.training.behaviour.train import refit_on_everything
+
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _trend_shop(vector_shop, cut)
+    version = train_behaviour(activate=False)
+    epochs = version.metrics["best_epoch"]
+    assert version.metrics["refit"]["epochs"] == epochs > 0
+
+    cfg = behaviour_config()
+    data = load_shop(cfg)
+    served, keys, _ = load_artifact(serving.artifact_path(version), data.features)
+    refit = refit_on_everything(data, cfg, epochs)
+    assert keys == data.item_keys and refit.best_epoch == epochs and len(refit.history) == epochs
+    assert "valid_ndcg@10" not in refit.history[-1]  # no validation pass
+    # the same seed and data: the very weights serving loaded
+    for name, weights in refit.model.state_dict().items():
+        assert torch.equal(weights, served.state_dict()[name]), name
+    # and not the validated model's: validation's purchases were learned too
+    split = shop_split(data, cfg)
+    assert sum(len(seq) for seq in split.train) < sum(len(seq) for seq in data.sequences if len(seq) >= 2)

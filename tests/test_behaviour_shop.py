@@ -385,7 +385,9 @@ def test_cooccurrence_weight_is_tuned_and_its_table_saved(vector_shop, behaviour
 
     _events(vector_shop)
     _rebuyers(vector_shop)
-    version = train_behaviour(activate=False)  # activating clears the message
+    # activating clears the message; the validated model served (no refit), to recompute its scores
+    version = train_behaviour(overrides={"refit": False}, activate=False)
+    assert version.metrics["refit"] == {"epochs": 0}
     tuned = version.metrics["cooccurrence"]
     weight = version.metrics["cooccurrence_weight"]
     assert weight in BLEND_GRID and tuned["weight"] == weight and tuned["metric"] == "valid_ndcg@10"
@@ -436,8 +438,9 @@ def test_for_you_ranks_model_cooccurrence_and_purchases_like_the_offline_blend(v
     keys = _wide_shop(vector_shop)
     _events(keys)
     _pairs(keys, ("odd", "bag-b"))  # bag-b's only co-occurring product
-    # Output vectors from features alone keep "odd" the farthest product from every shopper.
-    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    # Output vectors from features alone keep "odd" the farthest product from every shopper (the
+    # model validation chose: a refit learns the pairs of "odd" too).
+    version = train_behaviour(overrides={"output_id": "", "refit": False}, activate=True)
     _set_weights(version, cooccurrence_weight=64.0, repurchase_weight=2.0)
     _exclude_purchased(False)
     _diversity_off()
@@ -479,7 +482,7 @@ def test_versions_without_cooccurrence_serve_the_model_alone(vector_shop, behavi
     keys = _wide_shop(vector_shop)
     _events(keys)
     _pairs(keys, ("odd", "bag-b"))
-    version = train_behaviour(overrides={"output_id": ""}, activate=True)
+    version = train_behaviour(overrides={"output_id": "", "refit": False}, activate=True)
     _set_weights(version, cooccurrence_weight=8.0, repurchase_weight=0.0)
     _view(keys, "fan", ["bag-b", "dress-b"])
     ctx = Context(version=serving_version(), limit=8, session_key="fan")

@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     # in place, up to this many rounds (0: one pass, in order); on H&M one round moved
     # co-occurrence from 8 to 16 and a second changed nothing.
     "blend_rounds": 2,
+    # Once validation has chosen the epochs and the blend, train the model again on every event
+    # (validation included) for those epochs and serve that one; False serves the validated model.
+    "refit": True,
     # recommender_train activates the new version when its validation NDCG@10 beats the active one's.
     "auto_activate": False,
 }

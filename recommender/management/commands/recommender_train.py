@@ -38,6 +38,9 @@ class Command(BaseCommand):
         overrides = {cfg: opts[opt] for opt, cfg in keys.items() if opts[opt] is not None}
 
         def report(row: dict) -> None:
+            if row.get("refit"):
+                self.stdout.write(f"refit on every event, epoch {row['epoch']}: loss {row['train_loss']:.4f}")
+                return
             self.stdout.write(
                 f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, valid NDCG@10 {row['valid_ndcg@10']:.4f}, "
                 f"Recall@10 {row['valid_recall@10']:.4f}"

@@ -2,12 +2,14 @@
 
     result = fit(features, split.train, split.valid, behaviour_config({"epochs": 20}))
     result.model, result.history, result.best_epoch
+    final = fit(features, everything, None, {**cfg, "epochs": result.best_epoch})   # refit: no validation
     scores = ModelScorer(result.model)(histories, types)     # (B, n_items), for evaluate()
 
 Softmax cross-entropy over the whole catalogue at every position of every training sequence
 (sampled softmax with shared uniform negatives above ``full_softmax_max_items``), Adam, early
-stopping on validation NDCG@10 (the best epoch's weights are kept), seeded. Training on this
-shop's events: :mod:`.train`.
+stopping on validation NDCG@10 (the best epoch's weights are kept), seeded. Without a validation
+set it trains ``cfg["epochs"]`` epochs and keeps the last: the refit on every event once
+validation chose the epochs. Training on this shop's events: :mod:`.train`.
 """
 
 from __future__ import annotations
@@ -98,14 +100,15 @@ def valid_sample(valid: EvalSet, cfg: dict[str, Any]) -> EvalSet:
 def fit(
     features: np.ndarray,
     train: list[list[int]],
-    valid: EvalSet,
+    valid: EvalSet | None,
     cfg: dict[str, Any],
     *,
     train_types: list[list[int]] | None = None,
     progress: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Train a :class:`BehaviourModel`; the returned model holds the best validation epoch's weights."""
+    """Train a :class:`BehaviourModel`; the returned model holds the best validation epoch's weights,
+    or without ``valid`` the last epoch's (``cfg["epochs"]`` of them, no early stopping)."""
     torch.set_num_threads(int(cfg["torch_threads"]))
     seed_everything(int(cfg["seed"]))
     device = resolve_device(str(cfg["device"]))
@@ -120,7 +123,7 @@ def fit(
     generator = torch.Generator().manual_seed(int(cfg["seed"]))
     batch_size = int(cfg["batch_size"])
     result = TrainResult(model=model, device=str(device))
-    valid = valid_sample(valid, cfg)
+    valid = valid_sample(valid, cfg) if valid is not None else None
     best_score, best_state, stale = -1.0, None, 0
     started = time.perf_counter()
     for epoch in range(1, int(cfg["epochs"]) + 1):
@@ -154,19 +157,19 @@ def fit(
             total += loss.item()
             steps += 1
             bar.set_postfix(loss=f"{total / steps:.3f}")
-        valid_metrics = evaluate(ModelScorer(model, device), valid, ks=(10, 50))
-        row = {
-            "epoch": epoch,
-            "train_loss": total / max(steps, 1),
-            "valid_ndcg@10": valid_metrics.get("ndcg@10", 0.0),
-            "valid_recall@10": valid_metrics.get("recall@10", 0.0),
-            "valid_recall@50": valid_metrics.get("recall@50", 0.0),
-            "seconds": time.perf_counter() - started,
-        }
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(steps, 1)}
+        if valid is not None:
+            valid_metrics = evaluate(ModelScorer(model, device), valid, ks=(10, 50))
+            for name in ("ndcg@10", "recall@10", "recall@50"):
+                row[f"valid_{name}"] = valid_metrics.get(name, 0.0)
+        row["seconds"] = time.perf_counter() - started
         result.history.append(row)
         if on_epoch:
             on_epoch(row)
         logger.info("behaviour epoch %s: %s", epoch, row)
+        if valid is None:  # a refit: every epoch runs, the last is kept
+            result.best_epoch = epoch
+            continue
         if row["valid_ndcg@10"] > best_score:
             best_score, stale = row["valid_ndcg@10"], 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
