@@ -88,10 +88,28 @@ def test_served_evaluation_equals_the_offline_blend_and_leaves_nothing_behind(ve
     assert served == offline  # to the last digit: the same blend, ranked the same way
     assert report["new"]["served for you"] == report["new"]["offline blend (same version)"]
     assert {"own purchases, then popularity", "item co-occurrence kNN", "ALS (implicit)"} <= set(report["all"])
+    assert "served for you, diversity off" not in report["all"]  # the shop serves relevance alone already
     # rolled back: no version, no event lost, the settings as they were, no artifact left
     assert Event.objects.count() == events and ModelVersion.objects.count() == versions
     assert RecommenderSettings.get().cache_seconds == 300
     assert not any(behaviour_settings.glob("behaviour-*")) if behaviour_settings.exists() else True
+
+
+def test_served_evaluation_shows_what_the_shops_diversity_costs(vector_shop, behaviour_settings):
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _buyers(vector_shop, cut)
+    _all_in_stock()
+    _shop_settings(diversity_lambda=0.3, exclude_purchased=False)
+
+    report = served_evaluation(cut, baselines=False)
+
+    assert report["diversity_lambda"] == 0.3
+    off, offline = report["all"]["served for you, diversity off"], report["all"]["offline blend (same version)"]
+    assert off == offline  # relevance alone: the blend's own order, to the last digit
+    assert report["new"]["served for you, diversity off"] == report["new"]["offline blend (same version)"]
+    assert report["all"]["served for you"] != off  # this shop's diversity reorders its lists
+    assert "Diversity λ 0.3" in served_markdown(report)
+    assert RecommenderSettings.get().diversity_lambda == 0.3  # rolled back
 
 
 def _dear_rebuyers(keys: dict[str, str], cut, shoppers: int = 40, days: int = 8) -> None:

@@ -16,7 +16,8 @@ Inside one database transaction that is rolled back at the end:
    item) and activated, with the result cache off;
 3. ``recommend("for_you", user=…, limit=k)`` is asked for every shopper with a target and a
    history, once as the shop serves it ("all") and once with the shopper's history excluded
-   ("new", the products new to them);
+   ("new", the products new to them); where the shop diversifies (diversity λ below 1), both
+   again with relevance alone, so the report shows what the shop's diversity costs;
 4. MAP@k, Recall@k and NDCG@k are scored, beside the same blend scored offline over the whole
    catalogue and the baselines, all on the same shoppers and targets.
 
@@ -251,24 +252,21 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         if cut is None:
             raise ValueError("No shopper has two catalogue products to hold the newest one out.")
         raise ValueError(f"Nobody with events before {cut.isoformat()} bought a catalogue product from it on.")
-    users = get_user_model()
-    histories, types, wanted, served_all, served_new, seconds = [], [], [], [], [], []
-    for owner in tqdm(owners, desc='"for you" served', unit="shopper", disable=not progress):
-        user_id, session_key, bought = targets[owner]
+    histories, types, wanted = [], [], []
+    for owner in owners:
+        bought = targets[owner][2]
         row = by_owner[owner]
         histories.append(data.sequences[row])
         types.append(data.types[row] if data.types else [])
         wanted.append([index[k] for k in bought if k in index])
-        user = users(pk=user_id) if user_id is not None else None
-        seen = [data.item_keys[i] for i in data.sequences[row]]
-        t0 = time.perf_counter()
-        keys = recommend("for_you", user=user, session_key=session_key if user is None else "", limit=k).keys
-        seconds.append(time.perf_counter() - t0)
-        served_all.append([index.get(k, -1) for k in keys])
-        new = recommend(
-            "for_you", user=user, session_key=session_key if user is None else "", limit=k, exclude_keys=seen
-        )
-        served_new.append([index.get(k, -1) for k in new.keys])
+    served_all, served_new, seconds = _serve(owners, targets, data, by_owner, index, k, progress)
+    diversity = RecommenderSettings.get().diversity_lambda
+    undiversified = None
+    if diversity < 1.0:  # what the shop's diversity costs: the same asks with relevance alone
+        settings = RecommenderSettings.get()
+        settings.diversity_lambda = 1.0
+        settings.save()
+        undiversified = _serve(owners, targets, data, by_owner, index, k, progress, desc="diversity off")
     evalset = EvalSet(histories, wanted, types if data.types else None)
     fresh = evalset.only_new()  # the shoppers with a target new to them, as served_new's rows
     new_rows = [i for i, (h, t) in enumerate(zip(histories, wanted, strict=True)) if set(t) - set(h)]
@@ -302,9 +300,14 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "p50": round(float(np.percentile(seconds, 50)) * 1000, 2),
             "p95": round(float(np.percentile(seconds, 95)) * 1000, 2),
         },
+        "diversity_lambda": diversity,
         "all": {"served for you": served_metrics(served_all, wanted, k)},
         "new": {"served for you": served_metrics([served_new[i] for i in new_rows], fresh.targets, k)},
     }
+    if undiversified is not None:
+        name = "served for you, diversity off"
+        report["all"][name] = served_metrics(undiversified[0], wanted, k)
+        report["new"][name] = served_metrics([undiversified[1][i] for i in new_rows], fresh.targets, k)
     scorers: dict[str, Any] = {}
     if folder is not None:
         scorers["offline blend (same version)"] = _offline_blend(folder, data, metrics)
@@ -314,6 +317,28 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         report["all"][name] = _offline(scorer, evalset, k, mask=False)
         report["new"][name] = _offline(scorer, fresh, k, mask=True)
     return report, folder
+
+
+def _serve(
+    owners: list[str], targets, data: SequenceData, by_owner, index, k: int, progress: bool, desc: str = "served"
+) -> tuple[list[list[int]], list[list[int]], list[float]]:
+    """``recommend("for_you", limit=k)`` for every owner as the shop serves it, and again with
+    their history excluded (the products new to them): both as item indices (-1: not an item of
+    ``data``), and the seconds each first ask took."""
+    users = get_user_model()
+    served_all, served_new, seconds = [], [], []
+    for owner in tqdm(owners, desc=f'"for you" {desc}', unit="shopper", disable=not progress):
+        user_id, session_key, _ = targets[owner]
+        user = users(pk=user_id) if user_id is not None else None
+        session = session_key if user is None else ""
+        seen = [data.item_keys[i] for i in data.sequences[by_owner[owner]]]
+        t0 = time.perf_counter()
+        keys = recommend("for_you", user=user, session_key=session, limit=k).keys
+        seconds.append(time.perf_counter() - t0)
+        served_all.append([index.get(key, -1) for key in keys])
+        new = recommend("for_you", user=user, session_key=session, limit=k, exclude_keys=seen)
+        served_new.append([index.get(key, -1) for key in new.keys])
+    return served_all, served_new, seconds
 
 
 def _offline_blend(folder, data: SequenceData, metrics: dict[str, Any]) -> Blend:

@@ -31,6 +31,11 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
     )
     lines.append(f"Buy-again order: {_buy_again(version.get('buy_again'))}.")
     lines.append(f"Purchase policy: {report.get('purchase_policy')}; in-process latency {report.get('latency_ms')}.")
+    if report.get("diversity_lambda") is not None:
+        lines.append(
+            f"Diversity λ {report['diversity_lambda']} (the shop's); "
+            '"diversity off" rows: the same asks ranked by relevance alone.'
+        )
     target = "purchased products" if report.get("cut") else "held-out products"
     for part, heading in (("all", f"all {target}"), ("new", "only products new to the shopper")):
         lines += ["", f"## {heading}", "", "| ranking | " + " | ".join(columns) + " | shoppers |"]
