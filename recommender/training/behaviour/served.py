@@ -289,6 +289,7 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "repurchase_rate": metrics.get("repurchase_rate"),
             "buy_again": (metrics.get("repurchase") or {}).get("buy_again"),
             "best_epoch": metrics.get("best_epoch"),
+            "refit": metrics.get("refit"),
             "train_seconds": round(train_seconds, 1),
         },
         "purchase_policy": {
