@@ -1,8 +1,9 @@
 """Recent popularity in "for you": the counts a behaviour version keeps, the weight training tunes on
-a time split (and every part re-tuned beside the others), and serving it as the offline blend ranks it.
+a time split (and every part re-tuned beside the others), serving it as the offline blend ranks it,
+and the model refitted on every event for the epochs validation chose.
 
-Uses the conftest ``vector_shop`` (12 products, 4-d vectors) and a tiny model. Shoppers here buy
-along the dress -> coat -> shoes -> bag cycle of tests/test_served_evaluation.py; shoes-c was the
+Uses the conftest ``vector_shop`` widened with many coats (tests/test_behaviour_shop.py's
+``_wide_shop``) and a tiny model. Shoppers buy a coat a day, mostly one new to them; shoes-c was the
 hit of the first days and coat-c is this week's: what everybody buys now is not what the whole
 history says.
 """
@@ -26,7 +27,6 @@ from recommender.behaviour.popularity import (
 from recommender.models import Event
 from recommender.training.behaviour.data import EvalSet, Split
 from recommender.training.behaviour.evaluate import BLEND_GRID, tune_blend
-from recommender.training.behaviour.served import served_evaluation
 from recommender.training.behaviour.shop import load_shop
 from recommender.training.behaviour.shop_split import shop_split
 from recommender.training.behaviour.train import retune_parts, train_behaviour
@@ -39,7 +39,7 @@ from tests.test_behaviour_shop import (
     _set_weights,
     _wide_shop,
 )
-from tests.test_served_evaluation import _all_in_stock, _shop_settings
+from tests.test_served_evaluation import served_at_a_cut
 
 pytestmark = pytest.mark.django_db
 
@@ -205,12 +205,7 @@ def test_for_you_offers_this_weeks_hits_in_the_offline_blend_order(vector_shop, 
 
 
 def test_served_evaluation_with_popularity_equals_the_offline_blend(vector_shop, behaviour_settings):
-    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
-    _trend_shop(vector_shop, cut)
-    _all_in_stock()
-    _shop_settings(diversity_lambda=1.0, exclude_purchased=False)
-
-    report = served_evaluation(cut, baselines=False)
+    report = served_at_a_cut(lambda cut: _trend_shop(vector_shop, cut), diversity_lambda=1.0)
 
     assert report["version"]["popularity_weight"] > 0
     served, offline = report["all"]["served for you"], report["all"]["offline blend (same version)"]

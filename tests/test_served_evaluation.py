@@ -95,13 +95,18 @@ def test_served_evaluation_equals_the_offline_blend_and_leaves_nothing_behind(ve
     assert not any(behaviour_settings.glob("behaviour-*")) if behaviour_settings.exists() else True
 
 
-def test_served_evaluation_shows_what_the_shops_diversity_costs(vector_shop, behaviour_settings):
+def served_at_a_cut(fill, diversity_lambda: float) -> dict:
+    """``fill(cut)`` the shop's events around a cut a day ago, every product in stock, purchases
+    kept in "for you", then the served evaluation at the cut (no baselines)."""
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
-    _buyers(vector_shop, cut)
+    fill(cut)
     _all_in_stock()
-    _shop_settings(diversity_lambda=0.3, exclude_purchased=False)
+    _shop_settings(diversity_lambda=diversity_lambda, exclude_purchased=False)
+    return served_evaluation(cut, baselines=False)
 
-    report = served_evaluation(cut, baselines=False)
+
+def test_served_evaluation_shows_what_the_shops_diversity_costs(vector_shop, behaviour_settings):
+    report = served_at_a_cut(lambda cut: _buyers(vector_shop, cut), diversity_lambda=0.3)
 
     assert report["diversity_lambda"] == 0.3
     off, offline = report["all"]["served for you, diversity off"], report["all"]["offline blend (same version)"]

@@ -66,6 +66,7 @@ from recommender.versions import serving_version
 
 __all__ = [
     "BehaviourQuery",
+    "KeyedScores",
     "LoadedVersion",
     "artifact_path",
     "behaviour_query",
