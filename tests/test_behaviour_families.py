@@ -195,3 +195,35 @@ def test_for_you_offers_other_variants_in_the_offline_blend_order(vector_shop, b
         query = serving.behaviour_query(None, "fan")
         assert query.family_weight == 0.0 and not query.family
         assert far not in {c.key for c in for_you(ctx)}
+
+
+def test_a_sibling_that_also_cooccurs_weakly_is_still_a_family_candidate(vector_shop, behaviour_settings):
+    """Each part offers its own best products: a sibling that co-occurs too weakly to be among
+    co-occurrence's ``ctx.fetch`` best is still offered by the family part (before, the family
+    part skipped every co-occurring product, and H&M's likeliest purchase went unserved)."""
+    from dataclasses import replace
+
+    from recommender.strategies import Context
+    from recommender.strategies.personal import blended
+    from recommender.training.behaviour.train import train_behaviour
+
+    keys = _wide_shop(vector_shop)
+    _events(keys)
+    version = train_behaviour(overrides={"output_id": "", "refit": False}, activate=True)
+    _view(keys, "fan", ["bag-b", "dress-b"])
+    ctx = Context(version=serving_version(), limit=4, session_key="fan")
+    query = serving.behaviour_query(None, "fan")
+    items = json.loads((serving.artifact_path(version) / "items.json").read_text())
+    weak = [k for k in items if k not in (keys["bag-b"], keys["dress-b"])][: ctx.fetch + 5]
+    sibling = weak[-1]  # co-occurs, but below co-occurrence's best ctx.fetch
+    query = replace(
+        query,
+        cooccurrence={k: 1.0 - i / 100 for i, k in enumerate(weak)},
+        cooccurrence_weight=1.0,
+        family={sibling: 1.0},
+        family_weight=64.0,
+    )
+    served = blended(ctx, query, [], buy_again=False)
+    assert sibling in {c.key for c in served}
+    assert served[0].key == sibling  # the family weight puts it first, as the offline blend does
+    assert len({c.key for c in served}) == ctx.fetch + 1  # co-occurrence's best, and the sibling
