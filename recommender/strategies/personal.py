@@ -122,11 +122,12 @@ def blended(ctx: Context, query: BehaviourQuery, hits: list[tuple[str, float]], 
 
     Co-occurrence, families and recent popularity each add their own ``ctx.fetch`` best products
     (the query's scores, empty when a weight is 0), whatever the others hold: a sibling that also
-    co-occurs, too weakly for co-occurrence's own best, is still a family candidate (skipping
-    every co-occurring product there left H&M's strongest candidates out of 26 of 68 lists). A candidate that is not a hit gets its model score, the cosine of
-    the query vector and its stored output vector, as pgvector computes it for ``hits``;
-    candidates without a row in the behaviour version cannot be scored and are left out. Category and stock filters apply later
-    (``eligible`` in :mod:`recommender.recommend`), as for every candidate.
+    co-occurs, too weakly for co-occurrence's own best, is still a family candidate (skipping every
+    co-occurring product there left H&M's likeliest purchase out of 26 of 68 lists). A candidate
+    that is not a hit gets its model score, the cosine of the query vector and its stored output
+    vector, as pgvector computes it for ``hits``; candidates without a row in the behaviour version
+    cannot be scored and are left out. Category and stock filters apply later (``eligible`` in
+    :mod:`recommender.recommend`), as for every candidate.
     """
     from recommender.behaviour.serving import blend_scores, own_purchases
 
