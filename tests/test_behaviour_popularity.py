@@ -165,7 +165,7 @@ def test_leave_last_out_trains_without_popularity(vector_shop, behaviour_setting
     assert not (serving.artifact_path(version) / POPULARITY_FILENAME).exists()
 
 
-def test_for_you_offers_this_weeks_hits_in_the_offline_blend_order(vector_shop, behaviour_settings):
+def test_for_you_offers_this_weeks_hits_in_the_offline_blend_order(vector_shop, behaviour_settings, caplog):
     from recommender.recommend import recommend
     from recommender.strategies import Context
     from recommender.strategies.personal import for_you
@@ -193,15 +193,18 @@ def test_for_you_offers_this_weeks_hits_in_the_offline_blend_order(vector_shop, 
     bought = set(history)
     assert recs.keys == [k for k in expected if k not in bought and k != vector_shop["dress-out"]][:4]
 
-    # weight 0, or a version without the file: no popularity, no popular candidates
+    # weight 0, an unreadable file or none: no popularity, no popular candidates, still served
     folder = serving.artifact_path(version)
     for change in (
         lambda: _set_weights(version, popularity_weight=0.0),
+        lambda: ((folder / POPULARITY_FILENAME).write_bytes(b"junk"), _set_weights(version, popularity_weight=256.0)),
         lambda: ((folder / POPULARITY_FILENAME).unlink(), _set_weights(version, popularity_weight=256.0)),
     ):
         change()
         query = serving.behaviour_query(None, session)
         assert query.popularity_weight == 0.0 and not query.popularity and not query.popular
+        assert for_you(ctx)
+    assert "popularity unreadable" in caplog.text
 
 
 def test_served_evaluation_with_popularity_equals_the_offline_blend(vector_shop, behaviour_settings):
@@ -236,6 +239,7 @@ def test_the_served_model_is_refitted_on_every_event_for_the_epochs_validation_c
     import torch
 
     from recommender.behaviour.model import load_artifact
+    from recommender.training.behaviour.fit import fit
     from recommender.training.behaviour.train import refit_on_everything
 
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
@@ -253,6 +257,13 @@ def test_the_served_model_is_refitted_on_every_event_for_the_epochs_validation_c
     # the same seed and data: the very weights serving loaded
     for name, weights in refit.model.state_dict().items():
         assert torch.equal(weights, served.state_dict()[name]), name
-    # and not the validated model's: validation's purchases were learned too
+    # and not the validated model's (the same seed, without validation's purchases)
     split = shop_split(data, cfg)
-    assert sum(len(seq) for seq in split.train) < sum(len(seq) for seq in data.sequences if len(seq) >= 2)
+    validated = fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model
+    assert any(not torch.equal(weights, validated.state_dict()[name]) for name, weights in served.state_dict().items())
+    # refit off: the validated model serves
+    version = train_behaviour(overrides={"refit": False}, activate=False)
+    assert version.metrics["refit"] == {"epochs": 0}
+    kept, _, _ = load_artifact(serving.artifact_path(version), data.features)
+    for name, weights in validated.state_dict().items():
+        assert torch.equal(weights, kept.state_dict()[name]), name

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from recommender.behaviour.cooccurrence import FAMILY_FILENAME, FILENAME, CooccurrenceTable, load_table
+from recommender.behaviour.cooccurrence import FAMILY_FILENAME, CooccurrenceTable, load_table
 from recommender.behaviour.popularity import RecentPopularity, load_popularity
 from recommender.models import ModelVersion
 from recommender.versions import model_dir
@@ -41,6 +42,7 @@ class LoadedVersion(NamedTuple):
 
 
 _LOADED: dict[tuple[int, str], LoadedVersion] = {}
+Part = TypeVar("Part", CooccurrenceTable, RecentPopularity)
 
 
 def artifact_path(version: ModelVersion) -> Path:
@@ -67,50 +69,31 @@ def load_version(version: ModelVersion) -> LoadedVersion:
                 index,
                 config,
                 list(keys),
-                _load_table(version, folder, len(keys), FILENAME, "co-occurrence"),
-                _load_table(version, folder, len(keys), FAMILY_FILENAME, "family"),
-                _load_popularity(version, folder, len(keys)),
+                _load_part(version, "co-occurrence table", len(keys), lambda: load_table(folder)),
+                _load_part(version, "family table", len(keys), lambda: load_table(folder, FAMILY_FILENAME)),
+                _load_part(version, "popularity", len(keys), lambda: load_popularity(folder)),
             )
         return _LOADED[key]
 
 
-def _load_table(
-    version: ModelVersion, folder: Path, n_items: int, filename: str, what: str
-) -> CooccurrenceTable | None:
-    """The version's ``what`` neighbour table; None (served without it) when missing or unusable."""
+def _load_part(version: ModelVersion, what: str, n_items: int, load: Callable[[], Part | None]) -> Part | None:
+    """``load()``: the version's ``what`` (a neighbour table, or its popularity), read from its
+    folder; None (served without it) when missing, unreadable or sized for other items."""
     try:
-        table = load_table(folder, filename)
+        part = load()
     except (OSError, ValueError, KeyError) as exc:
-        logger.warning("Behaviour model %s: %s table unreadable (%s); serving without it", version.pk, what, exc)
+        logger.warning("Behaviour model %s: %s unreadable (%s); serving without it", version.pk, what, exc)
         return None
-    if table is not None and table.n_items != n_items:
+    if part is not None and part.n_items != n_items:
         logger.warning(
-            "Behaviour model %s: %s table has %s items, the model %s; serving without it",
+            "Behaviour model %s: %s has %s items, the model %s; serving without it",
             version.pk,
             what,
-            table.n_items,
+            part.n_items,
             n_items,
         )
         return None
-    return table
-
-
-def _load_popularity(version: ModelVersion, folder: Path, n_items: int) -> RecentPopularity | None:
-    """The version's recent popularity; None (served without it) when missing or unusable."""
-    try:
-        popular = load_popularity(folder)
-    except (OSError, ValueError, KeyError) as exc:
-        logger.warning("Behaviour model %s: popularity unreadable (%s); serving without it", version.pk, exc)
-        return None
-    if popular is not None and popular.n_items != n_items:
-        logger.warning(
-            "Behaviour model %s: popularity has %s items, the model %s; serving without it",
-            version.pk,
-            popular.n_items,
-            n_items,
-        )
-        return None
-    return popular
+    return part
 
 
 def clear_cache() -> None:

@@ -9,9 +9,8 @@ An item's score is ``log(1 + n) / log(1 + n_max)``: ``n`` counts the events of t
 sequences (one per product per run of events, as training reads them) in the ``days`` before
 ``end``. The logarithm keeps a best-seller from drowning every other signal; on H&M it
 validated better than the plain count (MAP@12 of products new to the shopper 0.0525 against
-0.0521 on the validation day, each with its best weight). Fashion moves by the week: the model
-and co-occurrence, learned over two years of purchases, rank last season's hits as high as this
-week's, and a time split is what can tell the two apart, so training tunes this part only on one
+0.0521 on validation, each with its best weight). Fashion moves by the week: the model and
+co-occurrence, learned over the whole history, rank last season's hits as high as this week's, and a time split is what can tell the two apart, so training tunes this part only on one
 (:func:`recommender.training.behaviour.train.tune_popularity`).
 
 Training counts up to the start of validation to tune the weight, then every event up to the

@@ -10,10 +10,11 @@ The active behaviour model's candidates are blended as the offline evaluation pr
 co-occurrence weight, the products that co-occur with the shopper's recent ones join the
 model's candidates, and with a positive family weight the other variants of them (their
 product families: another colour of a top they bought), and with a positive popularity weight
-the products most bought in the week before training (what everybody buys now); when the shop also keeps purchased
-products in recommendations (``exclude_purchased`` off, or on auto where re-buying is common:
-fashion basics, groceries; :mod:`recommender.behaviour.purchase_policy`) and the version has a
-positive repurchase weight, so do the shopper's own purchases, with the reason "Buy again". With every
+the products most bought in the week before training (what everybody buys now); when the shop
+also keeps purchased products in recommendations (``exclude_purchased`` off, or on auto where
+re-buying is common: fashion basics, groceries; :mod:`recommender.behaviour.purchase_policy`) and
+the version has a positive repurchase weight, so do the shopper's own purchases, with the reason
+"Buy again". With every
 weight 0 (or purchases excluded and no other weight) the model's order stands alone.
 
 A user who opted out of personalisation is treated as a shopper without history: "for you"

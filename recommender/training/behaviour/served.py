@@ -260,10 +260,9 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         types.append(data.types[row] if data.types else [])
         wanted.append([index[k] for k in bought if k in index])
     served_all, served_new, seconds = _serve(owners, targets, data, by_owner, index, k, progress)
-    diversity = RecommenderSettings.get().diversity_lambda
+    diversity = settings.diversity_lambda
     undiversified = None
     if diversity < 1.0:  # what the shop's diversity costs: the same asks with relevance alone
-        settings = RecommenderSettings.get()
         settings.diversity_lambda = 1.0
         settings.save()
         undiversified = _serve(owners, targets, data, by_owner, index, k, progress, desc="diversity off")

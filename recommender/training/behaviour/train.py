@@ -182,7 +182,9 @@ def tune_popularity(
     """
     started = time.perf_counter()
     days = float(cfg["popularity_days"])
-    if split.info.get("protocol") != "time split" or data.times is None or days <= 0:
+    if days <= 0:
+        return {"weight": 0.0, "skipped": "off (popularity_days is 0)"}, None
+    if split.info.get("protocol") != "time split" or data.times is None:
         return {"weight": 0.0, "skipped": "popularity is tuned on a time split only"}, None
     valid_from = datetime.fromisoformat(split.info["valid_from"]).timestamp()
     tuning = recent_popularity(data.sequences, data.times, end=valid_from, days=days, n_items=data.n_items)
