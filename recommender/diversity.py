@@ -19,6 +19,20 @@ import numpy as np
 
 from recommender.strategies.base import Candidate
 
+__all__ = ["AUTO_LAMBDA", "diversity_lambda", "mmr"]
+
+# What "auto" diversifies with where nothing was measured: lists ranked by similarity alone
+# ("similar products", the profile path) are where ten near-copies happen.
+AUTO_LAMBDA = 0.8
+
+
+def diversity_lambda(setting: float | None, measured: float | None = None) -> float:
+    """The λ a list is diversified with: the shop owner's ``setting``, else (auto, None) the one
+    training measured for the strategy's blend (``measured``), else ``AUTO_LAMBDA``."""
+    if setting is not None:
+        return float(setting)
+    return float(measured) if measured is not None else AUTO_LAMBDA
+
 
 def mmr(candidates: Sequence[Candidate], vectors: dict[str, np.ndarray], k: int, lam: float) -> list[Candidate]:
     """Pick ``k`` of ``candidates`` (best first) by MMR; λ = 1 keeps the original order.

@@ -27,7 +27,7 @@ from typing import Any
 from recommender.behaviour.purchase_policy import excludes_purchased
 from recommender.cache import cached, catalogue_generation, global_generation, shopper_generation
 from recommender.catalog import get_adapter
-from recommender.diversity import mmr
+from recommender.diversity import diversity_lambda, mmr
 from recommender.events import clean_text, shopper
 from recommender.experiments.assignment import PREVIEW_PARAMETER, VariantChoice, choose_variant
 from recommender.experiments.exposure import record_exposure
@@ -277,7 +277,7 @@ def _finish(
     pinned, ranked = apply_rules(pool, facts, rules)
     pinned = [p for p in pinned if p.key not in ctx.exclude_keys][: ctx.limit]
     vectors = {k: f.vector for k, f in facts.items() if f.vector is not None}
-    diversity = settings.diversity_lambda
+    diversity = diversity_lambda(settings.diversity_lambda, ctx.measured_diversity)
     if choice is not None and choice.diversity_lambda is not None:
         diversity = choice.diversity_lambda
     picked = mmr(ranked, vectors, ctx.limit - len(pinned), diversity)

@@ -81,7 +81,7 @@ def _trend_shop(keys: dict[str, str], cut, shoppers: int = 40, days: int = 12) -
     rng = np.random.default_rng(5)
     rows = []
     for s in range(shoppers):
-        hit_day, old_day = days - 5 + int(rng.integers(4)), int(rng.integers(4))
+        hit_day, old_day = days - 4 + int(rng.integers(4)), int(rng.integers(4))
         for day in range(days):
             when = cut - timedelta(days=days - 2 - day, hours=int(rng.integers(1, 20)))
             name = fillers[int(rng.integers(len(fillers)))]
@@ -154,6 +154,34 @@ def test_each_part_is_retuned_beside_the_others_until_none_moves(vector_shop, be
         weight, by_weight = tune_blend(rest, other, new, counts, "map@12", (12,), mask_history=True)
         assert weight == info["weight"]
         assert {str(w): v for w, v in by_weight.items()} == info["by_weight"]
+
+
+def test_the_chain_is_tuned_beside_popularity_counted_before_validation(vector_shop, behaviour_settings):
+    """Every weight tuned after popularity (the re-tune, own purchases, the similarity chosen) sees
+    the popularity counted before validation starts; the one counted through the validation days,
+    what serving reads, would score validation with its own purchases."""
+    from datetime import datetime
+
+    from recommender.training.behaviour.baselines import item_counts
+    from recommender.training.behaviour.fit import ModelScorer, fit
+    from recommender.training.behaviour.train import served_popularity, tune_blend_chain
+
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _trend_shop(vector_shop, cut)
+    cfg = behaviour_config()
+    data = load_shop(cfg)
+    split = shop_split(data, cfg)
+    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
+    counts = item_counts(split.train, data.n_items)
+
+    info, popular = tune_blend_chain(model, data, split, cfg, counts)["popularity"]
+
+    valid_from = datetime.fromisoformat(split.info["valid_from"]).timestamp()
+    before = recent_popularity(data.sequences, data.times, end=valid_from, days=7, n_items=data.n_items)
+    assert info["weight"] > 0 and popular is not None
+    assert popular.end == valid_from and np.array_equal(popular.scores, before.scores)
+    served = served_popularity(data, 7.0)
+    assert served.end > valid_from and not np.array_equal(served.scores, before.scores)
 
 
 def test_leave_last_out_trains_without_popularity(vector_shop, behaviour_settings):

@@ -18,14 +18,22 @@ from django.utils.translation import gettext_lazy as _
 from recommender.admin.base import AppManagedRows
 from recommender.admin.forms import RecommenderSettingsForm
 from recommender.behaviour.purchase_policy import buy_again_measured, excludes_purchased, repurchase_rate
+from recommender.behaviour.serving import measured_diversity
 from recommender.conf import app_settings
+from recommender.diversity import diversity_lambda
 from recommender.models import ModelVersion, RecommenderSettings
 
 
 @admin.register(RecommenderSettings)
 class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
     form = RecommenderSettingsForm
-    readonly_fields = ("active_encoder", "measured_repurchase_rate", "buy_again_order", "updated_at")
+    readonly_fields = (
+        "active_encoder",
+        "measured_repurchase_rate",
+        "buy_again_order",
+        "measured_diversity",
+        "updated_at",
+    )
     fieldsets = (
         (_("Product vectors"), {"fields": ["image_weight", "active_encoder"]}),
         (
@@ -40,7 +48,7 @@ class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Ranking"), {"fields": ["diversity_lambda", "slot_strategies"]}),
+        (_("Ranking"), {"fields": ["diversity_lambda", "measured_diversity", "slot_strategies"]}),
         (_("Caching and privacy"), {"fields": ["cache_seconds", "suggestion_min_sessions", "updated_at"]}),
     )
 
@@ -92,6 +100,25 @@ class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
             _("now"),
             decision,
         )
+
+    @admin.display(description=_("measured diversity"))
+    def measured_diversity(self, obj: RecommenderSettings) -> str:
+        """What "auto" diversity serves "for you" with: the λ the active behaviour version's training
+        kept, and what relevance each λ cost on the shop's validation shoppers."""
+        version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
+        info = (version.metrics or {}).get("diversity") if version is not None else None
+        measured = measured_diversity(version) if version is not None else None
+        now = diversity_lambda(obj.diversity_lambda, measured)
+        if not info or measured is None:
+            return _('not measured yet: train a behaviour model ("for you" now λ %(now)g)') % {"now": now}
+        scores = info.get("by_lambda") or {}
+        relevance = float(scores.get("1.0") or 0.0)
+        by_lambda = sorted(scores.items(), key=lambda item: -float(item[0]))  # jsonb reorders the keys
+        cost = ", ".join(f"λ {lam}: {float(score) - relevance:+.4f}" for lam, score in by_lambda if lam != "1.0")
+        return _(
+            "λ %(measured)g: the most diverse that ranked the shop's validation shoppers as well as relevance "
+            'alone (%(metric)s %(relevance).4f; change per λ: %(cost)s). "For you" now λ %(now)g.'
+        ) % {"measured": measured, "metric": info.get("metric", ""), "relevance": relevance, "cost": cost, "now": now}
 
     @admin.display(description=_('"Buy again" order'))
     def buy_again_order(self, obj: RecommenderSettings) -> str:

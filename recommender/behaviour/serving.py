@@ -77,6 +77,7 @@ __all__ = [
     "cooccurrence_weight",
     "family_weight",
     "load_version",
+    "measured_diversity",
     "own_purchases",
     "popularity_weight",
     "repurchase_weight",
@@ -143,7 +144,8 @@ class BehaviourQuery:
     ``cooccurrence`` holds the shopper's co-occurrence scores (product key -> 0..1, best first;
     empty when its weight is 0), ``family`` their family scores (other variants of the products
     they had, the same way), ``popularity`` every product's recent popularity (0..1, empty when
-    its weight is 0) and ``popular`` the most popular products, best first (its candidates).
+    its weight is 0) and ``popular`` the most popular products, best first (its candidates);
+    ``diversity_lambda`` the λ training measured for this blend (:func:`measured_diversity`).
     """
 
     vector: np.ndarray
@@ -158,6 +160,7 @@ class BehaviourQuery:
     popularity_weight: float = 0.0
     popularity: Mapping[str, float] = field(default_factory=dict)
     popular: tuple[str, ...] = ()
+    diversity_lambda: float | None = None
 
 
 class KeyedScores(Mapping[str, float]):
@@ -205,6 +208,17 @@ def family_weight(version: ModelVersion) -> float:
 def popularity_weight(version: ModelVersion) -> float:
     """The version's tuned weight of recent popularity (0 when untuned, invalid or absent)."""
     return _tuned_weight(version, "popularity_weight")
+
+
+def measured_diversity(version: ModelVersion) -> float | None:
+    """The diversity λ the version's training kept on the shop's validation shoppers (what "auto"
+    diversity serves "for you" with: :mod:`recommender.training.behaviour.diversity_cost`), or None
+    when unmeasured or invalid."""
+    try:
+        value = float((version.metrics or {})["diversity_lambda"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def cooccurrence_scores(
@@ -301,6 +315,7 @@ def behaviour_query(
         pop_weight,
         KeyedScores(index, popular.scores) if popular is not None and pop_weight > 0 else {},
         tuple(loaded.keys[i] for i in popular.top(NEIGHBOURS)) if popular is not None and pop_weight > 0 else (),
+        measured_diversity(version),
     )
 
 

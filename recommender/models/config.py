@@ -43,11 +43,19 @@ class RecommenderSettings(models.Model):
         help_text=_("An event this old counts half as much in a profile."),
     )
     event_weights = models.JSONField(_("event weights"), default=default_event_weights)
+    # None ("auto"): "for you" from a behaviour model uses the λ its training measured on the shop's
+    # validation shoppers (recommender.training.behaviour.diversity_cost), other lists AUTO_LAMBDA.
     diversity_lambda = models.FloatField(
         _("diversity λ"),
-        default=0.8,
+        null=True,
+        blank=True,
+        default=None,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=_("MMR trade-off: 1 = relevance only, 0 = diversity only."),
+        help_text=_(
+            'MMR trade-off: 1 = relevance only, 0 = diversity only. Blank (auto): "for you" diversifies as far '
+            "as it cost nothing on the shop's validation shoppers when the behaviour model was trained; "
+            "other lists use 0.8."
+        ),
     )
     # Tri-state: None ("auto") follows the repurchase rate measured when the behaviour model was
     # trained (recommender.behaviour.purchase_policy); True and False are the owner's explicit choice.

@@ -47,6 +47,9 @@ class Context:
     behaviour: Any = None
     # What was read about the shopper for this request (opt-out, purchases, newest events), if it was.
     shopper: ShopperFacts | None = None
+    # The diversity λ the strategy's own blend measured on the shop's data (a behaviour version's),
+    # set by the strategy; what "auto" diversity uses (``recommender.diversity.diversity_lambda``).
+    measured_diversity: float | None = None
     # Product facts read during this computation (see ``facts``), and the keys found to have none.
     known_facts: dict[str, ProductFacts] = field(default_factory=dict, repr=False)
     unknown_keys: set[str] = field(default_factory=set, repr=False)

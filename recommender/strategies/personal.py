@@ -110,6 +110,7 @@ def for_you(ctx: Context) -> list[Candidate]:
     space = query.version if query is not None and query.version is not None else ctx.version
     hits = nearest(vector, version=space, k=ctx.fetch, filters=flt)
     if query is not None:
+        ctx.measured_diversity = query.diversity_lambda
         buy_again = query.repurchase_weight > 0 and not excludes_purchased(RecommenderSettings.get())
         if buy_again or query.cooccurrence_weight > 0 or query.family_weight > 0 or query.popularity_weight > 0:
             return blended(ctx, query, hits, buy_again=buy_again)

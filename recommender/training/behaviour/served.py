@@ -48,6 +48,7 @@ from recommender.behaviour.model import load_artifact
 from recommender.behaviour.popularity import load_popularity
 from recommender.behaviour.purchase_policy import excludes_purchased, repurchase_rate
 from recommender.behaviour.repurchase import BuyAgainRanker
+from recommender.diversity import diversity_lambda
 from recommender.models import Event, EventType, ModelVersion, ProductVector, RecommenderSettings
 from recommender.models.config import CACHE_KEY
 from recommender.recommend import recommend
@@ -260,7 +261,9 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
         types.append(data.types[row] if data.types else [])
         wanted.append([index[k] for k in bought if k in index])
     served_all, served_new, seconds = _serve(owners, targets, data, by_owner, index, k, progress)
-    diversity = settings.diversity_lambda
+    measured = serving.measured_diversity(version) if version is not None else None
+    setting = settings.diversity_lambda  # None: auto, the version's measured λ
+    diversity = diversity_lambda(setting, measured)
     undiversified = None
     if diversity < 1.0:  # what the shop's diversity costs: the same asks with relevance alone
         settings.diversity_lambda = 1.0
@@ -301,6 +304,8 @@ def _run(cut, cfg, overrides, max_shoppers, baselines, progress) -> tuple[dict[s
             "p95": round(float(np.percentile(seconds, 95)) * 1000, 2),
         },
         "diversity_lambda": diversity,
+        "diversity_setting": "auto" if setting is None else "set",
+        "diversity_measured": metrics.get("diversity"),
         "all": {"served for you": served_metrics(served_all, wanted, k)},
         "new": {"served for you": served_metrics([served_new[i] for i in new_rows], fresh.targets, k)},
     }

@@ -10,6 +10,18 @@ from typing import Any
 __all__ = ["served_markdown"]
 
 
+def _diversity(measured: dict[str, Any]) -> str:
+    """Each λ's validation score and list similarity, as training measured them."""
+    scores, similarity = measured.get("by_lambda", {}), measured.get("list_similarity", {})
+    cells = ", ".join(
+        f"λ {lam}: {float(v):.4f} (similarity {float(similarity.get(lam, 0)):.3f})"
+        for lam, v in sorted(scores.items(), key=lambda item: -float(item[0]))
+    )
+    return (
+        f"{measured.get('metric')} on {measured.get('valid_users')} shoppers; {cells}; kept λ {measured.get('lambda')}"
+    )
+
+
 def served_markdown(report: dict[str, Any], title: str = "") -> str:
     """One table per target set ("all" targets, "new" to the shopper), at the report's k."""
     k = int(report.get("k", 12))
@@ -32,10 +44,14 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
     lines.append(f"Buy-again order: {_buy_again(version.get('buy_again'))}.")
     lines.append(f"Purchase policy: {report.get('purchase_policy')}; in-process latency {report.get('latency_ms')}.")
     if report.get("diversity_lambda") is not None:
-        lines.append(
-            f"Diversity λ {report['diversity_lambda']} (the shop's); "
-            '"diversity off" rows: the same asks ranked by relevance alone.'
+        source = "auto: measured on validation" if report.get("diversity_setting") == "auto" else "the shop's"
+        off = (
+            '; "diversity off" rows: the same asks ranked by relevance alone' if report["diversity_lambda"] < 1 else ""
         )
+        lines.append(f"Diversity λ {report['diversity_lambda']:g} ({source}){off}.")
+    measured = report.get("diversity_measured")
+    if measured:
+        lines.append(f"Diversity measured on validation ({_diversity(measured)}).")
     target = "purchased products" if report.get("cut") else "held-out products"
     for part, heading in (("all", f"all {target}"), ("new", "only products new to the shopper")):
         lines += ["", f"## {heading}", "", "| ranking | " + " | ".join(columns) + " | shoppers |"]

@@ -8,7 +8,9 @@ of that the product families' (``tune_family``: other variants of what the shopp
 recent popularity's (``tune_popularity``: what everybody bought in the last week), re-tunes each of
 those with the others in place (``retune_parts``), then the weight of the shopper's own purchases
 (``tune_repurchase``): the blend serving ranks "for you" with. ``tune_blend_chain`` runs that
-chain once per co-occurrence similarity and keeps the one whose whole blend validates best.
+chain once per co-occurrence similarity and keeps the one whose whole blend validates best. Last,
+what each diversity λ costs that blend's served lists on validation (:mod:`.diversity_cost`):
+``metrics["diversity_lambda"]`` is what "auto" diversity serves "for you" with.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from recommender.models import ModelVersion
 from recommender.training.behaviour.baselines import COSINE, COUNT, ProfileVector, Repurchase, Scorer, item_counts
 from recommender.training.behaviour.buy_again import fit_buy_again
 from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer, build_table
-from recommender.training.behaviour.data import SequenceData, Split
+from recommender.training.behaviour.data import EvalSet, SequenceData, Split
+from recommender.training.behaviour.diversity_cost import measure_diversity
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
 from recommender.training.behaviour.fit import ModelScorer, TrainResult, fit, valid_sample
 from recommender.training.behaviour.plots import plot_epochs
@@ -49,6 +52,7 @@ __all__ = [
     "purchase_counts",
     "refit_on_everything",
     "retune_parts",
+    "served_popularity",
     "train_behaviour",
     "tune_blend_chain",
     "tune_cooccurrence",
@@ -100,8 +104,9 @@ def tune_blend_chain(
     chain whose last tuned part scored best on validation: the blend as it will be served, so a
     similarity that wins on new products but crowds out "Buy again" loses. Ties: cosine.
     Returns ``{"cooccurrence": (info, table), "family": (info, table), "popularity": (info,
-    popularity), "repurchase": info}``, the co-occurrence info with ``by_similarity`` (each chain's
-    final validation score) and ``retune_rounds``.
+    popularity), "repurchase": info, "parts": [(info, scorer), ...]}`` (``parts``: the tuned parts
+    before own purchases, in serving's order), the co-occurrence info with ``by_similarity`` (each
+    chain's final validation score) and ``retune_rounds``.
     """
     families = item_families(data.item_keys)
     best, by_similarity = None, {}
@@ -125,6 +130,7 @@ def tune_blend_chain(
                     "family": (family, siblings),
                     "popularity": (popularity, popular),
                     "repurchase": repurchase,
+                    "parts": parts,
                 },
             )
         if table is None:
@@ -177,8 +183,10 @@ def tune_popularity(
     Counted over the ``popularity_days`` before validation starts, as a shop's next days follow its
     last week. Only on a time split: leave-last-out validates each shopper's newest product, bought
     at any time, so there is no "last week" to be popular in (weight 0, no popularity, no passes).
-    Returns the weight's info and the popularity counted over the last days before the cut
-    (validation days included), which is what serving reads.
+    Returns the weight's info and the popularity it was tuned with, the one every later step of the
+    chain is tuned beside; serving reads :func:`served_popularity`. Re-tuning beside the served one,
+    counted through the validation days, scored validation with its own purchases (on H&M half of
+    them fall on those days).
     """
     started = time.perf_counter()
     days = float(cfg["popularity_days"])
@@ -191,9 +199,14 @@ def tune_popularity(
     if not tuning.scores.any():
         return {"weight": 0.0, "skipped": f"no event in the {days:g} days before validation"}, None
     out = {**_tune_part(scorer, PopularityScorer(tuning), split, cfg, counts, started), "days": days}
-    newest = max((times[-1] for times in data.times if times), default=valid_from)
-    served = recent_popularity(data.sequences, data.times, end=newest + 1.0, days=days, n_items=data.n_items)
-    return out, served
+    return out, tuning
+
+
+def served_popularity(data: SequenceData, days: float) -> RecentPopularity:
+    """Recent popularity over the ``days`` up to the shop's newest event, validation days included:
+    what serving reads once the weight is tuned, as the co-occurrence table is rebuilt on every event."""
+    newest = max((times[-1] for times in data.times or [] if times), default=0.0)
+    return recent_popularity(data.sequences, data.times, end=newest + 1.0, days=days, n_items=data.n_items)
 
 
 def item_families(item_keys: list[str]) -> list[str]:
@@ -310,6 +323,14 @@ def purchase_counts(data: SequenceData) -> dict[str, Any]:
     return {"purchases": total, "repeat_purchases": repeats, "repurchase_rate": repeats / total if total else 0.0}
 
 
+def _diversity_validation(split: Split, cfg: dict[str, Any]) -> tuple[EvalSet, str, int]:
+    """Where diversity's cost is measured: on a time split the products new to each shopper by
+    MAP@12, else the early-stopping shoppers by NDCG@10, the validation the blend was tuned on."""
+    if split.info.get("protocol") == "time split":
+        return valid_sample(split.valid.only_new(), cfg), TIME_SPLIT_COOCCURRENCE_METRIC, 12
+    return valid_sample(split.valid, cfg), COOCCURRENCE_METRIC, 10
+
+
 def _tune(
     scorer, other, valid, cfg: dict[str, Any], counts, metric: str, ks, started: float, *, mask_history: bool = False
 ) -> dict[str, Any]:
@@ -387,6 +408,7 @@ def train_behaviour(
         (cooccurrence, table), (family, families) = chain["cooccurrence"], chain["family"]
         popularity, popular = chain["popularity"]
         repurchase = chain["repurchase"]
+        diversity = measure_diversity(model_scorer, chain["parts"], data.features, *_diversity_validation(split, cfg))
         model, refit = result.model, {"epochs": 0}
         if cfg["refit"] and result.best_epoch > 0:
             final = refit_on_everything(data, cfg, result.best_epoch, progress=progress, on_epoch=on_epoch)
@@ -399,6 +421,8 @@ def train_behaviour(
                 [seq for seq in data.sequences if len(seq) >= 2], data.n_items, similarity=cooccurrence["similarity"]
             )
             cooccurrence["served_pairs"] = table.pairs
+        if popular is not None:  # likewise: this week's best-sellers up to the newest event
+            popular = served_popularity(data, popularity["days"])
         folder = model_dir() / f"behaviour-{stamp}-{version.pk}"
         metrics = {
             "valid": {k: v for k, v in result.best_valid.items()},
@@ -417,6 +441,8 @@ def train_behaviour(
             "popularity": popularity,
             "repurchase_weight": repurchase["weight"],
             "repurchase": repurchase,
+            "diversity_lambda": diversity["lambda"],
+            "diversity": diversity,
             "validation": split.info,
             **purchase_counts(data),
         }
@@ -448,7 +474,8 @@ def train_behaviour(
     version.message = (
         f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
         f"co-occurrence weight {cooccurrence['weight']:g}, family weight {family['weight']:g}, "
-        f"popularity weight {popularity['weight']:g}, repurchase weight {repurchase['weight']:g}"
+        f"popularity weight {popularity['weight']:g}, repurchase weight {repurchase['weight']:g}, "
+        f"diversity λ {diversity['lambda']:g}"
     )
     version.save()
     if activate is None and cfg["auto_activate"]:
