@@ -19,7 +19,7 @@ import numpy as np
 
 from recommender.strategies.base import Candidate
 
-__all__ = ["AUTO_LAMBDA", "diversity_lambda", "mmr"]
+__all__ = ["AUTO_LAMBDA", "cost_per_lambda", "diversity_lambda", "mmr"]
 
 # What "auto" diversifies with where nothing was measured: lists ranked by similarity alone
 # ("similar products", the profile path) are where ten near-copies happen.
@@ -32,6 +32,16 @@ def diversity_lambda(setting: float | None, measured: float | None = None) -> fl
     if setting is not None:
         return float(setting)
     return float(measured) if measured is not None else AUTO_LAMBDA
+
+
+def cost_per_lambda(measurement: dict) -> str:
+    """ "λ 0.95: +0.0000, λ 0.9: -0.0004, ...": each λ's validation score against relevance alone's
+    (λ 1) in a measurement training stored (``metrics["diversity"]["new"]``), most relevant first."""
+    scores = {float(lam): float(value) for lam, value in (measurement.get("by_lambda") or {}).items()}
+    relevance = scores.get(1.0, 0.0)
+    return ", ".join(
+        f"λ {lam:g}: {score - relevance:+.4f}" for lam, score in sorted(scores.items(), reverse=True) if lam < 1
+    )
 
 
 def mmr(candidates: Sequence[Candidate], vectors: dict[str, np.ndarray], k: int, lam: float) -> list[Candidate]:

@@ -21,14 +21,19 @@ from recommender.diversity import AUTO_LAMBDA, diversity_lambda
 from recommender.models import Event, ModelVersion, RecommenderSettings
 from recommender.recommend import recommend
 from recommender.training.behaviour.data import EvalSet
-from recommender.training.behaviour.diversity_cost import DIVERSITY_GRID, choose_lambda, measure_diversity
+from recommender.training.behaviour.diversity_cost import (
+    DIVERSITY_GRID,
+    choose_lambda,
+    measure_diversity,
+    scores_by_lambda,
+)
 from recommender.training.behaviour.served import served_evaluation
 from recommender.training.behaviour.served_report import served_markdown
 from recommender.training.behaviour.train import train_behaviour
 from tests.conftest import TINY_BEHAVIOUR
 from tests.test_admin import settings_post
 from tests.test_behaviour_shop import _set_weights
-from tests.test_served_evaluation import _all_in_stock, _buyers, _shop_settings
+from tests.test_served_evaluation import _all_in_stock, _buyers, _dear_rebuyers, _shop_settings
 
 SMALL = {**TINY_BEHAVIOUR, "epochs": 6, "patience": 6, "time_split_min_users": 5}
 
@@ -41,26 +46,42 @@ def _model(histories, types=None) -> np.ndarray:
     return np.tile(MODEL, (len(histories), 1))
 
 
-def _measure(targets: list[int], parts=()) -> dict:
-    return measure_diversity(_model, list(parts), VECTORS, EvalSet([[5]], [targets]), "map@2", 2)
+def _measure(targets: list[int], history=(5,), own=None) -> dict:
+    return measure_diversity(_model, [], VECTORS, EvalSet([list(history)], [targets]), "map@2", 2, own=own)
 
 
 def test_a_shop_whose_shoppers_buy_unlike_products_gets_the_most_diverse_lambda_that_helps():
     info = _measure([0, 3])  # the best product and one unlike it: relevance alone shows two copies
-    scores = {float(lam): value for lam, value in info["by_lambda"].items()}
+    scores = scores_by_lambda(info)
     assert scores[1.0] == pytest.approx(0.5) and scores[0.5] == pytest.approx(1.0)
-    assert info["lambda"] == 0.5 == choose_lambda(scores)
+    assert choose_lambda(scores) == 0.5
     assert info["list_similarity"]["1.0"] == pytest.approx(1.0) and info["list_similarity"]["0.5"] == 0.0
     assert info["metric"] == "valid_map@2" and info["valid_users"] == 1 and set(scores) == set(DIVERSITY_GRID)
 
 
 def test_a_shop_whose_shoppers_buy_near_copies_together_keeps_relevance():
     info = _measure([0, 1])  # two colours of one product bought together
-    scores = {float(lam): value for lam, value in info["by_lambda"].items()}
+    scores = scores_by_lambda(info)
     assert scores[1.0] == pytest.approx(1.0) and scores[0.5] == pytest.approx(0.5)
     # down to 0.6 MMR still picks the copy (relevance 0.978 against 0.111): the same list, no cost
-    assert info["lambda"] == 0.6
+    assert choose_lambda(scores) == 0.6
     assert all(scores[lam] == scores[1.0] for lam in DIVERSITY_GRID if lam >= 0.6)
+
+
+def test_buy_again_in_the_list_shows_the_cost_that_new_products_alone_hide():
+    """The shopper bought 0; its copy 1 is their next purchase. Without their own products the copy
+    tops the list at every λ; with "Buy again" listed first, MMR spreads the copy away from it."""
+
+    def own(histories, types=None):
+        out = np.zeros((len(histories), len(MODEL)))
+        out[:, 0] = 1.0
+        return out
+
+    new = scores_by_lambda(_measure([1], history=(0,)))
+    listed = scores_by_lambda(_measure([1], history=(0,), own=(8.0, own)))
+    assert all(score == 1.0 for score in new.values())
+    assert listed[1.0] == 0.5 and listed[0.6] == 0.5 and listed[0.5] == 0.0  # 0 stays first, then 1, or 3
+    assert choose_lambda(new) == 0.5 and choose_lambda(new, listed) == 0.6
 
 
 def test_the_measured_pool_is_the_served_one_each_parts_own_best_never_the_shoppers_own():
@@ -104,8 +125,10 @@ def test_training_measures_each_lambda_and_auto_serves_the_kept_one(vector_shop,
     version = train_behaviour(activate=True)
 
     info = version.metrics["diversity"]
-    scores = {float(lam): value for lam, value in info["by_lambda"].items()}
-    assert set(scores) == set(DIVERSITY_GRID) and info["metric"] == "valid_map@12" and info["valid_users"] > 0
+    scores = scores_by_lambda(info["new"])
+    assert set(scores) == set(DIVERSITY_GRID) and info["new"]["metric"] == "valid_map@12"
+    assert info["new"]["valid_users"] > 0
+    assert version.metrics["repurchase_weight"] == 0 and info["with_own"] is None  # no "Buy again" to list
     assert version.metrics["diversity_lambda"] == info["lambda"] == choose_lambda(scores)
     assert scores[info["lambda"]] >= scores[1.0]
     assert serving.measured_diversity(version) == info["lambda"]
@@ -130,6 +153,38 @@ def test_training_measures_each_lambda_and_auto_serves_the_kept_one(vector_shop,
 
 
 @pytest.mark.django_db
+def test_a_shop_that_offers_buy_again_is_measured_with_it_listed(vector_shop, behaviour_settings):
+    """Where own purchases have a weight, the lists are measured a second time with them listed.
+    The weight is set here: which one validation picks on this tiny shop is not the point."""
+    from recommender.behaviour.config import behaviour_config
+    from recommender.training.behaviour.baselines import Repurchase, item_counts
+    from recommender.training.behaviour.evaluate import OwnPurchases
+    from recommender.training.behaviour.fit import ModelScorer, fit
+    from recommender.training.behaviour.shop import load_shop
+    from recommender.training.behaviour.shop_split import shop_split
+    from recommender.training.behaviour.train import measure_diversities, tune_blend_chain
+
+    cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    _dear_rebuyers(vector_shop, cut)
+    cfg = behaviour_config()
+    data = load_shop(cfg)
+    split = shop_split(data, cfg)
+    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
+    counts = item_counts(split.train, data.n_items)
+    chain = tune_blend_chain(model, data, split, cfg, counts)
+    own = OwnPurchases(Repurchase(counts))
+
+    alone = measure_diversities(model, {**chain, "own": None}, data.features, split, cfg)
+    listed = measure_diversities(model, {**chain, "own": own, "repurchase": {"weight": 8.0}}, data.features, split, cfg)
+
+    assert alone["with_own"] is None and alone["lambda"] == choose_lambda(scores_by_lambda(alone["new"]))
+    new, kept = scores_by_lambda(listed["new"]), scores_by_lambda(listed["with_own"])
+    assert new == scores_by_lambda(alone["new"])
+    assert listed["with_own"]["metric"] == "valid_map@12" and kept != new  # every purchase, their own listed first
+    assert listed["lambda"] == choose_lambda(new, kept) >= alone["lambda"]
+
+
+@pytest.mark.django_db
 def test_the_served_evaluation_reports_auto_and_the_measured_costs(vector_shop, behaviour_settings):
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _buyers(vector_shop, cut)
@@ -142,7 +197,9 @@ def test_the_served_evaluation_reports_auto_and_the_measured_costs(vector_shop, 
     assert report["diversity_setting"] == "auto" and report["diversity_lambda"] == measured["lambda"]
     assert ("served for you, diversity off" in report["all"]) == (measured["lambda"] < 1)
     text = served_markdown(report)
-    assert "(auto: measured on validation)" in text and "Diversity measured on validation (valid_map@12" in text
+    assert "(auto: measured on validation)" in text
+    assert f"Diversity measured on validation (auto keeps λ {measured['lambda']}):" in text
+    assert "- products new to the shopper, valid_map@12" in text
     assert RecommenderSettings.get().diversity_lambda is None  # rolled back as it was
 
 
@@ -160,8 +217,7 @@ def test_admin_settings_show_the_measured_diversity(admin_client, vector_shop, b
             "diversity_lambda": 0.9,
             "diversity": {
                 "lambda": 0.9,
-                "metric": "valid_map@12",
-                "by_lambda": {"1.0": 0.05, "0.9": 0.051, "0.8": 0.047},
+                "new": {"metric": "valid_map@12", "by_lambda": {"1.0": 0.05, "0.9": 0.051, "0.8": 0.047}},
             },
         },
     )

@@ -20,7 +20,7 @@ from recommender.admin.forms import RecommenderSettingsForm
 from recommender.behaviour.purchase_policy import buy_again_measured, excludes_purchased, repurchase_rate
 from recommender.behaviour.serving import measured_diversity
 from recommender.conf import app_settings
-from recommender.diversity import diversity_lambda
+from recommender.diversity import cost_per_lambda, diversity_lambda
 from recommender.models import ModelVersion, RecommenderSettings
 
 
@@ -106,15 +106,13 @@ class RecommenderSettingsAdmin(AppManagedRows, admin.ModelAdmin):
         """What "auto" diversity serves "for you" with: the λ the active behaviour version's training
         kept, and what relevance each λ cost on the shop's validation shoppers."""
         version = ModelVersion.objects.active(ModelVersion.Kind.BEHAVIOUR)
-        info = (version.metrics or {}).get("diversity") if version is not None else None
+        info = ((version.metrics or {}).get("diversity") or {}).get("new") if version is not None else None
         measured = measured_diversity(version) if version is not None else None
         now = diversity_lambda(obj.diversity_lambda, measured)
         if not info or measured is None:
             return _('not measured yet: train a behaviour model ("for you" now λ %(now)g)') % {"now": now}
-        scores = info.get("by_lambda") or {}
-        relevance = float(scores.get("1.0") or 0.0)
-        by_lambda = sorted(scores.items(), key=lambda item: -float(item[0]))  # jsonb reorders the keys
-        cost = ", ".join(f"λ {lam}: {float(score) - relevance:+.4f}" for lam, score in by_lambda if lam != "1.0")
+        relevance = float((info.get("by_lambda") or {}).get("1.0") or 0.0)
+        cost = cost_per_lambda(info)
         return _(
             "λ %(measured)g: the most diverse that ranked the shop's validation shoppers as well as relevance "
             'alone (%(metric)s %(relevance).4f; change per λ: %(cost)s). "For you" now λ %(now)g.'

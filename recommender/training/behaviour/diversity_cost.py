@@ -1,8 +1,8 @@
 """What diversity costs on the shop's own validation shoppers, and the λ "auto" serves "for you" with.
 
-    info = measure_diversity(model_scorer, parts, features, valid, metric, k)   # metrics["diversity"]
-    info["lambda"]       # the most diverse λ of DIVERSITY_GRID that ranks validation as well as relevance alone
-    info["by_lambda"]    # validation metric per λ; info["list_similarity"]: what each λ buys
+    new = measure_diversity(model_scorer, parts, features, valid_new, "map@12", 12)
+    kept = measure_diversity(..., own=(weight, own_scorer))     # with "Buy again" in the lists
+    choose_lambda(scores_by_lambda(new), scores_by_lambda(kept))  # the most diverse λ that costs nothing
 
 MMR (:func:`recommender.diversity.mmr`) trades relevance for lists that are not ten near-copies,
 and what it costs depends on the shop. On H&M the likeliest new purchase is another colour of
@@ -16,11 +16,13 @@ relevance alone's.
 
 A list is built as :func:`recommender.strategies.personal.blended` builds it: the model's
 ``fetch`` best and each blend part's own ``fetch`` best (``fetch`` as :class:`Context` sizes it
-for ``k`` results) are the candidates, the shopper's own products left out (MMR never moves
-"Buy again", and the metric is on products new to them), ranked by the blend, then picked by the
-serving MMR itself over the catalogue vectors it reads when serving (the encoder's fused vectors,
-``features``). Scores are the model's plus each part's weighted score: the blend's order, and
-min-max relevance, which MMR reads, is the same for any shift of a shopper's scores.
+for ``k`` results) are the candidates, ranked by the blend, then picked by the serving MMR itself
+over the catalogue vectors it reads when serving (the encoder's fused vectors, ``features``). It
+is measured twice where the shop offers "Buy again" (a positive repurchase weight): on products
+new to the shopper, their own left out, and on every purchase with their own purchases in the
+list, where MMR keeps their place and spreads the suggestions away from them too. The λ kept
+costs nothing on either. Scores are the model's plus each part's weighted score: the blend's
+order, and min-max relevance, which MMR reads, is the same for any shift of a shopper's scores.
 """
 
 from __future__ import annotations
@@ -36,17 +38,16 @@ from recommender.training.behaviour.baselines import Scorer
 from recommender.training.behaviour.data import EvalSet
 from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k
 
-__all__ = ["DIVERSITY_GRID", "choose_lambda", "measure_diversity"]
+__all__ = ["DIVERSITY_GRID", "choose_lambda", "measure_diversity", "scores_by_lambda"]
 
 # The λs measured, relevance alone first. Below 0.5 similarity outweighs relevance in MMR.
 DIVERSITY_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5)
 METRICS = {"map": average_precision_at_k, "ndcg": ndcg_at_k}
 
 
-def choose_lambda(by_lambda: dict[float, float]) -> float:
-    """The smallest λ whose score is at least relevance alone's (λ 1), 1.0 when none is."""
-    baseline = by_lambda[1.0]
-    return min(lam for lam, score in by_lambda.items() if score >= baseline)
+def choose_lambda(*by_lambdas: dict[float, float]) -> float:
+    """The smallest λ scoring at least relevance alone's (λ 1) in every measurement, 1.0 when none does."""
+    return min(lam for lam in DIVERSITY_GRID if all(scores[lam] >= scores[1.0] for scores in by_lambdas))
 
 
 def measure_diversity(
@@ -57,12 +58,17 @@ def measure_diversity(
     metric: str,
     k: int,
     *,
+    own: tuple[float, Scorer] | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Validation ``metric`` ("map@12", "ndcg@10") of the served list at every λ of ``DIVERSITY_GRID``,
-    the mean cosine similarity within the lists, and the λ :func:`choose_lambda` keeps.
+    """Validation ``metric`` ("map@12", "ndcg@10") of the served list at every λ of ``DIVERSITY_GRID``
+    and the mean cosine similarity within the lists.
 
-    ``parts``: the blend's parts as tuned (``(info, scorer)``, ``info["weight"]``), in serving's order.
+    ``parts``: the blend's parts as tuned (``(info, scorer)``, ``info["weight"]``), in serving's
+    order. Without ``own`` the shopper's products are left out, as the served evaluation asks for
+    products new to them; with ``own`` (weight, scorer: the shopper's own purchases) nothing is, and
+    the products ``own`` scores are "Buy again" candidates, whose place MMR keeps and which the
+    suggestions after them are spread away from, as serving does when it offers them.
     """
     started = time.perf_counter()
     name, cut = metric.split("@")
@@ -77,27 +83,37 @@ def measure_diversity(
         model = np.asarray(model_scorer(batch.histories, batch.types), dtype=np.float64)
         scored = [(w, np.asarray(scorer(batch.histories, batch.types), dtype=np.float64)) for w, scorer in weighted]
         blend = model + sum((w * s for w, s in scored), np.zeros_like(model))
+        owned = np.asarray(own[1](batch.histories, batch.types), dtype=np.float64) if own else None
+        if owned is not None:
+            blend += own[0] * owned
         for row, (history, targets) in enumerate(zip(batch.histories, batch.targets, strict=True)):
-            own = np.unique(np.asarray(history, dtype=np.int64))
-            pool = _candidates(model[row], [s[row] for _, s in scored], own, fetch)
+            if owned is None:
+                left_out, repeats = np.unique(np.asarray(history, dtype=np.int64)), np.zeros(0, dtype=np.int64)
+            else:
+                left_out, repeats = np.zeros(0, dtype=np.int64), np.flatnonzero(owned[row] > 0)
+            pool = np.union1d(_candidates(model[row], [s[row] for _, s in scored], left_out, fetch), repeats)
             order = pool[np.lexsort((pool, -blend[row, pool]))]
-            candidates = [Candidate(str(i), float(blend[row, i])) for i in order]
+            repeat = set(repeats.tolist())
+            candidates = [Candidate(str(i), float(blend[row, i]), repeat=i in repeat) for i in order.tolist()]
             by_key = {str(i): vectors[i] for i in order}
             for lam in DIVERSITY_GRID:
                 picked = [int(c.key) for c in mmr(candidates, by_key, k, lam)]
                 sums[lam] += score_list(picked, targets, cut)
                 similarity[lam] += _list_similarity(vectors[picked])
     n = max(len(valid), 1)
-    by_lambda = {lam: value / n for lam, value in sums.items()}
     return {
-        "lambda": choose_lambda(by_lambda),
         "metric": f"valid_{metric}",
-        "by_lambda": {str(lam): round(value, 6) for lam, value in by_lambda.items()},
+        "by_lambda": {str(lam): round(value / n, 6) for lam, value in sums.items()},
         "list_similarity": {str(lam): round(value / n, 4) for lam, value in similarity.items()},
         "valid_users": len(valid),
         "fetch": fetch,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def scores_by_lambda(measured: dict[str, Any]) -> dict[float, float]:
+    """A measurement's ``by_lambda`` with float keys, as :func:`choose_lambda` reads it."""
+    return {float(lam): float(value) for lam, value in measured["by_lambda"].items()}
 
 
 def _candidates(model: np.ndarray, parts: list[np.ndarray], own: np.ndarray, fetch: int) -> np.ndarray:

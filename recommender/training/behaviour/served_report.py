@@ -7,19 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from recommender.diversity import cost_per_lambda
+
 __all__ = ["served_markdown"]
 
 
-def _diversity(measured: dict[str, Any]) -> str:
-    """Each λ's validation score and list similarity, as training measured them."""
-    scores, similarity = measured.get("by_lambda", {}), measured.get("list_similarity", {})
-    cells = ", ".join(
-        f"λ {lam}: {float(v):.4f} (similarity {float(similarity.get(lam, 0)):.3f})"
-        for lam, v in sorted(scores.items(), key=lambda item: -float(item[0]))
-    )
-    return (
-        f"{measured.get('metric')} on {measured.get('valid_users')} shoppers; {cells}; kept λ {measured.get('lambda')}"
-    )
+def _diversity(measured: dict[str, Any]) -> list[str]:
+    """What each λ cost on validation as training measured it, and the list similarity it bought."""
+    lines = []
+    for name, what in (("new", "products new to the shopper"), ("with_own", 'every purchase, "Buy again" listed')):
+        part = measured.get(name)
+        if part:
+            similarity = {float(lam): float(v) for lam, v in (part.get("list_similarity") or {}).items()}
+            spread = ", ".join(f"λ {lam:g}: {v:.3f}" for lam, v in sorted(similarity.items(), reverse=True))
+            relevance = float(part["by_lambda"].get("1.0", 0.0))
+            lines.append(
+                f"- {what}, {part['metric']} {relevance:.4f} at λ 1 on {part['valid_users']} shoppers; "
+                f"change per λ: {cost_per_lambda(part)}; mean similarity within a list: {spread}."
+            )
+    return [f"Diversity measured on validation (auto keeps λ {measured.get('lambda')}):", *lines]
 
 
 def served_markdown(report: dict[str, Any], title: str = "") -> str:
@@ -49,9 +55,8 @@ def served_markdown(report: dict[str, Any], title: str = "") -> str:
             '; "diversity off" rows: the same asks ranked by relevance alone' if report["diversity_lambda"] < 1 else ""
         )
         lines.append(f"Diversity λ {report['diversity_lambda']:g} ({source}){off}.")
-    measured = report.get("diversity_measured")
-    if measured:
-        lines.append(f"Diversity measured on validation ({_diversity(measured)}).")
+    if report.get("diversity_measured"):
+        lines += _diversity(report["diversity_measured"])
     target = "purchased products" if report.get("cut") else "held-out products"
     for part, heading in (("all", f"all {target}"), ("new", "only products new to the shopper")):
         lines += ["", f"## {heading}", "", "| ranking | " + " | ".join(columns) + " | shoppers |"]

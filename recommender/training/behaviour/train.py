@@ -35,8 +35,8 @@ from recommender.models import ModelVersion
 from recommender.training.behaviour.baselines import COSINE, COUNT, ProfileVector, Repurchase, Scorer, item_counts
 from recommender.training.behaviour.buy_again import fit_buy_again
 from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer, build_table
-from recommender.training.behaviour.data import EvalSet, SequenceData, Split
-from recommender.training.behaviour.diversity_cost import measure_diversity
+from recommender.training.behaviour.data import SequenceData, Split
+from recommender.training.behaviour.diversity_cost import choose_lambda, measure_diversity, scores_by_lambda
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
 from recommender.training.behaviour.fit import ModelScorer, TrainResult, fit, valid_sample
 from recommender.training.behaviour.plots import plot_epochs
@@ -49,6 +49,7 @@ __all__ = [
     "COOCCURRENCE_METRIC",
     "COOCCURRENCE_SIMILARITIES",
     "REPURCHASE_METRIC",
+    "measure_diversities",
     "purchase_counts",
     "refit_on_everything",
     "retune_parts",
@@ -104,8 +105,9 @@ def tune_blend_chain(
     chain whose last tuned part scored best on validation: the blend as it will be served, so a
     similarity that wins on new products but crowds out "Buy again" loses. Ties: cosine.
     Returns ``{"cooccurrence": (info, table), "family": (info, table), "popularity": (info,
-    popularity), "repurchase": info, "parts": [(info, scorer), ...]}`` (``parts``: the tuned parts
-    before own purchases, in serving's order), the co-occurrence info with ``by_similarity`` (each
+    popularity), "repurchase": info, "parts": [(info, scorer), ...], "own": scorer or None}``
+    (``parts``: the tuned parts before own purchases, in serving's order; ``own``: the own-purchase
+    scorer when its weight is positive), the co-occurrence info with ``by_similarity`` (each
     chain's final validation score) and ``retune_rounds``.
     """
     families = item_families(data.item_keys)
@@ -118,7 +120,7 @@ def tune_blend_chain(
         popularity, popular = tune_popularity(blend_of(model_scorer, parts), data, split, cfg, counts)
         parts += [(popularity, PopularityScorer(popular))] if popular is not None else []
         cooccurrence["retune_rounds"] = retune_parts(model_scorer, parts, split, cfg, counts)
-        repurchase = tune_repurchase(blend_of(model_scorer, parts), data, split, cfg)
+        repurchase, own = tune_repurchase(blend_of(model_scorer, parts), data, split, cfg)
         tuned = [repurchase, *reversed([info for info, _ in parts])]
         last = next((part for part in tuned if part.get("by_weight")), {})
         by_similarity[similarity] = score = max(last.get("by_weight", {}).values(), default=0.0)
@@ -131,6 +133,7 @@ def tune_blend_chain(
                     "popularity": (popularity, popular),
                     "repurchase": repurchase,
                     "parts": parts,
+                    "own": own,
                 },
             )
         if table is None:
@@ -255,8 +258,11 @@ def _tune_part(
     return _tune(scorer, other, split.valid, cfg, counts, COOCCURRENCE_METRIC, (10,), started)
 
 
-def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The weight of the shopper's own purchases in ``log_softmax(scorer) + weight * own``, and how it was found.
+def tune_repurchase(
+    scorer: Scorer, data: SequenceData, split: Split, cfg: dict[str, Any]
+) -> tuple[dict[str, Any], OwnPurchases | None]:
+    """The weight of the shopper's own purchases in ``log_softmax(scorer) + weight * own``, how it
+    was found, and the own-purchase scorer when the weight is positive (else None).
 
     ``scorer(histories, types) -> (B, n_items)``: the model (:class:`ModelScorer`), or its blend
     with co-occurrence that serving ranks with, which the weight is then tuned on top of.
@@ -272,14 +278,14 @@ def tune_repurchase(scorer: Scorer, data: SequenceData, split: Split, cfg: dict[
     """
     out: dict[str, Any] = {"repeat_purchases": repeat_purchases(data.sequences, data.types), "weight": 0.0}
     if not out["repeat_purchases"]:
-        return out
+        return out, None
     started = time.perf_counter()
     counts = item_counts(split.train, data.n_items)
     ranker, out["buy_again"] = fit_buy_again(split.valid, data.prices, min_shoppers=int(cfg["buy_again_min_shoppers"]))
     out["ranker"] = ranker.to_dict() if ranker is not None else None
     other = OwnPurchases(Repurchase(counts, ranker=ranker, prices=data.prices))
     out.update(_tune(scorer, other, split.valid, cfg, counts, REPURCHASE_METRIC, (12,), started))
-    return out
+    return out, (other if out["weight"] else None)
 
 
 def refit_on_everything(
@@ -323,12 +329,30 @@ def purchase_counts(data: SequenceData) -> dict[str, Any]:
     return {"purchases": total, "repeat_purchases": repeats, "repurchase_rate": repeats / total if total else 0.0}
 
 
-def _diversity_validation(split: Split, cfg: dict[str, Any]) -> tuple[EvalSet, str, int]:
-    """Where diversity's cost is measured: on a time split the products new to each shopper by
-    MAP@12, else the early-stopping shoppers by NDCG@10, the validation the blend was tuned on."""
+def measure_diversities(
+    model_scorer: Scorer, chain: dict[str, Any], features: np.ndarray, split: Split, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """What each MMR λ costs the tuned blend's served lists on validation (:mod:`.diversity_cost`),
+    and the λ "auto" diversity keeps: ``{"lambda", "new": ..., "with_own": ... or None}``.
+
+    "new": the validation the blend was tuned on (a time split's products new to each shopper by
+    MAP@12, else the early-stopping shoppers by NDCG@10), the shopper's own products left out;
+    "with_own", where own purchases have a weight: every validation purchase by MAP@12 with "Buy
+    again" in the lists, as the shop serves them when it offers them.
+    """
     if split.info.get("protocol") == "time split":
-        return valid_sample(split.valid.only_new(), cfg), TIME_SPLIT_COOCCURRENCE_METRIC, 12
-    return valid_sample(split.valid, cfg), COOCCURRENCE_METRIC, 10
+        valid, metric, k = split.valid.only_new(), TIME_SPLIT_COOCCURRENCE_METRIC, 12
+    else:
+        valid, metric, k = split.valid, COOCCURRENCE_METRIC, 10
+    parts = chain["parts"]
+    new = measure_diversity(model_scorer, parts, features, valid_sample(valid, cfg), metric, k)
+    with_own, own = None, chain["own"]
+    if own is not None:
+        weight = float(chain["repurchase"]["weight"])
+        valid = valid_sample(split.valid, cfg)
+        with_own = measure_diversity(model_scorer, parts, features, valid, REPURCHASE_METRIC, 12, own=(weight, own))
+    measured = [scores_by_lambda(m) for m in (new, with_own) if m is not None]
+    return {"lambda": choose_lambda(*measured), "new": new, "with_own": with_own}
 
 
 def _tune(
@@ -408,7 +432,7 @@ def train_behaviour(
         (cooccurrence, table), (family, families) = chain["cooccurrence"], chain["family"]
         popularity, popular = chain["popularity"]
         repurchase = chain["repurchase"]
-        diversity = measure_diversity(model_scorer, chain["parts"], data.features, *_diversity_validation(split, cfg))
+        diversity = measure_diversities(model_scorer, chain, data.features, split, cfg)
         model, refit = result.model, {"epochs": 0}
         if cfg["refit"] and result.best_epoch > 0:
             final = refit_on_everything(data, cfg, result.best_epoch, progress=progress, on_epoch=on_epoch)
