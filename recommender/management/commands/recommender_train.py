@@ -58,3 +58,4 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Registered {version} (artifact {version.artifact})"))
         self.stdout.write(f"Test metrics: {version.metrics.get('test')}")
+        self.stdout.write(f"Blend: {version.message}")  # the tuned weights and the diversity λ auto serves

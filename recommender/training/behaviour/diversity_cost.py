@@ -116,12 +116,12 @@ def scores_by_lambda(measured: dict[str, Any]) -> dict[float, float]:
     return {float(lam): float(value) for lam, value in measured["by_lambda"].items()}
 
 
-def _candidates(model: np.ndarray, parts: list[np.ndarray], own: np.ndarray, fetch: int) -> np.ndarray:
-    """The model's ``fetch`` best and each part's own ``fetch`` best with a positive score, none of ``own``."""
+def _candidates(model: np.ndarray, parts: list[np.ndarray], left_out: np.ndarray, fetch: int) -> np.ndarray:
+    """The model's ``fetch`` best and each part's own ``fetch`` best with a positive score, none of ``left_out``."""
     pools = []
     for scores, positive_only in ((model, False), *((part, True) for part in parts)):
         scores = scores.copy()
-        scores[own] = -np.inf
+        scores[left_out] = -np.inf
         if positive_only:
             scores[scores <= 0] = -np.inf
         count = min(fetch, int(np.isfinite(scores).sum()))
