@@ -94,6 +94,19 @@ def _trend_shop(keys: dict[str, str], cut, shoppers: int = 40, days: int = 12) -
     return keys
 
 
+def fitted_shop(overrides: dict | None = None):
+    """The shop's sequences, their split, a tiny model fitted on it and the training counts: what a
+    blend chain is tuned from. Returns (cfg, data, split, model scorer, counts)."""
+    from recommender.training.behaviour.baselines import item_counts
+    from recommender.training.behaviour.fit import ModelScorer, fit
+
+    cfg = behaviour_config(overrides)
+    data = load_shop(cfg)
+    split = shop_split(data, cfg)
+    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
+    return cfg, data, split, model, item_counts(split.train, data.n_items)
+
+
 def test_training_tunes_recent_popularity_on_a_time_split_and_saves_what_serving_reads(vector_shop, behaviour_settings):
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _trend_shop(vector_shop, cut)
@@ -128,18 +141,12 @@ def test_training_tunes_recent_popularity_on_a_time_split_and_saves_what_serving
 def test_each_part_is_retuned_beside_the_others_until_none_moves(vector_shop, behaviour_settings):
     """After :func:`retune_parts` stops early, tuning any part again with the others in place
     finds the weight it has: a fixed point of the search."""
-    from recommender.training.behaviour.baselines import item_counts
     from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer, build_table
-    from recommender.training.behaviour.fit import ModelScorer, fit
     from recommender.training.behaviour.train import blend_of, tune_popularity
 
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _trend_shop(vector_shop, cut)
-    cfg = behaviour_config({"blend_rounds": 5})
-    data = load_shop(cfg)
-    split = shop_split(data, cfg)
-    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
-    counts = item_counts(split.train, data.n_items)
+    cfg, data, split, model, counts = fitted_shop({"blend_rounds": 5})
     cooc = {"weight": 0.0}
     parts = [(cooc, TableScorer(build_table(split.train, data.n_items)))]
     popularity, popular = tune_popularity(blend_of(model, parts), data, split, cfg, counts)
@@ -162,17 +169,11 @@ def test_the_chain_is_tuned_beside_popularity_counted_before_validation(vector_s
     what serving reads, would score validation with its own purchases."""
     from datetime import datetime
 
-    from recommender.training.behaviour.baselines import item_counts
-    from recommender.training.behaviour.fit import ModelScorer, fit
     from recommender.training.behaviour.train import served_popularity, tune_blend_chain
 
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _trend_shop(vector_shop, cut)
-    cfg = behaviour_config()
-    data = load_shop(cfg)
-    split = shop_split(data, cfg)
-    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
-    counts = item_counts(split.train, data.n_items)
+    cfg, data, split, model, counts = fitted_shop()
 
     info, popular = tune_blend_chain(model, data, split, cfg, counts)["popularity"]
 

@@ -32,6 +32,7 @@ from recommender.training.behaviour.served_report import served_markdown
 from recommender.training.behaviour.train import train_behaviour
 from tests.conftest import TINY_BEHAVIOUR
 from tests.test_admin import settings_post
+from tests.test_behaviour_popularity import fitted_shop
 from tests.test_behaviour_shop import _set_weights
 from tests.test_served_evaluation import _all_in_stock, _buyers, _dear_rebuyers, _shop_settings
 
@@ -156,21 +157,13 @@ def test_training_measures_each_lambda_and_auto_serves_the_kept_one(vector_shop,
 def test_a_shop_that_offers_buy_again_is_measured_with_it_listed(vector_shop, behaviour_settings):
     """Where own purchases have a weight, the lists are measured a second time with them listed.
     The weight is set here: which one validation picks on this tiny shop is not the point."""
-    from recommender.behaviour.config import behaviour_config
-    from recommender.training.behaviour.baselines import Repurchase, item_counts
+    from recommender.training.behaviour.baselines import Repurchase
     from recommender.training.behaviour.evaluate import OwnPurchases
-    from recommender.training.behaviour.fit import ModelScorer, fit
-    from recommender.training.behaviour.shop import load_shop
-    from recommender.training.behaviour.shop_split import shop_split
     from recommender.training.behaviour.train import measure_diversities, tune_blend_chain
 
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _dear_rebuyers(vector_shop, cut)
-    cfg = behaviour_config()
-    data = load_shop(cfg)
-    split = shop_split(data, cfg)
-    model = ModelScorer(fit(data.features, split.train, split.valid, cfg, train_types=split.train_types).model)
-    counts = item_counts(split.train, data.n_items)
+    cfg, data, split, model, counts = fitted_shop()
     chain = tune_blend_chain(model, data, split, cfg, counts)
     own = OwnPurchases(Repurchase(counts))
 
