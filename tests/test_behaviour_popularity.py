@@ -74,18 +74,20 @@ def test_recent_popularity_counts_the_window_on_a_log_scale(tmp_path):
 
 def _trend_shop(keys: dict[str, str], cut, shoppers: int = 40, days: int = 12) -> dict[str, str]:
     """A purchase a day of one of many coats (``_wide_shop``'s), mostly new to the shopper; shoes-c
-    bought by most shoppers in the first days, coat-c by most in the last four days before ``cut``
-    and after it. Returns the wider shop's keys."""
+    bought by most shoppers in the first days, coat-c by half of them in the three days before the
+    last and by the other half on the last day (validation). Returns the wider shop's keys."""
     keys = _wide_shop(keys)
     fillers = [name for name in keys if name.startswith("coat-f")]
     rng = np.random.default_rng(5)
     rows = []
     for s in range(shoppers):
-        hit_day, old_day = days - 4 + int(rng.integers(4)), int(rng.integers(4))
+        # half buy this week's hit in the days before validation, the other half on its last day
+        hit_day = days - 1 if s % 2 else days - 4 + int(rng.integers(3))
+        old_day = int(rng.integers(4))
         for day in range(days):
             when = cut - timedelta(days=days - 2 - day, hours=int(rng.integers(1, 20)))
             name = fillers[int(rng.integers(len(fillers)))]
-            if day == hit_day and s % 4 != 3:
+            if day == hit_day:
                 name = "coat-c"
             elif day == old_day and s % 3 != 0:
                 name = "shoes-c"
@@ -179,7 +181,7 @@ def test_the_chain_is_tuned_beside_popularity_counted_before_validation(vector_s
 
     valid_from = datetime.fromisoformat(split.info["valid_from"]).timestamp()
     before = recent_popularity(data.sequences, data.times, end=valid_from, days=7, n_items=data.n_items)
-    assert info["weight"] > 0 and popular is not None
+    assert popular is not None and info["days"] == 7.0
     assert popular.end == valid_from and np.array_equal(popular.scores, before.scores)
     served = served_popularity(data, 7.0)
     assert served.end > valid_from and not np.array_equal(served.scores, before.scores)

@@ -24,6 +24,7 @@ from recommender.training.behaviour.data import EvalSet
 from recommender.training.behaviour.diversity_cost import (
     DIVERSITY_GRID,
     choose_lambda,
+    kept_lambda,
     measure_diversity,
     scores_by_lambda,
 )
@@ -108,6 +109,16 @@ def test_the_measured_pool_is_the_served_one_each_parts_own_best_never_the_shopp
     assert own["by_lambda"]["1.0"] == 0.0  # the shopper's own product is never a suggestion
 
 
+def test_nothing_measured_keeps_no_lambda_rather_than_the_most_diverse():
+    """A validation without a scorable shopper (every purchase a repeat) measures nothing: auto must
+    fall back to the default, not read the all-zero scores as "every λ costs nothing"."""
+    empty = measure_diversity(_model, [], VECTORS, EvalSet([], []), "map@2", 2)
+    assert empty["valid_users"] == 0 and choose_lambda(scores_by_lambda(empty)) == 0.5  # what it would read
+    assert kept_lambda(empty) is None and kept_lambda(None) is None
+    scored = _measure([0, 1])
+    assert kept_lambda(empty, scored, None) == choose_lambda(scores_by_lambda(scored)) == 0.6
+
+
 def test_the_lambda_served_is_the_owners_else_the_measured_else_the_default():
     assert diversity_lambda(0.3, 0.9) == 0.3
     assert diversity_lambda(1.0, None) == 1.0
@@ -143,6 +154,13 @@ def test_training_measures_each_lambda_and_auto_serves_the_kept_one(vector_shop,
         lists[setting] = [recommend("for_you", session_key=s, limit=8).keys for s in sessions]
     assert lists[None] == lists[0.3]
     assert lists[None] != lists[1.0]  # λ 0.3 reorders some shopper's list
+    # a stored λ outside 0..1 (or none: a version trained before auto) is not served: auto uses 0.8
+    _set_weights(version, diversity_lambda=1.5)
+    assert serving.measured_diversity(version) is None
+    for setting in (None, AUTO_LAMBDA):
+        _shop_settings(diversity_lambda=setting)
+        lists[setting] = [recommend("for_you", session_key=s, limit=8).keys for s in sessions]
+    assert lists[None] == lists[AUTO_LAMBDA]
     # lists without a measured blend ("similar products") keep AUTO_LAMBDA
     product = vector_shop["coat-c"]
     similar = {}

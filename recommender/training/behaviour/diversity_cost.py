@@ -38,7 +38,7 @@ from recommender.training.behaviour.baselines import Scorer
 from recommender.training.behaviour.data import EvalSet
 from recommender.training.behaviour.metrics import average_precision_at_k, ndcg_at_k
 
-__all__ = ["DIVERSITY_GRID", "choose_lambda", "measure_diversity", "scores_by_lambda"]
+__all__ = ["DIVERSITY_GRID", "choose_lambda", "kept_lambda", "measure_diversity", "scores_by_lambda"]
 
 # The λs measured, relevance alone first. Below 0.5 similarity outweighs relevance in MMR.
 DIVERSITY_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5)
@@ -48,6 +48,13 @@ METRICS = {"map": average_precision_at_k, "ndcg": ndcg_at_k}
 def choose_lambda(*by_lambdas: dict[float, float]) -> float:
     """The smallest λ scoring at least relevance alone's (λ 1) in every measurement, 1.0 when none does."""
     return min(lam for lam in DIVERSITY_GRID if all(scores[lam] >= scores[1.0] for scores in by_lambdas))
+
+
+def kept_lambda(*measurements: dict[str, Any] | None) -> float | None:
+    """:func:`choose_lambda` over the measurements that scored any shopper; None when none did, so
+    "auto" falls back to ``AUTO_LAMBDA`` rather than read an empty measurement as "costs nothing"."""
+    scored = [scores_by_lambda(m) for m in measurements if m is not None and m["valid_users"]]
+    return choose_lambda(*scored) if scored else None
 
 
 def measure_diversity(

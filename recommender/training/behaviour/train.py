@@ -36,7 +36,7 @@ from recommender.training.behaviour.baselines import COSINE, COUNT, ProfileVecto
 from recommender.training.behaviour.buy_again import fit_buy_again
 from recommender.training.behaviour.cooccurrence import PopularityScorer, TableScorer, build_table
 from recommender.training.behaviour.data import SequenceData, Split
-from recommender.training.behaviour.diversity_cost import choose_lambda, measure_diversity, scores_by_lambda
+from recommender.training.behaviour.diversity_cost import kept_lambda, measure_diversity
 from recommender.training.behaviour.evaluate import Blend, OwnPurchases, evaluate, tune_blend
 from recommender.training.behaviour.fit import ModelScorer, TrainResult, fit, valid_sample
 from recommender.training.behaviour.plots import plot_epochs
@@ -333,7 +333,8 @@ def measure_diversities(
     model_scorer: Scorer, chain: dict[str, Any], features: np.ndarray, split: Split, cfg: dict[str, Any]
 ) -> dict[str, Any]:
     """What each MMR λ costs the tuned blend's served lists on validation (:mod:`.diversity_cost`),
-    and the λ "auto" diversity keeps: ``{"lambda", "new": ..., "with_own": ... or None}``.
+    and the λ "auto" diversity keeps: ``{"lambda", "new": ..., "with_own": ... or None}`` (``lambda``
+    None when no validation shopper could be scored).
 
     "new": the validation the blend was tuned on (a time split's products new to each shopper by
     MAP@12, else the early-stopping shoppers by NDCG@10), the shopper's own products left out;
@@ -351,8 +352,7 @@ def measure_diversities(
         weight = float(chain["repurchase"]["weight"])
         valid = valid_sample(split.valid, cfg)
         with_own = measure_diversity(model_scorer, parts, features, valid, REPURCHASE_METRIC, 12, own=(weight, own))
-    measured = [scores_by_lambda(m) for m in (new, with_own) if m is not None]
-    return {"lambda": choose_lambda(*measured), "new": new, "with_own": with_own}
+    return {"lambda": kept_lambda(new, with_own), "new": new, "with_own": with_own}
 
 
 def _tune(
@@ -499,7 +499,7 @@ def train_behaviour(
         f"valid NDCG@10 {metrics['valid'].get('ndcg@10', 0):.4f}, test NDCG@10 {test.get('ndcg@10', 0):.4f}, "
         f"co-occurrence weight {cooccurrence['weight']:g}, family weight {family['weight']:g}, "
         f"popularity weight {popularity['weight']:g}, repurchase weight {repurchase['weight']:g}, "
-        f"diversity λ {diversity['lambda']:g}"
+        f"diversity λ {diversity['lambda'] if diversity['lambda'] is not None else 'not measured'}"
     )
     version.save()
     if activate is None and cfg["auto_activate"]:
