@@ -74,24 +74,28 @@ def test_recent_popularity_counts_the_window_on_a_log_scale(tmp_path):
 
 def _trend_shop(keys: dict[str, str], cut, shoppers: int = 40, days: int = 12) -> dict[str, str]:
     """A purchase a day of one of many coats (``_wide_shop``'s), mostly new to the shopper; shoes-c
-    bought by most shoppers in the first days, coat-c by half of them in the three days before the
-    last and by the other half on the last day (validation). Returns the wider shop's keys."""
+    bought by most shoppers in the first days. coat-c is this week's hit: bought once by each of
+    ``shoppers`` one-off visitors in the three days before the last two, by every other regular
+    shopper on the last day (after ``cut``) and by a quarter on the day before: validation days
+    (two when training reads every event, the one before ``cut`` when it stops there). One-off visitors have no pair for the
+    model or co-occurrence to learn from, so only recent popularity knows the hit. Returns the
+    wider shop's keys."""
     keys = _wide_shop(keys)
     fillers = [name for name in keys if name.startswith("coat-f")]
     rng = np.random.default_rng(5)
     rows = []
     for s in range(shoppers):
-        # half buy this week's hit in the days before validation, the other half on its last day
-        hit_day = days - 1 if s % 2 else days - 4 + int(rng.integers(3))
         old_day = int(rng.integers(4))
         for day in range(days):
             when = cut - timedelta(days=days - 2 - day, hours=int(rng.integers(1, 20)))
             name = fillers[int(rng.integers(len(fillers)))]
-            if day == hit_day:
+            if (day == days - 1 and s % 2) or (day == days - 2 and s % 4 == 0):
                 name = "coat-c"
             elif day == old_day and s % 3 != 0:
                 name = "shoes-c"
             rows.append(Event(type="purchase", session_key=f"t{s}", product_key=keys[name], created_at=when))
+        when = cut - timedelta(days=2 + int(rng.integers(3)), hours=int(rng.integers(1, 20)))
+        rows.append(Event(type="purchase", session_key=f"once{s}", product_key=keys["coat-c"], created_at=when))
     Event.objects.bulk_create(rows)
     return keys
 
@@ -112,7 +116,7 @@ def fitted_shop(overrides: dict | None = None):
 def test_training_tunes_recent_popularity_on_a_time_split_and_saves_what_serving_reads(vector_shop, behaviour_settings):
     cut = timezone.now().replace(microsecond=0) - timedelta(days=1)
     _trend_shop(vector_shop, cut)
-    version = train_behaviour(activate=True)
+    version = train_behaviour(overrides={"valid_days": 2}, activate=True)  # both of the hit's days
 
     metrics = version.metrics
     assert metrics["validation"]["protocol"] == "time split"
